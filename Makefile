@@ -1,0 +1,32 @@
+# ToolForge: `make run` installs and runs the main job on the embedded model; `make test` installs and runs the tests.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# llama-cpp-python builds from source: a native build segfaults on some CPUs, so build for a generic x86-64.
+# pip's wheel cache ignores CMAKE_ARGS, so the project keeps its own cache (a wheel built with these flags).
+export CMAKE_ARGS ?= -DGGML_NATIVE=OFF
+export PIP_CACHE_DIR ?= $(CURDIR)/.cache/pip
+export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS ?= 180
+RUN_ARGS ?=
+
+.PHONY: install run test lint bench constraints
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+install: $(BIN)/python
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[local,dev]"
+
+run: install
+	$(BIN)/python -m flows.corpus $(RUN_ARGS)
+
+test: install
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest
+
+bench: install
+	$(BIN)/python -m bench.toolset_bench
+
+constraints: $(BIN)/python
+	$(BIN)/python -m pip freeze --exclude-editable | { echo "# The whole tested dependency set, pinned (pip install -c constraints.txt ...)."; echo "# Regenerate after an upgrade: make constraints"; cat; } > constraints.txt

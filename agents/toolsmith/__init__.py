@@ -1,0 +1,1 @@
+"""The toolsmith: expands one API seed into an introduction and structured function documentation."""

@@ -1,0 +1,598 @@
+"""A local, OpenAI-compatible fake LLM server for tests and benchmarks (standard library only).
+
+`FakeLLMServer` answers `POST /v1/chat/completions` (non-streaming) with a well-formed
+`chat.completion` object after a configurable latency, and can inject faults at a given rate:
+HTTP 429 and 500 errors, answers that arrive too late ("timeout") and truncated JSON content
+("malformed"). The default answer for a request with a JSON-schema `response_format` is a valid
+instance of that schema (see `bench.schema_sampler`); any other request gets a short plain text.
+`GET /v1/models` lists the served model names and `GET /health` answers at once.
+
+Run it on its own with::
+
+    python -m bench.fake_llm_server --port 8011 --latency 0.2 --fault-rate 0.1 \\
+        --fault-kinds 429,500,timeout,malformed --timeout 5 --seed 0 [--responder module:function]
+
+It prints its base URL (for `api_base`) as its first line and serves until Ctrl-C or SIGTERM.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import hashlib
+import importlib
+import json
+import random
+import signal
+import socket
+import socketserver
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import FrameType, TracebackType
+from typing import Any
+
+from bench.schema_sampler import sample_from_schema
+
+__all__ = ["FAULT_KINDS", "FakeLLMServer", "Responder", "default_responder", "main"]
+
+FAULT_KINDS: tuple[str, ...] = ("429", "500", "timeout", "malformed")
+"""The faults the server can inject, in the spelling of `fault_kinds` and `--fault-kinds`."""
+
+Responder = Callable[[dict[str, Any]], str]
+"""Given the parsed body of a chat completion request, the assistant message content to answer."""
+
+_MAX_BODY_BYTES = 64 * 1024 * 1024
+
+
+class FakeLLMServer:
+    """An OpenAI-compatible chat completion server on a background thread, with injectable faults.
+
+    Use `start()`/`stop()` or `with FakeLLMServer(...) as server:`; point clients at `base_url`.
+    The counters `requests`, `completions`, `rejected` and `faults` are safe to read while it runs.
+    """
+
+    def __init__(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        latency_s: float = 0.0,
+        fault_rate: float = 0.0,
+        fault_kinds: Iterable[str] = FAULT_KINDS,
+        timeout_s: float = 30.0,
+        seed: int | None = None,
+        responder: Responder | None = None,
+        models: Sequence[str] = ("fake-model",),
+    ) -> None:
+        """Configure (not start) a server.
+
+        `latency_s` is slept before answering each `/v1/...` request (faults included);
+        `fault_rate` (0..1) is the chance that a chat completion gets a fault, drawn uniformly from
+        `fault_kinds`; a "timeout" fault sleeps `timeout_s` before answering normally; `seed` seeds
+        the fault draws; `responder` replaces `default_responder`; `models` is what `/v1/models` lists.
+        """
+        kinds = tuple(fault_kinds)
+        unknown = sorted(set(kinds) - set(FAULT_KINDS))
+        if unknown:
+            raise ValueError(f"unknown fault kinds {unknown}; choose from {list(FAULT_KINDS)}")
+        if not 0.0 <= fault_rate <= 1.0:
+            raise ValueError(f"fault_rate must be within [0, 1], not {fault_rate}")
+        if fault_rate > 0 and not kinds:
+            raise ValueError("fault_rate > 0 needs at least one fault kind")
+        if latency_s < 0 or timeout_s < 0:
+            raise ValueError("latency_s and timeout_s must not be negative")
+        self.host = host
+        self.requested_port = port
+        self.latency_s = latency_s
+        self.fault_rate = fault_rate
+        self.fault_kinds = kinds
+        self.timeout_s = timeout_s
+        self.responder: Responder = responder or default_responder
+        self.models = tuple(models)
+        self._fault_rng = random.Random(seed)
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._requests = 0
+        self._completions = 0
+        self._rejected = 0
+        self._faults: dict[str, int] = dict.fromkeys(FAULT_KINDS, 0)
+        self._httpd: _FakeHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    def start(self) -> FakeLLMServer:
+        """Bind the socket and serve on a daemon thread; returns self."""
+        if self._httpd is not None:
+            raise RuntimeError("FakeLLMServer is already running")
+        self._stopping.clear()
+        httpd = _FakeHTTPServer((self.host, self.requested_port), _Handler)
+        httpd.fake = self
+        self._httpd = httpd
+        self._thread = threading.Thread(
+            target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-llm-server", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving, wake requests that are still sleeping, and close the socket."""
+        httpd, thread = self._httpd, self._thread
+        if httpd is None:
+            return
+        self._stopping.set()
+        httpd.shutdown()
+        httpd.server_close()
+        httpd.close_connections()
+        if thread is not None:
+            thread.join(timeout=5)
+        self._httpd = None
+        self._thread = None
+
+    def __enter__(self) -> FakeLLMServer:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    # -- addresses -------------------------------------------------------------------------------
+
+    @property
+    def port(self) -> int:
+        """The port actually bound (useful when the requested port was 0)."""
+        if self._httpd is None:
+            raise RuntimeError("FakeLLMServer is not running")
+        return int(self._httpd.server_address[1])
+
+    @property
+    def url(self) -> str:
+        """The server root, such as `http://127.0.0.1:8011`."""
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def base_url(self) -> str:
+        """The OpenAI-style base URL to pass as `api_base`, such as `http://127.0.0.1:8011/v1`."""
+        return f"{self.url}/v1"
+
+    # -- counters --------------------------------------------------------------------------------
+
+    @property
+    def requests(self) -> int:
+        """HTTP requests received, on every path."""
+        with self._lock:
+            return self._requests
+
+    @property
+    def completions(self) -> int:
+        """Chat completions answered with HTTP 200 (late "timeout" and "malformed" ones included)."""
+        with self._lock:
+            return self._completions
+
+    @property
+    def rejected(self) -> int:
+        """Requests answered with a 4xx for being invalid (bad JSON, `stream: true`, unknown path)."""
+        with self._lock:
+            return self._rejected
+
+    @property
+    def faults(self) -> dict[str, int]:
+        """Injected faults by kind ("429", "500", "timeout", "malformed"): a snapshot."""
+        with self._lock:
+            return dict(self._faults)
+
+    def stats(self) -> dict[str, Any]:
+        """A consistent snapshot of all counters."""
+        with self._lock:
+            return {
+                "requests": self._requests,
+                "completions": self._completions,
+                "rejected": self._rejected,
+                "faults": dict(self._faults),
+            }
+
+    def reset_counters(self) -> None:
+        """Set every counter back to zero."""
+        with self._lock:
+            self._requests = self._completions = self._rejected = 0
+            self._faults = dict.fromkeys(FAULT_KINDS, 0)
+
+    # -- used by the request handler ---------------------------------------------------------------
+
+    def count(self, counter: str) -> None:
+        """Add one to `requests`, `completions` or `rejected`."""
+        with self._lock:
+            setattr(self, f"_{counter}", getattr(self, f"_{counter}") + 1)
+
+    def draw_fault(self) -> str | None:
+        """The fault to inject into the next chat completion, if any (counted as injected)."""
+        with self._lock:
+            if self.fault_rate <= 0 or self._fault_rng.random() >= self.fault_rate:
+                return None
+            kind = self._fault_rng.choice(self.fault_kinds)
+            self._faults[kind] += 1
+            return kind
+
+    def sleep(self, seconds: float) -> bool:
+        """Sleep without holding any lock; False if the server was stopped meanwhile."""
+        if seconds <= 0:
+            return not self._stopping.is_set()
+        return not self._stopping.wait(seconds)
+
+
+class _FakeHTTPServer(ThreadingHTTPServer):
+    """A threading HTTP server tuned for many concurrent, mostly sleeping, requests."""
+
+    daemon_threads = True
+    block_on_close = False
+    request_queue_size = 1024
+    allow_reuse_address = True
+    fake: FakeLLMServer
+
+    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler]) -> None:
+        super().__init__(address, handler)
+        self._connections: set[socket.socket] = set()
+        self._connections_lock = threading.Lock()
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        """Track the connection (so `close_connections` can end it), then serve it on a thread."""
+        with self._connections_lock:
+            self._connections.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        """Forget and close a connection its handler is done with."""
+        with self._connections_lock:
+            self._connections.discard(request)
+        super().shutdown_request(request)
+
+    def close_connections(self) -> None:
+        """End every open connection (idle keep-alive ones included), waking their threads."""
+        with self._connections_lock:
+            connections = list(self._connections)
+        for connection in connections:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
+
+    def server_bind(self) -> None:
+        """Bind without `HTTPServer`'s reverse DNS lookup of the host name (slow without a resolver)."""
+        socketserver.TCPServer.server_bind(self)
+        host, port = self.server_address[:2]
+        self.server_name = str(host)
+        self.server_port = int(port)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Ignore clients that went away (a timed-out client); report anything else on stderr."""
+        error = sys.exc_info()[1]
+        if isinstance(error, ConnectionError | TimeoutError):
+            return
+        super().handle_error(request, client_address)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    """One connection's requests: routes them and writes OpenAI-style JSON answers."""
+
+    server: _FakeHTTPServer
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
+    server_version = "FakeLLM/1.0"
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Log nothing per request."""
+
+    def do_GET(self) -> None:
+        """`/health` at once; `/v1/models` after the latency; 404 otherwise."""
+        fake = self.server.fake
+        fake.count("requests")
+        path = self.path.split("?", 1)[0].rstrip("/")
+        if path == "/health":
+            self.send_json(HTTPStatus.OK, {"status": "ok"})
+        elif path in ("/v1/models", "/models"):
+            if fake.sleep(fake.latency_s):
+                self.send_json(HTTPStatus.OK, _models_body(fake.models))
+            else:
+                self.close_connection = True
+        else:
+            self.reject(HTTPStatus.NOT_FOUND, f"unknown path {self.path}", read_body=False)
+
+    def do_POST(self) -> None:
+        """`/v1/chat/completions`; 404 for any other path."""
+        fake = self.server.fake
+        fake.count("requests")
+        path = self.path.split("?", 1)[0].rstrip("/")
+        if path not in ("/v1/chat/completions", "/chat/completions"):
+            self.reject(HTTPStatus.NOT_FOUND, f"unknown path {self.path}")
+            return
+        body = self.read_json_body()
+        if body is None:
+            return
+        self.chat_completion(fake, body)
+
+    def chat_completion(self, fake: FakeLLMServer, body: dict[str, Any]) -> None:
+        """Answer one parsed chat completion request, injecting a fault if one is drawn."""
+        problem = _request_problem(body)
+        if problem:
+            self.reject(HTTPStatus.BAD_REQUEST, problem, read_body=False)
+            return
+        fault = fake.draw_fault()
+        if not fake.sleep(fake.latency_s):
+            self.close_connection = True
+            return
+        if fault == "429":
+            error = _error_body("Rate limit reached (injected by FakeLLMServer).", "rate_limit_error")
+            self.send_json(HTTPStatus.TOO_MANY_REQUESTS, error, headers={"Retry-After": "0"})
+            return
+        if fault == "500":
+            error = _error_body("The server had an error (injected by FakeLLMServer).", "server_error")
+            self.send_json(HTTPStatus.INTERNAL_SERVER_ERROR, error)
+            return
+        if fault == "timeout" and not fake.sleep(fake.timeout_s):
+            self.close_connection = True
+            return
+        try:
+            content = fake.responder(body)
+        except Exception as exc:
+            error = _error_body(f"responder failed: {type(exc).__name__}: {exc}", "server_error")
+            self.send_json(HTTPStatus.INTERNAL_SERVER_ERROR, error)
+            return
+        if fault == "malformed":
+            content = _malformed(content)
+        fake.count("completions")
+        self.send_json(HTTPStatus.OK, _completion_body(body, content))
+
+    def read_json_body(self) -> dict[str, Any] | None:
+        """The request body as a JSON object, or None after answering 400 for a bad one."""
+        try:
+            length = int(self.headers.get("Content-Length", "0"))
+        except ValueError:
+            length = -1
+        if not 0 <= length <= _MAX_BODY_BYTES:
+            self.reject(HTTPStatus.BAD_REQUEST, "a Content-Length header is required", read_body=False)
+            self.close_connection = True
+            return None
+        raw = self.rfile.read(length)
+        try:
+            body = json.loads(raw)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            self.reject(HTTPStatus.BAD_REQUEST, f"the body is not valid JSON: {exc}", read_body=False)
+            return None
+        if not isinstance(body, dict):
+            self.reject(HTTPStatus.BAD_REQUEST, "the body must be a JSON object", read_body=False)
+            return None
+        return body
+
+    def reject(self, status: HTTPStatus, message: str, *, read_body: bool = True) -> None:
+        """Answer an invalid request with an OpenAI-style `invalid_request_error`."""
+        self.server.fake.count("rejected")
+        if read_body:
+            self.discard_body()
+        self.send_json(status, _error_body(message, "invalid_request_error"))
+
+    def discard_body(self) -> None:
+        """Read and drop the request body, so the connection can serve the next request."""
+        try:
+            length = int(self.headers.get("Content-Length", "0"))
+        except ValueError:
+            length = 0
+        if 0 < length <= _MAX_BODY_BYTES:
+            self.rfile.read(length)
+        elif length:
+            self.close_connection = True
+
+    def send_json(self, status: HTTPStatus, payload: Any, *, headers: dict[str, str] | None = None) -> None:
+        """Write a JSON response; a client that has gone away is ignored."""
+        data = json.dumps(payload).encode()
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            for name, value in (headers or {}).items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(data)
+        except (ConnectionError, TimeoutError):
+            self.close_connection = True
+
+
+def default_responder(body: dict[str, Any]) -> str:
+    """The default answer: a schema instance for JSON-schema `response_format`s, else plain text.
+
+    Recognises `{"type": "json_schema", "json_schema": {"schema": ...}}` and
+    `{"type": "json_object", "schema": ...}`; a bare `json_object` gets a small JSON object. The
+    sample is seeded from the messages, so the same conversation always gets the same answer.
+    """
+    rng = random.Random(_messages_seed(body.get("messages", [])))
+    response_format = body.get("response_format")
+    schema = _response_schema(response_format)
+    if schema is not None:
+        return json.dumps(sample_from_schema(schema, rng=rng))
+    if isinstance(response_format, dict) and response_format.get("type") == "json_object":
+        return json.dumps({"answer": f"sample answer {rng.randint(1, 1000)}"})
+    words = len(_messages_text(body.get("messages", [])).split())
+    return f"This is a fake answer ({rng.randint(1, 1000)}) to a conversation of {words} words."
+
+
+def _response_schema(response_format: Any) -> dict[str, Any] | None:
+    """The JSON schema a `response_format` asks for, if it names one."""
+    if not isinstance(response_format, dict):
+        return None
+    kind = response_format.get("type")
+    if kind == "json_schema":
+        spec = response_format.get("json_schema")
+        schema = spec.get("schema") if isinstance(spec, dict) else None
+    elif kind == "json_object":
+        schema = response_format.get("schema")
+    else:
+        schema = None
+    return schema if isinstance(schema, dict) else None
+
+
+def _request_problem(body: dict[str, Any]) -> str | None:
+    """Why a chat completion request is invalid for this server, or None."""
+    if body.get("stream"):
+        return "streaming is not supported by FakeLLMServer; send stream=false"
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not messages:
+        return "`messages` must be a non-empty list"
+    if not isinstance(body.get("model"), str):
+        return "`model` must be a string"
+    return None
+
+
+def _messages_text(messages: Any) -> str:
+    """The text of all messages (string contents and text parts), joined by newlines."""
+    if not isinstance(messages, list):
+        return ""
+    texts: list[str] = []
+    for message in messages:
+        content = message.get("content") if isinstance(message, dict) else None
+        if isinstance(content, str):
+            texts.append(content)
+        elif isinstance(content, list):
+            texts.extend(
+                part["text"]
+                for part in content
+                if isinstance(part, dict) and isinstance(part.get("text"), str)
+            )
+    return "\n".join(texts)
+
+
+def _messages_seed(messages: Any) -> int:
+    """A seed derived from the messages, stable across processes (unlike `hash`)."""
+    canonical = json.dumps(messages, sort_keys=True, default=str).encode()
+    return int.from_bytes(hashlib.sha256(canonical).digest()[:8], "big")
+
+
+def _word_count(text: str) -> int:
+    """A rough token count: the number of whitespace-separated words (at least 1)."""
+    return max(1, len(text.split()))
+
+
+def _malformed(content: str) -> str:
+    """`content` cut in half, made sure not to parse as JSON."""
+    cut = content[: len(content) // 2]
+    try:
+        json.loads(cut)
+    except json.JSONDecodeError:
+        return cut
+    return cut + '{"truncated": '
+
+
+def _completion_body(request: dict[str, Any], content: str) -> dict[str, Any]:
+    """An OpenAI `chat.completion` object answering `request` with `content`."""
+    prompt_tokens = _word_count(_messages_text(request.get("messages")))
+    completion_tokens = _word_count(content)
+    return {
+        "id": f"chatcmpl-{uuid.uuid4().hex[:24]}",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": request.get("model", "fake-model"),
+        "system_fingerprint": "fake-llm-server",
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": content},
+                "logprobs": None,
+                "finish_reason": "stop",
+            }
+        ],
+        "usage": {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens,
+        },
+    }
+
+
+def _error_body(message: str, error_type: str) -> dict[str, Any]:
+    """An OpenAI-style error object."""
+    codes = {"rate_limit_error": "rate_limit_exceeded", "invalid_request_error": "invalid_request"}
+    return {"error": {"message": message, "type": error_type, "param": None, "code": codes.get(error_type)}}
+
+
+def _models_body(models: Sequence[str]) -> dict[str, Any]:
+    """The `/v1/models` list."""
+    return {
+        "object": "list",
+        "data": [
+            {"id": name, "object": "model", "created": 0, "owned_by": "fake-llm-server"} for name in models
+        ],
+    }
+
+
+# -- command line ----------------------------------------------------------------------------------
+
+
+def load_responder(spec: str) -> Responder:
+    """The callable named by `package.module:function` (or `package.module.function`)."""
+    module_name, sep, attribute = spec.partition(":")
+    if not sep:
+        module_name, _, attribute = spec.rpartition(".")
+    if not module_name or not attribute:
+        raise ValueError(f"--responder must look like module:function, not {spec!r}")
+    target: Any = importlib.import_module(module_name)
+    for part in attribute.split("."):
+        target = getattr(target, part)
+    if not callable(target):
+        raise TypeError(f"{spec} is not callable")
+    return target
+
+
+def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    """The command line options."""
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.fake_llm_server", description="Serve a fake OpenAI-compatible LLM."
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=0, help="port to bind; 0 picks a free one (default)")
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds slept before each answer")
+    parser.add_argument("--fault-rate", type=float, default=0.0, help="chance of a fault per completion")
+    parser.add_argument(
+        "--fault-kinds",
+        default=",".join(FAULT_KINDS),
+        help="comma-separated subset of 429,500,timeout,malformed",
+    )
+    parser.add_argument("--timeout", type=float, default=30.0, help='seconds a "timeout" fault sleeps')
+    parser.add_argument("--seed", type=int, default=None, help="seed of the fault draws")
+    parser.add_argument("--responder", default=None, help="module:function returning the answer content")
+    parser.add_argument("--models", default="fake-model", help="comma-separated names for /v1/models")
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Serve until Ctrl-C or SIGTERM, after printing the base URL as the first line of stdout."""
+    args = _parse_args(argv)
+    server = FakeLLMServer(
+        host=args.host,
+        port=args.port,
+        latency_s=args.latency,
+        fault_rate=args.fault_rate,
+        fault_kinds=[kind.strip() for kind in args.fault_kinds.split(",") if kind.strip()],
+        timeout_s=args.timeout,
+        seed=args.seed,
+        responder=load_responder(args.responder) if args.responder else None,
+        models=[name.strip() for name in args.models.split(",") if name.strip()],
+    )
+    done = threading.Event()
+
+    def request_stop(signum: int, frame: FrameType | None) -> None:
+        done.set()
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    with server:
+        print(server.base_url, flush=True)
+        while not done.wait(0.2):
+            pass
+    print(f"fake LLM server stopped: {json.dumps(server.stats())}", file=sys.stderr, flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

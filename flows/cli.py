@@ -1,0 +1,118 @@
+"""Command-line options of `python -m flows.corpus`, turned into a `CorpusConfig`."""
+
+from __future__ import annotations
+
+import argparse
+
+from agents.llm.config import EMBEDDED_MODEL, ROLES, LLMConfig, default_cache_dir
+from flows.config import CorpusConfig, SeedSelection
+from tasks.toolset import ToolsetSettings
+
+
+def _role_model(text: str) -> tuple[str, str]:
+    role, sep, model = text.partition("=")
+    if not sep or not model or role not in ROLES:
+        raise argparse.ArgumentTypeError(
+            f"expected ROLE=MODEL with ROLE one of {', '.join(ROLES)}, got {text!r}"
+        )
+    return role, model
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m flows.corpus",
+        description="ToolForge: turn a list of APIs into a tool-use corpus. Prints the run directory last.",
+    )
+    seeds = p.add_argument_group("seeds")
+    seeds.add_argument(
+        "--seeds",
+        metavar="PATH|URL",
+        help="seed list (public-apis README, JSON, CSV, Parquet); default: the built-in list",
+    )
+    seeds.add_argument("--seeds-format", choices=["markdown", "json", "csv", "parquet"])
+    seeds.add_argument("--limit", type=_positive, help="use the first N selected seeds")
+    seeds.add_argument("--categories", help="comma-separated category names")
+    seeds.add_argument(
+        "--sample", type=_positive, metavar="N", help="stratified sample of N seeds by category"
+    )
+    seeds.add_argument("--seed", type=int, default=0, metavar="S", help="random seed of --sample (default 0)")
+
+    llm = p.add_argument_group("models")
+    llm.add_argument(
+        "--model",
+        default=EMBEDDED_MODEL,
+        help=f"litellm model for every role (default {EMBEDDED_MODEL}, the embedded model; "
+        "local/PATH.gguf runs another GGUF file)",
+    )
+    llm.add_argument(
+        "--role-model",
+        action="append",
+        type=_role_model,
+        default=[],
+        metavar="ROLE=MODEL",
+        help=f"model for one role ({', '.join(ROLES)}); repeatable",
+    )
+    llm.add_argument("--api-base", help="OpenAI-compatible server URL (vLLM, llama.cpp server, Ollama)")
+    llm.add_argument("--concurrency", type=_positive, default=8, help="LLM calls in flight (default 8)")
+    llm.add_argument("--temperature", type=float, default=0.3)
+    llm.add_argument("--max-tokens", type=_positive, default=1024)
+    llm.add_argument("--llm-seed", type=int, default=0, help="sampling seed passed to the model")
+    llm.add_argument("--timeout", type=float, default=120.0, help="seconds per LLM request")
+    llm.add_argument("--max-attempts", type=_positive, default=6, help="tries per call on transient errors")
+    llm.add_argument(
+        "--structured-output", choices=["auto", "json_schema", "json_object", "instructions"], default="auto"
+    )
+    llm.add_argument(
+        "--no-cache", action="store_true", help="ignore and do not write the LLM and task caches"
+    )
+    llm.add_argument("--cache-dir", default=None, help=f"cache folder (default {default_cache_dir()})")
+
+    build = p.add_argument_group("toolset")
+    build.add_argument("--max-functions", type=_positive, default=3, help="functions documented per tool")
+    p.add_argument("--out", default="out", help="run store: local path or fsspec URL (default ./out)")
+    return p
+
+
+def config_from_args(args: argparse.Namespace) -> CorpusConfig:
+    llm = LLMConfig(
+        model=args.model,
+        role_models=dict(args.role_model),
+        api_base=args.api_base,
+        temperature=args.temperature,
+        max_tokens=args.max_tokens,
+        seed=args.llm_seed,
+        timeout_s=args.timeout,
+        concurrency=args.concurrency,
+        max_attempts=args.max_attempts,
+        structured_output=args.structured_output,
+        use_cache=not args.no_cache,
+        **({"cache_dir": args.cache_dir} if args.cache_dir else {}),
+    )
+    selection = SeedSelection(
+        source=args.seeds,
+        format=args.seeds_format,
+        limit=args.limit,
+        categories=[c.strip() for c in (args.categories or "").split(",") if c.strip()],
+        sample=args.sample,
+        sample_seed=args.seed,
+    )
+    return CorpusConfig(
+        seeds=selection, llm=llm, toolset=ToolsetSettings(max_functions=args.max_functions), out=args.out
+    )
+
+
+def parse_config(argv: list[str] | None = None) -> CorpusConfig:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return config_from_args(args)
+    except ValueError as exc:
+        parser.error(str(exc))
+        raise

@@ -1,0 +1,1 @@
+"""Pydantic models: the one source of truth for every record and every Parquet schema."""

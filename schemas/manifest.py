@@ -1,0 +1,91 @@
+"""The run manifest (`manifest.json`): what a run read, did, spent and wrote."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+RunStatus = Literal["running", "completed", "failed"]
+
+
+class ArtifactInfo(BaseModel):
+    """One file a run wrote: its path relative to the run directory, row count, sha256 and size in bytes."""
+
+    path: str
+    rows: int
+    sha256: str
+    bytes: int
+
+
+class StageStats(BaseModel):
+    """What one pipeline stage did: items in, items out, items rejected, and wall-clock seconds."""
+
+    name: str
+    inputs: int
+    outputs: int
+    rejected: int
+    seconds: float
+
+
+class UsageRow(BaseModel):
+    """LLM usage of one (stage, role, model): calls, cache hits, errors, tokens and cost."""
+
+    stage: str
+    role: str
+    model: str
+    calls: int = 0
+    cache_hits: int = 0
+    errors: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+
+
+class LLMUsage(BaseModel):
+    """A run's LLM usage: totals over all rows, and the rows by (stage, role, model)."""
+
+    calls: int = 0
+    cache_hits: int = 0
+    errors: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+    by_stage_role: list[UsageRow] = Field(default_factory=list)
+
+    @classmethod
+    def from_rows(cls, rows: Iterable[UsageRow]) -> LLMUsage:
+        """The usage whose totals are the sums of `rows`."""
+        rows = list(rows)
+        return cls(
+            calls=sum(r.calls for r in rows),
+            cache_hits=sum(r.cache_hits for r in rows),
+            errors=sum(r.errors for r in rows),
+            prompt_tokens=sum(r.prompt_tokens for r in rows),
+            completion_tokens=sum(r.completion_tokens for r in rows),
+            cost_usd=math.fsum(r.cost_usd for r in rows),
+            by_stage_role=rows,
+        )
+
+
+class Manifest(BaseModel):
+    """The record of one run, written as `runs/<run_id>/manifest.json`.
+
+    `config` must already be redacted (no keys or secrets); `inputs` maps each input's name to its
+    sha256; `artifacts` maps each artifact's name (e.g. "tools") to the file written for it.
+    """
+
+    run_id: str
+    started_at: datetime
+    finished_at: datetime | None = None
+    status: RunStatus
+    code_version: str
+    config: dict[str, Any] = Field(default_factory=dict)
+    inputs: dict[str, str] = Field(default_factory=dict)
+    stages: list[StageStats] = Field(default_factory=list)
+    llm: LLMUsage = Field(default_factory=LLMUsage)
+    artifacts: dict[str, ArtifactInfo] = Field(default_factory=dict)
+    notes: list[str] = Field(default_factory=list)

@@ -1,0 +1,43 @@
+"""Shared fixtures: the scripted fake LLM, gateway settings in a temp dir, and the shared data folder."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
+os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+
+from agents.llm.config import LLMConfig
+from tests.fake_llm import ScriptedLLM, install
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+@pytest.fixture
+def scripted_llm() -> ScriptedLLM:
+    return install()
+
+
+@pytest.fixture
+def llm_config(tmp_path: Path) -> LLMConfig:
+    """Settings for the scripted model: JSON-schema requests, a private cache, no backoff waits."""
+    return LLMConfig(
+        model="scripted/test",
+        structured_output="json_schema",
+        cache_dir=str(tmp_path / "cache"),
+        backoff_base_s=0.0,
+        backoff_max_s=0.0,
+        max_attempts=3,
+    )
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"shared data folder not found at {SHARED_DATA}")
+    return SHARED_DATA

@@ -1,0 +1,265 @@
+"""The LLM gateway through litellm with a scripted model: structure, repair, cache, retries, secrets."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import litellm
+import pytest
+from pydantic import BaseModel, Field
+
+from agents.llm.cache import LLMCache
+from agents.llm.config import LLMConfig, strip_credentials
+from agents.llm.gateway import LLMCallError, LLMGateway, StructuredOutputError
+from agents.llm.prompts import PromptTemplate
+from agents.llm.retry import backoff_delay, is_transient
+from agents.llm.structured import extract_json_object
+from tests.fake_llm import ScriptedLLM
+
+
+class Answer(BaseModel):
+    city: str = Field(min_length=2)
+    population: int = Field(ge=0)
+
+
+MESSAGES = [{"role": "system", "content": "You answer."}, {"role": "user", "content": "Biggest city?"}]
+
+
+def ask(gateway: LLMGateway, **kwargs) -> Answer:
+    return gateway.structured(
+        stage="test", role="toolsmith", messages=MESSAGES, output=Answer, template="t@1", **kwargs
+    )
+
+
+def test_structured_answer_is_validated_and_schema_is_requested(scripted_llm: ScriptedLLM, llm_config):
+    scripted_llm.script = lambda r: '{"city": "Tokyo", "population": 37000000}'
+    gateway = LLMGateway(llm_config)
+    assert ask(gateway) == Answer(city="Tokyo", population=37000000)
+    fmt = scripted_llm.requests[0]["response_format"]
+    assert fmt["type"] == "json_schema" and fmt["json_schema"]["name"] == "Answer"
+    assert "population" in fmt["json_schema"]["schema"]["properties"]
+    # decoding is constrained by the schema, so the prompt only asks for JSON
+    system = scripted_llm.requests[0]["messages"][0]["content"]
+    assert system.startswith("You answer.") and "JSON object" in system and "population" not in system
+
+
+def test_instructions_mode_spells_out_the_schema(scripted_llm: ScriptedLLM, llm_config):
+    scripted_llm.script = lambda r: 'Here: {"city": "Tokyo", "population": 1}'
+    gateway = LLMGateway(llm_config.model_copy(update={"structured_output": "instructions"}))
+    assert ask(gateway).city == "Tokyo"
+    request = scripted_llm.requests[0]
+    assert request["response_format"] is None
+    assert (
+        "JSON schema" in request["messages"][0]["content"]
+        and "population" in request["messages"][0]["content"]
+    )
+
+
+def test_invalid_answer_is_repaired_with_the_error_fed_back(scripted_llm: ScriptedLLM, llm_config):
+    answers = iter(['{"city": "T", "population": -1}', '```json\n{"city": "Tokyo", "population": 5}\n```'])
+    scripted_llm.script = lambda r: next(answers)
+    gateway = LLMGateway(llm_config)
+    assert ask(gateway).city == "Tokyo"
+    feedback = scripted_llm.requests[1]["messages"][-1]["content"]
+    assert "city" in feedback and "population" in feedback and "not valid" in feedback
+
+
+def test_repairs_are_bounded_then_rejected_with_the_reason(scripted_llm: ScriptedLLM, llm_config):
+    scripted_llm.script = lambda r: "no json here"
+    gateway = LLMGateway(llm_config.model_copy(update={"repair_attempts": 1}))
+    with pytest.raises(StructuredOutputError, match=r"after 2 attempt.*no JSON object"):
+        ask(gateway)
+    assert scripted_llm.calls == 2
+
+
+def test_check_callback_failures_are_fed_back(scripted_llm: ScriptedLLM, llm_config):
+    answers = iter(['{"city": "Paris", "population": 1}', '{"city": "Tokyo", "population": 2}'])
+    scripted_llm.script = lambda r: next(answers)
+
+    def tokyo_only(answer: Answer) -> None:
+        if answer.city != "Tokyo":
+            raise ValueError("the city must be Tokyo")
+
+    assert ask(LLMGateway(llm_config), check=tokyo_only).city == "Tokyo"
+    assert "the city must be Tokyo" in scripted_llm.requests[1]["messages"][-1]["content"]
+
+
+def test_identical_rerun_is_served_from_disk_cache(scripted_llm: ScriptedLLM, llm_config):
+    scripted_llm.script = lambda r: '{"city": "Tokyo", "population": 1}'
+    first = LLMGateway(llm_config)
+    ask(first)
+    second = LLMGateway(llm_config)  # a new process would build a new gateway
+    assert ask(second).city == "Tokyo"
+    assert scripted_llm.calls == 1
+    assert second.ledger.summary().calls == 0 and second.ledger.summary().cache_hits == 1
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"model": "scripted/other"},
+        {"temperature": 0.9},
+        {"max_tokens": 77},
+        {"seed": 5},
+    ],
+)
+def test_cache_key_covers_what_changes_the_answer(scripted_llm: ScriptedLLM, llm_config, change):
+    scripted_llm.script = lambda r: '{"city": "Tokyo", "population": 1}'
+    ask(LLMGateway(llm_config))
+    ask(LLMGateway(llm_config.model_copy(update=change)))
+    assert scripted_llm.calls == 2
+
+
+def test_cache_key_covers_template_version_and_schema(scripted_llm: ScriptedLLM, llm_config):
+    class Other(BaseModel):
+        city: str
+
+    scripted_llm.script = lambda r: '{"city": "Tokyo", "population": 1}'
+    gateway = LLMGateway(llm_config)
+    ask(gateway)
+    gateway.structured(stage="test", role="toolsmith", messages=MESSAGES, output=Answer, template="t@2")
+    gateway.structured(stage="test", role="toolsmith", messages=MESSAGES, output=Other, template="t@1")
+    assert scripted_llm.calls == 3
+
+
+def test_no_cache_makes_every_call(scripted_llm: ScriptedLLM, llm_config):
+    scripted_llm.script = lambda r: '{"city": "Tokyo", "population": 1}'
+    config = llm_config.model_copy(update={"use_cache": False})
+    ask(LLMGateway(config))
+    ask(LLMGateway(config))
+    assert scripted_llm.calls == 2
+    assert not (Path(config.cache_dir) / "llm").exists()
+
+
+def test_corrupt_cache_entry_is_a_miss_and_is_rewritten(tmp_path: Path):
+    cache = LLMCache(tmp_path)
+    cache.put("ab" * 32, {"content": "x"})
+    path = tmp_path / "ab" / f"{'ab' * 32}.json"
+    path.write_text('{"content": "trunc')
+    assert cache.get("ab" * 32) is None
+    cache.put("ab" * 32, {"content": "y"})
+    assert cache.get("ab" * 32) == {"content": "y"}
+    assert [p.name for p in path.parent.iterdir()] == [path.name]  # no temp files left behind
+
+
+def test_transient_errors_are_retried_then_succeed(scripted_llm: ScriptedLLM, llm_config):
+    failures = iter([litellm.RateLimitError("slow down", "scripted", "test"), None])
+
+    def script(request):
+        exc = next(failures)
+        if exc:
+            raise exc
+        return '{"city": "Tokyo", "population": 1}'
+
+    scripted_llm.script = script
+    gateway = LLMGateway(llm_config)
+    assert ask(gateway).city == "Tokyo"
+    usage = gateway.ledger.summary()
+    assert (usage.calls, usage.errors) == (1, 1)
+
+
+def test_transient_errors_give_up_after_max_attempts(scripted_llm: ScriptedLLM, llm_config):
+    def script(request):
+        raise litellm.InternalServerError("boom", "scripted", "test")
+
+    scripted_llm.script = script
+    with pytest.raises(LLMCallError) as info:
+        ask(LLMGateway(llm_config))
+    assert info.value.transient and "after 3 attempt" in str(info.value)
+    assert scripted_llm.calls == 3
+
+
+def test_permanent_errors_are_not_retried(scripted_llm: ScriptedLLM, llm_config):
+    def script(request):
+        raise litellm.AuthenticationError("bad key", "scripted", "test")
+
+    scripted_llm.script = script
+    with pytest.raises(LLMCallError) as info:
+        ask(LLMGateway(llm_config))
+    assert not info.value.transient
+    assert scripted_llm.calls == 1
+
+
+def test_error_classification():
+    assert is_transient(litellm.Timeout("t", "m", "p"))
+    assert is_transient(litellm.RateLimitError("r", "p", "m"))
+    assert is_transient(litellm.InternalServerError("i", "p", "m"))
+    assert not is_transient(litellm.BadRequestError("b", "m", "p"))
+    assert not is_transient(litellm.ContextWindowExceededError("c", "m", "p"))
+    assert not is_transient(litellm.AuthenticationError("a", "p", "m"))
+
+
+def test_backoff_grows_and_is_capped():
+    import random
+
+    rng = random.Random(0)
+    delays = [backoff_delay(a, base_s=1, max_s=8, rng=rng) for a in range(6)]
+    assert 0.5 <= delays[0] <= 1 and 4 <= delays[3] <= 8 and all(d <= 8 for d in delays)
+
+
+def test_secrets_never_reach_error_messages_or_cache(scripted_llm: ScriptedLLM, llm_config, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-supersecretvalue123456")
+
+    def script(request):
+        raise litellm.BadRequestError("rejected key sk-supersecretvalue123456", "test", "scripted")
+
+    scripted_llm.script = script
+    with pytest.raises(LLMCallError) as info:
+        ask(LLMGateway(llm_config))
+    assert "sk-supersecretvalue123456" not in str(info.value)
+    cache_files = list(Path(llm_config.cache_dir).rglob("*"))
+    assert all("supersecret" not in p.read_text() for p in cache_files if p.is_file())
+
+
+def test_credentials_stripped_from_api_base():
+    assert strip_credentials("https://me:pw@host:8000/v1") == "https://host:8000/v1"
+    config = LLMConfig(api_base="https://me:pw@host/v1")
+    assert "pw" not in json.dumps(config.public_dump())
+
+
+def test_concurrency_limit_holds_across_threads(scripted_llm: ScriptedLLM, llm_config):
+    import threading
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    in_flight, peak, lock = 0, 0, threading.Lock()
+
+    def script(request):
+        nonlocal in_flight, peak
+        with lock:
+            in_flight += 1
+            peak = max(peak, in_flight)
+        time.sleep(0.05)
+        with lock:
+            in_flight -= 1
+        return '{"city": "Tokyo", "population": 1}'
+
+    scripted_llm.script = script
+    gateway = LLMGateway(llm_config.model_copy(update={"concurrency": 3, "use_cache": False}))
+    with ThreadPoolExecutor(12) as pool:
+        list(pool.map(lambda _: ask(gateway), range(12)))
+    assert peak == 3
+
+
+def test_prompt_template_sections_version_and_missing_values():
+    template = PromptTemplate.parse("demo", "[system]\nYou are $who.\n[user]\nSay {json} for $what.\n")
+    messages = template.render(who="a tester", what="me")
+    assert messages == [
+        {"role": "system", "content": "You are a tester."},
+        {"role": "user", "content": "Say {json} for me."},
+    ]
+    assert template.key.startswith("demo@") and len(template.version) == 12
+    assert PromptTemplate.parse("demo", "[system]\nx\n[user]\ny\n").version != template.version
+    with pytest.raises(KeyError, match="what"):
+        template.render(who="x")
+    with pytest.raises(ValueError, match="section"):
+        PromptTemplate.parse("bad", "no sections")
+
+
+def test_extract_json_object_variants():
+    assert extract_json_object('Sure! {"a": 1} hope it helps') == {"a": 1}
+    with pytest.raises(ValueError, match="not an object"):
+        extract_json_object("[1, 2]")
+    with pytest.raises(ValueError, match="not valid JSON"):
+        extract_json_object('{"a": 1')  # truncated
