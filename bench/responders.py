@@ -7,10 +7,14 @@ gateway sends (`response_format.json_schema.name`, the pydantic model's class na
 
 from __future__ import annotations
 
+import hashlib
 import json
+import random
 import re
 from collections.abc import Callable
 from typing import Any
+
+from bench.schema_sampler import sample_from_schema
 
 _NAME = re.compile(r"^Name: (.+)$", re.MULTILINE)
 
@@ -104,9 +108,74 @@ def function_catalog(request: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _schema(request: dict[str, Any]) -> dict[str, Any]:
+    fmt = request.get("response_format") or {}
+    return (fmt.get("json_schema") or {}).get("schema") or fmt.get("schema") or {}
+
+
+def _sample(schema: dict[str, Any], request: dict[str, Any]) -> Any:
+    seed = int(hashlib.sha256(_text(request).encode()).hexdigest()[:8], 16)
+    return sample_from_schema(schema, rng=random.Random(seed))
+
+
+_TASKS = ["find", "look up", "check", "list", "compare", "summarize", "track", "review", "fetch", "explain"]
+_OBJECTS = ["Lisbon", "Osaka", "Nairobi", "Lima", "Oslo", "Denver", "Hanoi", "Porto", "Quito", "Tunis"]
+
+
+def instruction_batch(request: dict[str, Any]) -> dict[str, Any]:
+    """Distinct instructions naming the tool's first function (the only one the decoding schema allows)."""
+    batch = _schema(request)["properties"]["instructions"]
+    count = batch.get("minItems", 1)
+    functions = batch["items"]["properties"]["functions"]["items"]["enum"]
+    styles = ["command", "question", "story"]
+    return {
+        "instructions": [
+            {
+                "text": f"Please {_TASKS[i % 10]} what {_api_name(request)} has on {_OBJECTS[(i * 3) % 10]} "
+                f"for trip {i + 1}",
+                "style": styles[i % 3],
+                "functions": [functions[0]],
+            }
+            for i in range(count)
+        ]
+    }
+
+
+def assistant_turn(request: dict[str, Any]) -> dict[str, Any]:
+    """Call the first function with arguments sampled from its schema; finish once something came back."""
+    if "Observation:" in _text(request):
+        return {
+            "thought": "The function answered; I can tell the user.",
+            "action": "finish",
+            "final_answer": "Here is what the API returned for your request.",
+        }
+    first = _schema(request)["anyOf"][0]
+    return {
+        "thought": "I should call the API.",
+        "action": first["properties"]["action"]["const"],
+        "action_input": _sample(first["properties"]["action_input"], request),
+    }
+
+
+def user_reply(request: dict[str, Any]) -> dict[str, Any]:
+    return {"reply": "Use Lisbon, and the record id 42."}
+
+
+def executor_answer(request: dict[str, Any]) -> dict[str, Any]:
+    """The first documented status with a body sampled from its response schema."""
+    schema = _schema(request)
+    status = schema["properties"]["status_code"]["enum"][0]
+    body = _sample(schema["properties"]["body"]["anyOf"][0], request)
+    return {"status_code": status, "body": body}
+
+
 RESPONDERS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     "Introduction": introduction,
     "FunctionCatalog": function_catalog,
+    "InstructionBatch": instruction_batch,
+    "AssistantTurn": assistant_turn,
+    "UserReply": user_reply,
+    "ExecutorAnswer": executor_answer,
 }
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 
 from agents.llm.config import EMBEDDED_MODEL, ROLES, LLMConfig, default_cache_dir
-from flows.config import CorpusConfig, SeedSelection
+from flows.config import STAGES, CorpusConfig, SeedSelection
+from tasks.simulation import SimulationSettings
 from tasks.toolset import ToolsetSettings
 
 
@@ -74,8 +75,26 @@ def build_parser() -> argparse.ArgumentParser:
     )
     llm.add_argument("--cache-dir", default=None, help=f"cache folder (default {default_cache_dir()})")
 
-    build = p.add_argument_group("toolset")
+    build = p.add_argument_group("stages")
+    build.add_argument(
+        "--stages",
+        default=",".join(STAGES),
+        help=f"comma-separated subset of {','.join(STAGES)} (default: all)",
+    )
+    build.add_argument("--from-run", metavar="RUN_ID", help="reuse an earlier run's toolset (or 'latest')")
     build.add_argument("--max-functions", type=_positive, default=3, help="functions documented per tool")
+    build.add_argument(
+        "--instructions-per-tool",
+        type=_positive,
+        default=10,
+        help="instructions the user agent writes per tool (default 10)",
+    )
+    build.add_argument(
+        "--max-steps",
+        type=_positive,
+        default=5,
+        help="actions allowed per instance before it is rejected (default 5)",
+    )
     p.add_argument("--out", default="out", help="run store: local path or fsspec URL (default ./out)")
     return p
 
@@ -103,8 +122,20 @@ def config_from_args(args: argparse.Namespace) -> CorpusConfig:
         sample=args.sample,
         sample_seed=args.seed,
     )
+    stages = [s.strip() for s in args.stages.split(",") if s.strip()]
+    unknown = [s for s in stages if s not in STAGES]
+    if unknown:
+        raise ValueError(f"unknown stage(s) {unknown}; stages are {list(STAGES)}")
     return CorpusConfig(
-        seeds=selection, llm=llm, toolset=ToolsetSettings(max_functions=args.max_functions), out=args.out
+        seeds=selection,
+        llm=llm,
+        toolset=ToolsetSettings(max_functions=args.max_functions),
+        simulation=SimulationSettings(
+            instructions_per_tool=args.instructions_per_tool, max_steps=args.max_steps
+        ),
+        stages=stages,
+        from_run=args.from_run,
+        out=args.out,
     )
 
 
@@ -113,6 +144,6 @@ def parse_config(argv: list[str] | None = None) -> CorpusConfig:
     args = parser.parse_args(argv)
     try:
         return config_from_args(args)
-    except ValueError as exc:
+    except ValueError as exc:  # pydantic's ValidationError is a ValueError
         parser.error(str(exc))
         raise

@@ -1,20 +1,24 @@
-"""The settings of one corpus run: what to read, which models, what to build and where to write."""
+"""The settings of one corpus run: what to read, which models, which stages, and where to write."""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from typing import Literal
+
+from pydantic import BaseModel, Field, model_validator
 
 from agents.llm.config import LLMConfig
+from tasks.simulation import SimulationSettings
 from tasks.toolset import ToolsetSettings
+
+Stage = Literal["toolset", "instructions", "simulation"]
+STAGES: tuple[Stage, ...] = ("toolset", "instructions", "simulation")
 
 
 class SeedSelection(BaseModel):
     """Which seed list to read and which of its APIs to use."""
 
     source: str | None = Field(default=None, description="Path or http(s) URL; the built-in list when empty.")
-    format: str | None = Field(
-        default=None, description="markdown, json, csv or parquet; from the extension."
-    )
+    format: str | None = Field(default=None, description="markdown, json, csv or parquet; else by extension.")
     limit: int | None = Field(default=None, ge=1)
     categories: list[str] = Field(default_factory=list)
     sample: int | None = Field(default=None, ge=1, description="Stratified sample size (by category).")
@@ -27,7 +31,21 @@ class CorpusConfig(BaseModel):
     seeds: SeedSelection = Field(default_factory=SeedSelection)
     llm: LLMConfig = Field(default_factory=LLMConfig)
     toolset: ToolsetSettings = Field(default_factory=ToolsetSettings)
+    simulation: SimulationSettings = Field(default_factory=SimulationSettings)
+    stages: list[Stage] = Field(default_factory=lambda: list(STAGES))
+    from_run: str | None = Field(default=None, description="Run id (or 'latest') whose outputs are reused.")
     out: str = Field(default="out", description="Local path or fsspec URL of the run store.")
+
+    @model_validator(mode="after")
+    def _stages_need_inputs(self) -> CorpusConfig:
+        if not self.stages:
+            raise ValueError("choose at least one stage")
+        self.stages = [s for s in STAGES if s in self.stages]
+        if "toolset" not in self.stages and self.from_run is None:
+            raise ValueError(f"stages {self.stages} need a toolset: give --from-run RUN_ID (or latest)")
+        if self.stages == ["toolset", "simulation"]:
+            raise ValueError("the simulation needs instructions: add the instructions stage")
+        return self
 
     def public_dump(self) -> dict:
         """The configuration as written to the manifest (credentials stripped)."""

@@ -1,6 +1,7 @@
-"""The top flow: seeds -> toolset, written as a versioned run. `python -m flows.corpus --help`.
+"""The top flow: seeds -> toolset -> instructions -> simulated instances, written as a versioned run.
 
-Read it as a table of contents: each step is a task or a plain function from `tasks/` or `storage/`.
+`python -m flows.corpus --help`. Read it as a table of contents: every step is a task or a plain
+function from `tasks/` or `storage/`; stages are chained per item by a `Pipeline`.
 """
 
 from __future__ import annotations
@@ -8,26 +9,43 @@ from __future__ import annotations
 import hashlib
 import json
 import sys
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 from prefect import flow
 from prefect.artifacts import create_table_artifact
-from prefect.futures import as_completed
+from prefect.futures import PrefectFuture
 from prefect.task_runners import ThreadPoolTaskRunner
-from prefect.utilities.annotations import unmapped
 
-from agents.llm.gateway import LLMGateway, close_gateway, gateway_for
+from agents.llm.gateway import LLMCallError, LLMGateway, close_gateway, gateway_for
 from agents.llm.redact import redact
 from flows.config import CorpusConfig
-from flows.progress import StageProgress
+from flows.pipeline import Pipeline
+from flows.progress import ProgressBoard
+from schemas.instance import Instance, Instruction
 from schemas.manifest import Manifest, StageStats
 from schemas.seed import IngestProblem, Seed
 from schemas.tool import RejectedTool, Tool
 from storage.run_store import RunStore, RunWriter
 from tasks import seeds as seed_reader
+from tasks.caching import result_storage
 from tasks.code_version import code_version
-from tasks.toolset import build_tool_task, result_storage
+from tasks.simulation import ToolInstructions, simulate_task, write_instructions_task
+from tasks.toolset import build_tool_task
+
+
+@dataclass
+class RunRecords:
+    """Everything a run produces, gathered as tasks finish."""
+
+    seeds: list[Seed] = field(default_factory=list)
+    tools: list[Tool] = field(default_factory=list)
+    rejected_tools: list[RejectedTool] = field(default_factory=list)
+    instructions: list[Instruction] = field(default_factory=list)
+    instances: list[Instance] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    inputs: dict[str, str] = field(default_factory=dict)
 
 
 def load_seeds(config: CorpusConfig) -> tuple[list[Seed], list[IngestProblem], dict[str, str]]:
@@ -48,68 +66,213 @@ def load_seeds(config: CorpusConfig) -> tuple[list[Seed], list[IngestProblem], d
     return selected, problems, inputs
 
 
-def build_toolset(
-    seeds: list[Seed], config: CorpusConfig, run_id: str, gateway: LLMGateway
-) -> tuple[list[Tool], list[RejectedTool], StageStats]:
-    """Map the toolset task over the seeds; every seed ends as a tool or a rejection."""
-    progress = StageProgress("toolset", len(seeds), "tools", gateway)
-    task = build_tool_task.with_options(
-        result_storage=result_storage(config.llm),
-        refresh_cache=not config.llm.use_cache,
-    )
-    futures = task.map(seeds, unmapped(config.toolset), unmapped(config.llm), unmapped(run_id))
-    index = {future.task_run_id: i for i, future in enumerate(futures)}
-    results: list[Tool | RejectedTool | None] = [None] * len(seeds)
-    for future in as_completed(futures):
-        i = index[future.task_run_id]
-        try:
-            results[i] = future.result()
-        except Exception as exc:  # a task that failed after its retries is recorded, never dropped
-            seed = seeds[i]
-            results[i] = RejectedTool(
-                tool_id=seed.seed_id,
-                name=seed.name,
-                category=seed.category,
-                stage="task",
-                reason=redact(f"{type(exc).__name__}: {exc}")[:1000],
+def reuse_run(store: RunStore, run_id: str, records: RunRecords, with_instructions: bool) -> str:
+    """Take seeds and tools (and instructions, when the run starts at the simulation) from an earlier run."""
+    run_id = store.latest_run_id() if run_id == "latest" else run_id
+    if not run_id or run_id not in store.list_runs():
+        raise ValueError(f"--from-run: no run {run_id!r} in {store.out} (runs: {store.list_runs()[-5:]})")
+    records.seeds = store.read_records(run_id, "seeds", Seed)
+    records.tools = store.read_records(run_id, "tools", Tool)
+    records.rejected_tools = store.read_records(run_id, "rejected_tools", RejectedTool)
+    if with_instructions:
+        records.instructions = store.read_records(run_id, "instructions", Instruction)
+    records.inputs["from_run"] = run_id
+    return run_id
+
+
+def failure(future: PrefectFuture) -> tuple[str, bool] | None:
+    """None when the task completed, else why it failed after its retries, and whether an LLM call did."""
+    try:
+        future.result()
+    except Exception as exc:
+        return redact(f"{type(exc).__name__}: {exc}")[:1000], isinstance(exc, LLMCallError)
+    return None
+
+
+class CorpusRun:
+    """Submits tasks stage after stage as their inputs arrive, and files every outcome."""
+
+    def __init__(self, config: CorpusConfig, run_id: str, gateway: LLMGateway, board: ProgressBoard) -> None:
+        self.config, self.run_id, self.board = config, run_id, board
+        self.records = RunRecords()
+        self.pipeline = Pipeline()
+        storage = result_storage(config.llm)
+        refresh = not config.llm.use_cache
+        self.build_tool = build_tool_task.with_options(result_storage=storage, refresh_cache=refresh)
+        self.write_instructions = write_instructions_task.with_options(
+            result_storage=storage, refresh_cache=refresh
+        )
+        self.simulate = simulate_task.with_options(result_storage=storage, refresh_cache=refresh)
+        for stage, unit in (("toolset", "tools"), ("instructions", "tools"), ("simulation", "instances")):
+            if stage in config.stages:
+                board.stage(stage, unit)
+
+    # -- submitting -------------------------------------------------------------------------------
+
+    def submit_tool(self, seed: Seed) -> None:
+        self.board.expect("toolset")
+        llm = self.config.llm
+        self.pipeline.submit(self.build_tool, seed, self.config.toolset, llm, self.run_id, tag=("tool", seed))
+
+    def submit_instructions(self, tool: Tool) -> None:
+        if "instructions" in self.config.stages:
+            self.board.expect("instructions")
+            args = (tool, self.config.simulation, self.config.llm, self.run_id)
+            self.pipeline.submit(self.write_instructions, *args, tag=("instructions", tool))
+
+    def submit_instance(self, tool: Tool, instruction: Instruction) -> None:
+        if "simulation" in self.config.stages:
+            self.board.expect("simulation")
+            args = (tool, instruction, self.config.simulation, self.config.llm, self.run_id)
+            self.pipeline.submit(self.simulate, *args, tag=("instance", (tool, instruction)))
+
+    # -- filing outcomes --------------------------------------------------------------------------
+
+    def on_tool(self, seed: Seed, future: PrefectFuture) -> None:
+        problem = failure(future)
+        if problem is None:
+            result = future.result()
+        else:
+            reason, llm_failed = problem
+            stage = "llm" if llm_failed else "task"
+            result = RejectedTool(
+                tool_id=seed.seed_id, name=seed.name, category=seed.category, stage=stage, reason=reason
             )
-        progress.advance(isinstance(results[i], Tool))
-    progress.finish()
-    tools = [r for r in results if isinstance(r, Tool)]
-    rejected = [r for r in results if isinstance(r, RejectedTool)]
-    stats = StageStats(
-        name="toolset",
-        inputs=len(seeds),
-        outputs=len(tools),
-        rejected=len(rejected),
-        seconds=progress.seconds,
-    )
-    return tools, rejected, stats
+        if isinstance(result, Tool):
+            self.records.tools.append(result)
+            self.submit_instructions(result)
+        else:
+            self.records.rejected_tools.append(result)
+        self.board.advance("toolset", isinstance(result, Tool))
+
+    def on_instructions(self, tool: Tool, future: PrefectFuture) -> None:
+        problem = failure(future)
+        if problem is None:
+            result: ToolInstructions = future.result()
+        else:
+            result = ToolInstructions(tool_id=tool.tool_id, instructions=[], problem=problem[0])
+        if result.problem:
+            self.records.notes.append(f"tool {tool.tool_id}: no instructions: {result.problem}")
+        self.records.instructions += result.instructions
+        for instruction in result.instructions:
+            self.submit_instance(tool, instruction)
+        self.board.advance("instructions", bool(result.instructions))
+
+    def on_instance(self, tool: Tool, instruction: Instruction, future: PrefectFuture) -> None:
+        problem = failure(future)
+        if problem is None:
+            instance: Instance = future.result()
+        else:
+            reason, llm_failed = problem
+            instance = Instance(
+                instance_id=instruction.instruction_id,
+                tool_id=tool.tool_id,
+                instruction=instruction.text,
+                steps=[],
+                final_answer="",
+                functions_used=[],
+                step_count=0,
+                llm_calls=0,
+                prompt_tokens=0,
+                completion_tokens=0,
+                status="rejected",
+                rejection_rule="llm_error" if llm_failed else "task_failed",
+                rejection_reason=reason,
+            )
+        self.records.instances.append(instance)
+        self.board.advance("simulation", instance.status == "accepted")
+
+    def drain(self) -> None:
+        """Wait for every submitted task, filing each outcome as it arrives."""
+        handlers = {"tool": self.on_tool, "instructions": self.on_instructions}
+        for (kind, subject), future in self.pipeline.completed():
+            if kind == "instance":
+                self.on_instance(*subject, future)
+            else:
+                handlers[kind](subject, future)
 
 
-def summarize_toolset(tools: list[Tool], rejected: list[RejectedTool]) -> None:
-    """A table artifact in the Prefect UI: one row per seed."""
-    rows = [{"tool": t.tool_id, "status": "ok", "functions": len(t.functions), "reason": ""} for t in tools]
-    rows += [
-        {"tool": r.tool_id, "status": f"rejected ({r.stage})", "functions": 0, "reason": r.reason[:200]}
-        for r in rejected
+def stage_stats(run: CorpusRun) -> list[StageStats]:
+    """Inputs, outputs, rejections and wall time of each stage that ran."""
+    r, stages = run.records, run.board.stages
+    accepted = sum(i.status == "accepted" for i in r.instances)
+    counts = {
+        "toolset": (len(r.seeds), len(r.tools), len(r.rejected_tools)),
+        "instructions": (
+            len(r.tools),
+            len(r.instructions),
+            len(r.tools) - len({i.tool_id for i in r.instructions}),
+        ),
+        "simulation": (len(r.instructions), accepted, len(r.instances) - accepted),
+    }
+    return [
+        StageStats(
+            name=name,
+            inputs=counts[name][0],
+            outputs=counts[name][1],
+            rejected=counts[name][2],
+            seconds=progress.seconds,
+        )
+        for name, progress in stages.items()
     ]
+
+
+def write_artifacts(writer: RunWriter, config: CorpusConfig, records: RunRecords) -> None:
+    """Parquet files of the run, in a stable order (sorted by id)."""
+    writer.write_records("seeds", Seed, records.seeds)
+    writer.write_records("tools", Tool, sorted(records.tools, key=lambda t: t.tool_id))
+    writer.write_records(
+        "rejected_tools", RejectedTool, sorted(records.rejected_tools, key=lambda t: t.tool_id)
+    )
+    if "instructions" in config.stages or "simulation" in config.stages:
+        writer.write_records(
+            "instructions", Instruction, sorted(records.instructions, key=lambda i: i.instruction_id)
+        )
+    if "simulation" in config.stages:
+        instances = sorted(records.instances, key=lambda i: i.instance_id)
+        writer.write_records("instances", Instance, [i for i in instances if i.status == "accepted"])
+        writer.write_records("rejected_instances", Instance, [i for i in instances if i.status == "rejected"])
+
+
+def summarize(records: RunRecords) -> None:
+    """A table artifact in the Prefect UI: one row per tool."""
+    rows = []
+    for tool in sorted(records.tools, key=lambda t: t.tool_id):
+        instances = [i for i in records.instances if i.tool_id == tool.tool_id]
+        rows.append(
+            {
+                "tool": tool.tool_id,
+                "status": "ok",
+                "functions": len(tool.functions),
+                "instructions": sum(i.tool_id == tool.tool_id for i in records.instructions),
+                "accepted": sum(i.status == "accepted" for i in instances),
+                "rejected": sum(i.status == "rejected" for i in instances),
+                "reason": "",
+            }
+        )
+    for rejected in sorted(records.rejected_tools, key=lambda t: t.tool_id):
+        rows.append(
+            {
+                "tool": rejected.tool_id,
+                "status": f"rejected ({rejected.stage})",
+                "functions": 0,
+                "instructions": 0,
+                "accepted": 0,
+                "rejected": 0,
+                "reason": rejected.reason[:200],
+            }
+        )
+    accepted = sum(i.status == "accepted" for i in records.instances)
     create_table_artifact(
-        key="toolset-summary",
+        key="corpus-summary",
         table=rows,
-        description=f"{len(tools)} tools, {len(rejected)} rejected",
+        description=f"{len(records.tools)} tools, {len(records.rejected_tools)} rejected; "
+        f"{accepted} instances accepted of {len(records.instances)}",
     )
 
 
 def write_manifest(
-    writer: RunWriter,
-    config: CorpusConfig,
-    started_at: datetime,
-    status: str,
-    inputs: dict[str, str],
-    stages: list[StageStats],
-    gateway: LLMGateway,
-    notes: list[str],
+    writer: RunWriter, run: CorpusRun, gateway: LLMGateway, started_at: datetime, status: str
 ) -> None:
     writer.write_manifest(
         Manifest(
@@ -118,51 +281,62 @@ def write_manifest(
             finished_at=datetime.now(UTC),
             status=status,
             code_version=code_version(),
-            config=config.public_dump(),
-            inputs=inputs,
-            stages=stages,
+            config=run.config.public_dump(),
+            inputs=run.records.inputs,
+            stages=stage_stats(run),
             llm=gateway.ledger.summary(),
             artifacts={},
-            notes=[redact(n) for n in notes],
+            notes=[redact(n) for n in run.records.notes],
         )
     )
 
 
 @flow(name="toolforge-corpus", log_prints=False, persist_result=False)
 def corpus_flow(config: CorpusConfig) -> str:
-    """Seeds -> toolset, written to `<out>/runs/<run_id>/`; returns the run directory."""
+    """Seeds -> toolset -> instructions -> instances, written to `<out>/runs/<run_id>/`; returns that dir."""
     store = RunStore(config.out)
     writer = store.start_run(store.new_run_id())
     started_at = datetime.now(UTC)
     gateway = gateway_for(config.llm, writer.run_id)
-    stages: list[StageStats] = []
-    inputs: dict[str, str] = {}
-    notes: list[str] = []
+    board = ProgressBoard(gateway)
+    run = CorpusRun(config, writer.run_id, gateway, board)
+    records = run.records
     try:
-        seeds, problems, inputs = load_seeds(config)
-        notes += [str(p) for p in problems]
-        if problems:
-            print(seed_reader.summarize_problems(problems), file=sys.stderr)
-        writer.write_records("seeds", Seed, seeds)
-        tools, rejected, stats = build_toolset(seeds, config, writer.run_id, gateway)
-        stages.append(stats)
-        writer.write_records("tools", Tool, tools)
-        writer.write_records("rejected_tools", RejectedTool, rejected)
-        summarize_toolset(tools, rejected)
+        if "toolset" in config.stages:
+            records.seeds, problems, records.inputs = load_seeds(config)
+            records.notes += [str(p) for p in problems]
+            if problems:
+                print(seed_reader.summarize_problems(problems), file=sys.stderr)
+            for seed in records.seeds:
+                run.submit_tool(seed)
+        else:
+            starts_at_simulation = "instructions" not in config.stages
+            reuse_run(store, config.from_run or "latest", records, starts_at_simulation)
+            by_id = {t.tool_id: t for t in records.tools}
+            if starts_at_simulation:
+                for instruction in records.instructions:
+                    run.submit_instance(by_id[instruction.tool_id], instruction)
+            else:
+                for tool in records.tools:
+                    run.submit_instructions(tool)
+        run.drain()
+        board.close()
+        write_artifacts(writer, config, records)
+        summarize(records)
     except BaseException as exc:
-        notes.append(f"failed: {type(exc).__name__}: {exc}")
-        write_manifest(writer, config, started_at, "failed", inputs, stages, gateway, notes)
+        records.notes.append(f"failed: {type(exc).__name__}: {exc}")
+        write_manifest(writer, run, gateway, started_at, "failed")
         raise
     finally:
         close_gateway(writer.run_id)
-    write_manifest(writer, config, started_at, "completed", inputs, stages, gateway, notes)
+    write_manifest(writer, run, gateway, started_at, "completed")
     writer.publish()
     return writer.run_dir
 
 
 def run(config: CorpusConfig) -> str:
-    """Run the flow with a thread pool sized to the LLM concurrency."""
-    workers = max(config.llm.concurrency, 4)
+    """Run the flow with a thread pool that can keep `concurrency` LLM calls in flight."""
+    workers = max(2 * config.llm.concurrency, 4)
     return corpus_flow.with_options(task_runner=ThreadPoolTaskRunner(max_workers=workers))(config)
 
 

@@ -237,3 +237,24 @@ def nl_documentation(spec: dict[str, Any]) -> str:
             lines.append(f" - Errors: {'; '.join(errors)}")
         blocks.append("\n".join(lines))
     return "\n\n".join(blocks)
+
+
+def operation_by_name(spec: dict[str, Any], name: str) -> tuple[str, str, dict[str, Any]] | None:
+    """(path, METHOD, operation) of the function called `name`, or None."""
+    return next(((p, m, op) for p, m, op in operations(spec) if op.get("operationId") == name), None)
+
+
+def arguments_schema(spec: dict[str, Any], operation: dict[str, Any]) -> dict[str, Any]:
+    """One JSON schema object for all of a function's inputs: path and query parameters and body fields."""
+    properties: dict[str, Any] = {}
+    required: list[str] = []
+    for param in operation.get("parameters", []):
+        properties[param["name"]] = resolve(spec, param.get("schema", {}))
+        if param.get("required"):
+            required.append(param["name"])
+    for content in operation.get("requestBody", {}).get("content", {}).values():
+        body = resolve(spec, content.get("schema", {}))
+        for name, sub in body.get("properties", {}).items():
+            properties[name] = {k: v for k, v in resolve(spec, sub).items() if k != "description"}
+        required += [r for r in body.get("required", []) if r not in required]
+    return {"type": "object", "properties": properties, "required": required}

@@ -6,9 +6,7 @@ retried on transient LLM errors and cached across runs by `tool_cache_key`.
 
 from __future__ import annotations
 
-import hashlib
 import json
-from pathlib import Path
 from typing import Any
 
 from prefect import task
@@ -16,12 +14,12 @@ from prefect.context import TaskRunContext
 from pydantic import BaseModel, Field
 
 from agents.llm.config import LLMConfig
-from agents.llm.gateway import LLMCallError, LLMGateway, StructuredOutputError, gateway_for
+from agents.llm.gateway import LLMGateway, StructuredOutputError, gateway_for
 from agents.toolsmith import agent as toolsmith
 from schemas.seed import Seed
 from schemas.tool import RejectedTool, RejectStage, Tool
 from tasks import openapi
-from tasks.code_version import source_hash
+from tasks.caching import retry_unless_permanent, task_cache_key
 
 
 class ToolsetSettings(BaseModel):
@@ -41,7 +39,8 @@ def build_tool(
 ) -> Tool | RejectedTool:
     """A validated tool, or the stage and reason it was rejected.
 
-    Transient LLM failures (after the gateway's retries) propagate, so the task can be retried.
+    A failed LLM call (`LLMCallError`) propagates: it is not a property of the seed, so it must not
+    become a result that is cached and reused; the flow records it as a rejection of this run.
     """
     settings = settings or ToolsetSettings()
     stage: RejectStage = "introduction"
@@ -51,10 +50,6 @@ def build_tool(
         functions = toolsmith.write_functions(gateway, seed, introduction, settings.max_functions)
     except StructuredOutputError as exc:
         return _reject(seed, stage, str(exc))
-    except LLMCallError as exc:
-        if exc.transient:
-            raise
-        return _reject(seed, "llm", str(exc))
 
     spec = openapi.compile_openapi(seed, introduction, functions)
     problems = openapi.spec_problems(spec)
@@ -79,37 +74,15 @@ def build_tool(
     )
 
 
-def answer_settings(llm: LLMConfig) -> dict[str, Any]:
-    """The LLM settings that can change an answer (not concurrency, timeouts or where the cache is)."""
-    return llm.model_dump(
-        include={
-            "model",
-            "role_models",
-            "api_base",
-            "temperature",
-            "max_tokens",
-            "seed",
-            "repair_attempts",
-            "structured_output",
-        }
-    ) | {"api_base": llm.public_dump()["api_base"]}
-
-
 def tool_cache_key(context: TaskRunContext, parameters: dict[str, Any]) -> str | None:
     """Reuse a tool across runs when the seed, settings, model settings, prompts and code are unchanged."""
-    llm: LLMConfig = parameters["llm"]
-    if not llm.use_cache:
-        return None
     seed: Seed = parameters["seed"]
-    material = {
+    inputs = {
         "seed": seed.model_dump(exclude={"source", "line"}),
         "settings": parameters["settings"].model_dump(),
-        "llm": answer_settings(llm),
-        "prompts": [toolsmith.introduction_prompt().key, toolsmith.functions_prompt().key],
-        "code": source_hash("tasks/toolset.py", "tasks/openapi.py", "schemas/tool.py", "agents"),
     }
-    digest = hashlib.sha256(json.dumps(material, sort_keys=True, default=str).encode()).hexdigest()
-    return f"toolforge-tool-{digest}"
+    prompts = [toolsmith.introduction_prompt().key, toolsmith.functions_prompt().key]
+    return task_cache_key("tool", parameters["llm"], inputs, prompts)
 
 
 @task(
@@ -117,6 +90,7 @@ def tool_cache_key(context: TaskRunContext, parameters: dict[str, Any]) -> str |
     task_run_name="tool-{seed.seed_id}",
     retries=2,
     retry_delay_seconds=2,
+    retry_condition_fn=retry_unless_permanent,
     cache_key_fn=tool_cache_key,
     persist_result=True,
 )
@@ -125,8 +99,3 @@ def build_tool_task(
 ) -> Tool | RejectedTool:
     """Prefect task: one seed through the toolset stage, on the run's shared gateway."""
     return build_tool(seed, gateway_for(llm, run_id), settings)
-
-
-def result_storage(llm: LLMConfig) -> Path:
-    """Where Prefect keeps task results between runs: beside the LLM cache."""
-    return Path(llm.cache_dir).expanduser() / "prefect-results"

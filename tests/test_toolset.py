@@ -221,17 +221,18 @@ def test_binary_tools_are_dropped_with_the_media_reason(scripted_llm: ScriptedLL
     assert "image/jpeg" in result.reason
 
 
-def test_permanent_llm_errors_reject_and_transient_ones_propagate(scripted_llm: ScriptedLLM, llm_config):
-    def permanent(request):
-        raise litellm.BadRequestError("context too long", "test", "scripted")
+@pytest.mark.parametrize(
+    "error",
+    [
+        litellm.BadRequestError("context too long", "test", "scripted"),
+        litellm.RateLimitError("slow down", "scripted", "test"),
+    ],
+)
+def test_failed_llm_calls_propagate_instead_of_becoming_a_cached_rejection(scripted_llm, llm_config, error):
+    def script(request):
+        raise error
 
-    scripted_llm.script = permanent
-    result = build_tool(SEED, LLMGateway(llm_config))
-    assert isinstance(result, RejectedTool) and result.stage == "llm"
-
-    def transient(request):
-        raise litellm.RateLimitError("slow down", "scripted", "test")
-
-    scripted_llm.script = transient
-    with pytest.raises(LLMCallError):
+    scripted_llm.script = script
+    with pytest.raises(LLMCallError) as info:
         build_tool(SEED, LLMGateway(llm_config))
+    assert info.value.transient == isinstance(error, litellm.RateLimitError)

@@ -59,6 +59,20 @@ class Answer:
     cached: bool
 
 
+@dataclass
+class Tally:
+    """LLM calls and tokens spent on one piece of work (answers from the cache included)."""
+
+    calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+    def add(self, usage: dict[str, int]) -> None:
+        self.calls += 1
+        self.prompt_tokens += int(usage.get("prompt_tokens", 0))
+        self.completion_tokens += int(usage.get("completion_tokens", 0))
+
+
 class LLMGateway:
     """Calls models for every role of one run. Thread-safe; share one per run."""
 
@@ -83,12 +97,16 @@ class LLMGateway:
         template: str,
         check: Callable[[T], None] | None = None,
         max_tokens: int | None = None,
+        decoding_schema: dict[str, Any] | None = None,
+        tally: Tally | None = None,
     ) -> T:
         """An answer parsed into `output` (and accepted by `check`), or StructuredOutputError.
 
         `template` is the prompt template's `name@version`: part of the cache key.
+        `decoding_schema` replaces the model's JSON schema for decoding when the caller knows more
+        (e.g. the functions of one tool); validation still uses `output` and `check`.
         """
-        schema = compact_schema(output)
+        schema = decoding_schema or compact_schema(output)
         model = self.config.model_for(role)
         convo = list(messages)
         problem = ""
@@ -104,6 +122,7 @@ class LLMGateway:
                 schema_name=output.__name__,
                 template=template,
                 max_tokens=max_tokens,
+                tally=tally,
             )
             try:
                 value = output.model_validate(extract_json_object(answer.content))
@@ -136,6 +155,7 @@ class LLMGateway:
         schema: dict[str, Any] | None = None,
         schema_name: str = "answer",
         max_tokens: int | None = None,
+        tally: Tally | None = None,
     ) -> Answer:
         """One completion, from the cache when an identical request was answered before."""
         model = self.config.model_for(role)
@@ -157,6 +177,8 @@ class LLMGateway:
         )
         if self.cache is not None and (entry := self.cache.get(key)) is not None:
             self.ledger.record_cache_hit(stage, role, model)
+            if tally is not None:
+                tally.add(entry.get("usage") or {})
             return Answer(content=entry["content"], cached=True)
         content, usage, cost = self._call_with_retries(
             stage, role, model, messages, params, schema, schema_name
@@ -180,6 +202,8 @@ class LLMGateway:
             completion_tokens=usage.get("completion_tokens", 0),
             cost_usd=cost,
         )
+        if tally is not None:
+            tally.add(usage)
         return Answer(content=content, cached=False)
 
     def _call_with_retries(

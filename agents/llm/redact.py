@@ -7,6 +7,7 @@ import re
 
 _SECRET_NAME = re.compile(r"(KEY|TOKEN|SECRET|PASSWORD|CREDENTIAL)", re.IGNORECASE)
 _BEARER = re.compile(r"(Bearer\s+)[A-Za-z0-9._\-]{8,}")
+_URL_PASSWORD = re.compile(r"(//[^/:@\s]+:)[^@\s/]+@")
 _KEY_LIKE = re.compile(r"\b(sk|pk|rk|hf|gsk|xai)[-_][A-Za-z0-9_\-]{12,}")
 
 
@@ -24,4 +25,5 @@ def redact(text: str) -> str:
     for value in secret_values():
         text = text.replace(value, "[REDACTED]")
     text = _BEARER.sub(r"\1[REDACTED]", text)
+    text = _URL_PASSWORD.sub(r"\1[REDACTED]@", text)
     return _KEY_LIKE.sub("[REDACTED]", text)
