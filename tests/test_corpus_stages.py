@@ -1,0 +1,136 @@
+"""The whole corpus flow (toolset -> instructions -> simulation): reconciliation, valid observations,
+re-runs, --stages and --from-run; once in-process and once over HTTP through the fake server."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from agents.executor.calls import check_response
+from agents.llm.config import LLMConfig
+from bench import responders
+from bench.fake_llm_server import FakeLLMServer
+from flows import corpus
+from flows.config import CorpusConfig, SeedSelection
+from schemas.instance import ExecutorAnswer
+from tests.fake_llm import ScriptedLLM
+
+pytestmark = pytest.mark.usefixtures("prefect_harness")
+
+SEEDS_MD = (
+    "### Places\n| API | Description | Auth | HTTPS | CORS |\n|---|---|---|---|---|\n"
+    "| [Atlas](https://atlas.example.org) | Records about places | No | Yes | Yes |\n"
+    "| [Harbours](https://harbours.example.org) | Harbours and their tides | No | Yes | Yes |\n"
+)
+
+
+def config_for(tmp_path: Path, llm: LLMConfig, **changes) -> CorpusConfig:
+    seeds = tmp_path / "apis.md"
+    seeds.write_text(SEEDS_MD, encoding="utf-8")
+    base = CorpusConfig(seeds=SeedSelection(source=str(seeds)), llm=llm, out=str(tmp_path / "out"))
+    return CorpusConfig.model_validate(base.model_dump() | changes)
+
+
+def tables(run_dir: str) -> dict[str, pd.DataFrame]:
+    names = ["tools", "instructions", "instances", "rejected_instances"]
+    return {n: pd.read_parquet(Path(run_dir) / f"{n}.parquet") for n in names}
+
+
+def manifest(run_dir: str) -> dict:
+    return json.loads((Path(run_dir) / "manifest.json").read_text())
+
+
+def assert_observations_valid(run: dict[str, pd.DataFrame]) -> int:
+    """Every 2xx tool observation conforms to its operation's response schema; returns how many."""
+    specs = {row.tool_id: json.loads(row.openapi) for row in run["tools"].itertuples()}
+    checked = 0
+    for frame in (run["instances"], run["rejected_instances"]):
+        for row in frame.itertuples():
+            for step in row.steps:
+                if step["observer"] == "tool" and 200 <= (step["status_code"] or 0) < 300:
+                    answer = ExecutorAnswer.model_validate(json.loads(step["observation"]))
+                    check_response(specs[row.tool_id], step["action"], answer)
+                    checked += 1
+    return checked
+
+
+def test_a_full_run_reconciles_and_every_2xx_observation_is_valid(
+    scripted_llm: ScriptedLLM, llm_config, tmp_path
+):
+    scripted_llm.script = responders.toolforge
+    config = config_for(tmp_path, llm_config, simulation={"instructions_per_tool": 3, "max_steps": 5})
+    run_dir = corpus.run(config)
+    run = tables(run_dir)
+    assert len(run["instructions"]) == 6
+    assert len(run["instructions"]) == len(run["instances"]) + len(run["rejected_instances"])
+    assert len(run["instances"]) == 6 and set(run["instances"]["status"]) == {"accepted"}
+    assert assert_observations_valid(run) == 6
+    stages = {s["name"]: s for s in manifest(run_dir)["stages"]}
+    assert stages["simulation"]["inputs"] == 6 and stages["simulation"]["outputs"] == 6
+    assert {r["stage"] for r in manifest(run_dir)["llm"]["by_stage_role"]} == {
+        "toolset",
+        "instructions",
+        "simulation",
+    }
+
+    calls = scripted_llm.calls
+    again = corpus.run(config)
+    assert manifest(again)["llm"]["calls"] == 0 and scripted_llm.calls == calls
+    assert tables(again)["instances"]["instance_id"].tolist() == run["instances"]["instance_id"].tolist()
+
+
+def test_stages_run_separately_and_reuse_an_earlier_runs_outputs(
+    scripted_llm: ScriptedLLM, llm_config, tmp_path
+):
+    scripted_llm.script = responders.toolforge
+    first = corpus.run(config_for(tmp_path, llm_config, stages=["toolset"]))
+    assert not (Path(first) / "instructions.parquet").exists()
+    assert [s["name"] for s in manifest(first)["stages"]] == ["toolset"]
+
+    second = corpus.run(
+        config_for(
+            tmp_path,
+            llm_config,
+            stages=["instructions"],
+            from_run="latest",
+            simulation={"instructions_per_tool": 2},
+        )
+    )
+    usage = manifest(second)["llm"]["by_stage_role"]
+    assert {r["stage"] for r in usage} == {"instructions"}
+    assert manifest(second)["inputs"]["from_run"] == Path(first).name
+    assert len(pd.read_parquet(Path(second) / "tools.parquet")) == 2
+
+    third = corpus.run(config_for(tmp_path, llm_config, stages=["simulation"], from_run=Path(second).name))
+    run = tables(third)
+    assert len(run["instances"]) + len(run["rejected_instances"]) == len(run["instructions"]) == 4
+    assert {r["stage"] for r in manifest(third)["llm"]["by_stage_role"]} == {"simulation"}
+
+
+def test_stage_choices_that_lack_inputs_are_refused(llm_config, tmp_path):
+    with pytest.raises(ValueError, match="from-run"):
+        config_for(tmp_path, llm_config, stages=["simulation"])
+    with pytest.raises(ValueError, match="needs instructions"):
+        config_for(tmp_path, llm_config, stages=["toolset", "simulation"])
+    with pytest.raises(ValueError, match="no run 'nope'"):
+        corpus.run(config_for(tmp_path, llm_config, stages=["instructions"], from_run="nope"))
+
+
+def test_the_corpus_flow_over_http_through_the_fake_server(tmp_path):
+    with FakeLLMServer(responder=responders.toolforge, latency_s=0.02) as server:
+        llm = LLMConfig(
+            model="openai/fake-model",
+            api_base=server.base_url,
+            cache_dir=str(tmp_path / "cache"),
+            concurrency=4,
+            timeout_s=5,
+        )
+        run_dir = corpus.run(config_for(tmp_path, llm, simulation={"instructions_per_tool": 2}))
+        completions = server.completions
+    run = tables(run_dir)
+    assert len(run["instances"]) == 4 and len(run["rejected_instances"]) == 0
+    assert assert_observations_valid(run) == 4
+    assert manifest(run_dir)["llm"]["calls"] == completions
