@@ -11,6 +11,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from prefect import task
+
 from agents.llm.config import LLMConfig
 from agents.llm.gateway import LLMCallError
 from tasks.code_version import source_hash
@@ -54,3 +56,17 @@ def retry_unless_permanent(task: Any, task_run: Any, state: Any) -> bool:
     """Prefect retry condition: retry a failed task unless an LLM call failed for good (bad key...)."""
     exc = state.result(raise_on_failure=False)
     return not (isinstance(exc, LLMCallError) and not exc.transient)
+
+
+def llm_task(name: str, run_name: str, cache_key_fn: Any) -> Any:
+    """The Prefect task policy of every LLM stage: two retries (not for a permanent LLM failure), and
+    results persisted and reused across runs under `cache_key_fn`."""
+    return task(
+        name=name,
+        task_run_name=run_name,
+        retries=2,
+        retry_delay_seconds=2,
+        retry_condition_fn=retry_unless_permanent,
+        cache_key_fn=cache_key_fn,
+        persist_result=True,
+    )

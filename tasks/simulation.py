@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from prefect import task
 from prefect.context import TaskRunContext
 from pydantic import BaseModel, Field
 
@@ -21,7 +20,7 @@ from agents.llm.gateway import LLMGateway, StructuredOutputError, Tally, gateway
 from agents.user import agent as user
 from schemas.instance import ASK_USER, FINISH, Instance, Instruction, RejectionRule, Step
 from schemas.tool import Tool
-from tasks.caching import retry_unless_permanent, task_cache_key
+from tasks.caching import llm_task, task_cache_key
 
 INSTRUCTIONS_STAGE = "instructions"
 SIMULATION_STAGE = "simulation"
@@ -201,15 +200,7 @@ def instance_cache_key(context: TaskRunContext, parameters: dict[str, Any]) -> s
     return task_cache_key("instance", parameters["llm"], inputs, _prompt_keys())
 
 
-@task(
-    name="write-instructions",
-    task_run_name="instructions-{tool.tool_id}",
-    retries=2,
-    retry_delay_seconds=2,
-    retry_condition_fn=retry_unless_permanent,
-    cache_key_fn=instructions_cache_key,
-    persist_result=True,
-)
+@llm_task("write-instructions", "instructions-{tool.tool_id}", instructions_cache_key)
 def write_instructions_task(
     tool: Tool, settings: SimulationSettings, llm: LLMConfig, run_id: str
 ) -> ToolInstructions:
@@ -217,15 +208,7 @@ def write_instructions_task(
     return write_instructions(tool, gateway_for(llm, run_id), settings)
 
 
-@task(
-    name="simulate-instance",
-    task_run_name="instance-{instruction.instruction_id}",
-    retries=2,
-    retry_delay_seconds=2,
-    retry_condition_fn=retry_unless_permanent,
-    cache_key_fn=instance_cache_key,
-    persist_result=True,
-)
+@llm_task("simulate-instance", "instance-{instruction.instruction_id}", instance_cache_key)
 def simulate_task(
     tool: Tool, instruction: Instruction, settings: SimulationSettings, llm: LLMConfig, run_id: str
 ) -> Instance:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from prefect import task
 from prefect.context import TaskRunContext
 from pydantic import BaseModel, Field
 
@@ -19,7 +18,7 @@ from agents.toolsmith import agent as toolsmith
 from schemas.seed import Seed
 from schemas.tool import RejectedTool, RejectStage, Tool
 from tasks import openapi
-from tasks.caching import retry_unless_permanent, task_cache_key
+from tasks.caching import llm_task, task_cache_key
 
 
 class ToolsetSettings(BaseModel):
@@ -85,15 +84,7 @@ def tool_cache_key(context: TaskRunContext, parameters: dict[str, Any]) -> str |
     return task_cache_key("tool", parameters["llm"], inputs, prompts)
 
 
-@task(
-    name="build-tool",
-    task_run_name="tool-{seed.seed_id}",
-    retries=2,
-    retry_delay_seconds=2,
-    retry_condition_fn=retry_unless_permanent,
-    cache_key_fn=tool_cache_key,
-    persist_result=True,
-)
+@llm_task("build-tool", "tool-{seed.seed_id}", tool_cache_key)
 def build_tool_task(
     seed: Seed, settings: ToolsetSettings, llm: LLMConfig, run_id: str
 ) -> Tool | RejectedTool:
