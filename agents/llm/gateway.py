@@ -314,12 +314,20 @@ def _rejects_response_format(exc: Exception) -> bool:
 
 
 def _cost(response: Any, model: str) -> float:
-    if model.startswith(f"{local_provider.PROVIDER}/"):
+    """The call's price in USD from litellm's price list; 0 for local models and unpriced ones."""
+    if model.startswith(f"{local_provider.PROVIDER}/") or model in _unpriced_models:
         return 0.0
+    known = (getattr(response, "_hidden_params", None) or {}).get("response_cost")
+    if known is not None:  # litellm priced the call already
+        return float(known)
     try:
         return float(litellm.completion_cost(completion_response=response) or 0.0)
-    except Exception:
+    except Exception:  # not in the price list (a self-hosted model): do not look it up again
+        _unpriced_models.add(model)
         return 0.0
+
+
+_unpriced_models: set[str] = set()
 
 
 _gateways: dict[str, LLMGateway] = {}

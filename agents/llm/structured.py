@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from typing import Any
@@ -13,7 +14,13 @@ _FENCE = re.compile(r"^```(?:json)?\s*|\s*```$", re.IGNORECASE)
 
 def compact_schema(model: type[BaseModel]) -> dict[str, Any]:
     """The model's JSON schema without `title` annotations (noise for a model reading the prompt)."""
-    return _strip_titles(model.model_json_schema())
+    return json.loads(_compact_schema_text(model))
+
+
+@functools.cache
+def _compact_schema_text(model: type[BaseModel]) -> str:
+    # pydantic builds a JSON schema in milliseconds of CPU: once per class, not once per call
+    return json.dumps(_strip_titles(model.model_json_schema()))
 
 
 def _strip_titles(node: Any, *, in_properties: bool = False) -> Any:
