@@ -123,12 +123,15 @@ def compile_openapi(seed: Seed, introduction: str, functions: list[FunctionDoc])
 
 def spec_problems(spec: dict[str, Any], limit: int = 5) -> list[str]:
     """openapi-spec-validator's complaints about the spec (empty when it is valid)."""
-    problems = []
-    for error in OpenAPIV30SpecValidator(spec).iter_errors():
-        where = "/".join(str(p) for p in error.absolute_path)
-        problems.append(f"{where}: {error.message}" if where else error.message)
-        if len(problems) >= limit:
-            break
+    problems: list[str] = []
+    try:
+        for error in OpenAPIV30SpecValidator(spec).iter_errors():
+            where = "/".join(str(p) for p in error.absolute_path)
+            problems.append(f"{where}: {error.message}" if where else error.message)
+            if len(problems) >= limit:
+                break
+    except Exception as exc:  # the validator trips over some malformed specs instead of reporting them
+        problems.append(f"the validator could not read the spec: {type(exc).__name__}: {exc}")
     return problems
 
 

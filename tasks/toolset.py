@@ -17,7 +17,7 @@ from agents.llm.gateway import LLMGateway, StructuredOutputError, gateway_for
 from agents.toolsmith import agent as toolsmith
 from schemas.seed import Seed
 from schemas.tool import RejectedTool, RejectStage, Tool
-from tasks import openapi
+from tasks import openapi, spec_validator
 from tasks.caching import llm_task, task_cache_key
 
 
@@ -51,7 +51,7 @@ def build_tool(
         return _reject(seed, stage, str(exc))
 
     spec = openapi.compile_openapi(seed, introduction, functions)
-    problems = openapi.spec_problems(spec)
+    problems = spec_validator.spec_problems(spec)
     if problems:
         return _reject(seed, "openapi", "invalid OpenAPI spec: " + "; ".join(problems))
     binary = openapi.non_textual_media(spec)
