@@ -27,6 +27,7 @@ test: install
 
 bench: install
 	$(BIN)/python -m bench.toolset_bench
+	$(BIN)/python -m bench.corpus_bench
 
 constraints: $(BIN)/python
 	$(BIN)/python -m pip freeze --exclude-editable | { echo "# The whole tested dependency set, pinned (pip install -c constraints.txt ...)."; echo "# Regenerate after an upgrade: make constraints"; cat; } > constraints.txt
