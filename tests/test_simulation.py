@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from agents.assistant import agent as assistant
 from agents.llm.gateway import LLMGateway
 from agents.user.agent import drop_near_duplicates, near_duplicate
 from bench import responders
@@ -89,7 +90,8 @@ def test_a_function_call_then_a_final_answer_is_accepted(scripted_llm, llm_confi
 
 
 def test_more_than_max_steps_is_rejected(scripted_llm, llm_config, tool):
-    scripted(scripted_llm, AssistantTurn=turns(call("searchAtlas", query="Lisbon")))
+    cities = iter(["Lisbon", "Porto", "Faro", "Braga"])
+    scripted(scripted_llm, AssistantTurn=lambda request: call("searchAtlas", query=next(cities)))
     instance = run(tool, llm_config, max_steps=2)
     assert instance.status == "rejected" and instance.rejection_rule == "too_many_steps"
     assert instance.step_count == 2
@@ -116,6 +118,44 @@ def test_unknown_action_is_fed_back_then_rejected(scripted_llm, llm_config, tool
     instance = run(tool, llm_config)
     assert instance.rejection_rule == "unparseable_output" and "deleteEverything" in instance.rejection_reason
     assert "is not one of" in scripted_llm.requests[-1]["messages"][-1]["content"]
+
+
+def test_repeating_an_answered_call_is_fed_back(scripted_llm, llm_config, tool):
+    lisbon = call("searchAtlas", query="Lisbon")
+    scripted(scripted_llm, AssistantTurn=turns(lisbon, lisbon, finish()))
+    instance = run(tool, llm_config)
+    assert instance.status == "accepted" and instance.step_count == 1
+    feedback = [m["content"] for r in scripted_llm.requests for m in r["messages"] if m["role"] == "user"]
+    assert any("step 1 already did searchAtlas with this input" in text for text in feedback)
+
+
+def test_an_answered_call_without_input_cannot_be_decoded_again():
+    spec = {
+        "paths": {
+            "/all": {"get": {"operationId": "listAll", "responses": {}}},
+            "/search": {
+                "get": {
+                    "operationId": "search",
+                    "parameters": [{"name": "q", "in": "query", "schema": {"type": "string"}}],
+                    "responses": {},
+                }
+            },
+        }
+    }
+
+    def branch(schema: dict, action: str) -> dict | None:
+        found = [b for b in schema["anyOf"] if b["properties"]["action"] == {"const": action}]
+        return found[0] if found else None
+
+    fresh = assistant.decoding_schema(spec)
+    assert branch(fresh, "listAll")
+    assert branch(fresh, "search")["properties"]["action_input"]["required"] == []
+    answered = {("listAll", "{}"): 1, ("search", "{}"): 2}
+    later = assistant.decoding_schema(spec, answered)
+    assert branch(later, "listAll") is None  # no other input exists
+    variants = branch(later, "search")["properties"]["action_input"]["anyOf"]
+    assert [v["required"] for v in variants] == [["q"]]  # at least one parameter this time
+    assert branch(later, "finish") and branch(later, "getDetails")
 
 
 def test_an_empty_final_answer_is_rejected(scripted_llm, llm_config, tool):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -30,12 +31,53 @@ def _branch(action: str, extra: dict[str, Any], required: list[str]) -> dict[str
     }
 
 
-def decoding_schema(spec: dict[str, Any]) -> dict[str, Any]:
-    """One branch per action: each function with its own arguments, a question, or the final answer."""
+def answered_actions(steps: list[Step]) -> dict[tuple[str, str], int]:
+    """(action, input as canonical JSON) -> step number, for every step that got its answer: a 2xx
+    tool response or the user's reply. Doing the same again can only bring the same answer."""
+    answered: dict[tuple[str, str], int] = {}
+    for number, step in enumerate(steps, 1):
+        if step.observer == "user" or (step.status_code is not None and 200 <= step.status_code < 300):
+            answered.setdefault((step.action, _canonical(step.action_input)), number)
+    return answered
+
+
+def _canonical(action_input: str | dict[str, Any]) -> str:
+    try:
+        value = json.loads(action_input) if isinstance(action_input, str) else action_input
+    except ValueError:
+        return str(action_input)
+    return json.dumps(value, sort_keys=True, ensure_ascii=False)
+
+
+def _not_empty(arguments: dict[str, Any]) -> dict[str, Any] | None:
+    """`arguments` restricted to inputs with at least one parameter (None when it has none)."""
+    names = list(arguments.get("properties", {}))
+    if not names:
+        return None
+    if arguments.get("required"):
+        return arguments
+    return {"anyOf": [{**arguments, "required": [name]} for name in names]}
+
+
+def decoding_schema(
+    spec: dict[str, Any], answered: dict[tuple[str, str], int] | None = None
+) -> dict[str, Any]:
+    """One branch per action: each function with its own arguments, a question, or the final answer.
+
+    A function already answered for an empty input cannot be called with an empty input again (a small
+    model otherwise repeats the same call until it runs out of steps); other repeats are refused by
+    `check_turn`, which a grammar cannot express.
+    """
+    answered = answered or {}
     branches = []
     for _, _, operation in openapi.operations(spec):
-        arguments = bounded(openapi.arguments_schema(spec, operation))
-        branches.append(_branch(operation["operationId"], {"action_input": arguments}, ["action_input"]))
+        name = operation["operationId"]
+        arguments: dict[str, Any] | None = bounded(openapi.arguments_schema(spec, operation))
+        if (name, "{}") in answered:
+            arguments = _not_empty(arguments)
+            if arguments is None:
+                continue
+        branches.append(_branch(name, {"action_input": arguments}, ["action_input"]))
     question = {
         "type": "object",
         "properties": {"Question": {"type": "string", "minLength": 5, "maxLength": 300}},
@@ -47,8 +89,11 @@ def decoding_schema(spec: dict[str, Any]) -> dict[str, Any]:
     return {"anyOf": branches}
 
 
-def check_turn(turn: AssistantTurn, functions: list[str]) -> None:
-    """Refuse a step whose action is neither a function, a question nor a finish (fed back to the model).
+def check_turn(
+    turn: AssistantTurn, functions: list[str], answered: dict[tuple[str, str], int] | None = None
+) -> None:
+    """Refuse a step whose action is neither a function, a question nor a finish, or that repeats a
+    step already answered (fed back to the model).
 
     An empty final answer is not refused here: the simulation files it under its own rule.
     """
@@ -57,6 +102,12 @@ def check_turn(turn: AssistantTurn, functions: list[str]) -> None:
         raise ValueError(f"action {turn.action!r} is not one of {allowed}")
     if turn.action == ASK_USER and not str(turn.action_input.get("Question", "")).strip():
         raise ValueError('a getDetails step needs action_input {"Question": "..."}')
+    step = (answered or {}).get((turn.action, _canonical(turn.action_input)))
+    if turn.action != FINISH and step is not None:
+        raise ValueError(
+            f"step {step} already did {turn.action} with this input and its answer is above: use it "
+            "(finish with a final answer) or take a different action"
+        )
 
 
 def next_turn(
@@ -73,7 +124,11 @@ def next_turn(
     """The assistant's next step (StructuredOutputError when its answer cannot be used)."""
     prompt = step_prompt()
     history = render_steps(steps)
-    history += "\nWhat is your next step?" if steps else "What is your first step?"
+    history += (
+        f"\nYou have taken {len(steps)} of at most {max_steps} steps. What is your next step?"
+        if steps
+        else "What is your first step?"
+    )
     messages = prompt.render(
         name=tool.name,
         documentation=tool.nl_documentation,
@@ -82,14 +137,15 @@ def next_turn(
         history=history.strip(),
     )
     functions = [r.name for r in tool.routes]
+    answered = answered_actions(steps)
     return gateway.structured(
         stage=stage,
         role=ROLE,
         messages=messages,
         output=AssistantTurn,
         template=prompt.key,
-        check=lambda turn: check_turn(turn, functions),
-        decoding_schema=decoding_schema(spec),
+        check=lambda turn: check_turn(turn, functions, answered),
+        decoding_schema=decoding_schema(spec, answered),
         max_tokens=700,
         tally=tally,
     )
