@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import litellm
@@ -178,6 +181,47 @@ def test_permanent_errors_are_not_retried(scripted_llm: ScriptedLLM, llm_config)
     with pytest.raises(LLMCallError) as info:
         ask(LLMGateway(llm_config))
     assert not info.value.transient
+    assert scripted_llm.calls == 1
+
+
+def test_identical_requests_in_flight_at_once_get_one_call_and_one_answer(scripted_llm, llm_config):
+    started = threading.Event()
+    answers = iter(['{"city": "Tokyo", "population": 1}', '{"city": "Osaka", "population": 2}'])
+
+    def script(request):
+        started.set()
+        time.sleep(0.3)  # the second request arrives while the first is in flight
+        return next(answers)
+
+    scripted_llm.script = script
+    gateway = LLMGateway(llm_config)
+    with ThreadPoolExecutor(2) as pool:
+        first = pool.submit(ask, gateway)
+        started.wait(5)
+        second = pool.submit(ask, gateway)
+        assert first.result() == second.result() == Answer(city="Tokyo", population=1)
+    assert scripted_llm.calls == 1
+    usage = gateway.ledger.summary()
+    assert (usage.calls, usage.cache_hits) == (1, 1)
+
+
+def test_a_failed_call_fails_the_identical_requests_waiting_for_it(scripted_llm, llm_config):
+    started = threading.Event()
+
+    def script(request):
+        started.set()
+        time.sleep(0.3)
+        raise litellm.AuthenticationError("bad key", "scripted", "test")
+
+    scripted_llm.script = script
+    gateway = LLMGateway(llm_config)
+    with ThreadPoolExecutor(2) as pool:
+        first = pool.submit(ask, gateway)
+        started.wait(5)
+        second = pool.submit(ask, gateway)
+        for future in (first, second):
+            with pytest.raises(LLMCallError):
+                future.result()
     assert scripted_llm.calls == 1
 
 

@@ -9,7 +9,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import BaseModel, Field, field_validator
 
-EMBEDDED_MODEL = "local/smollm2"
+LOCAL_PROVIDER = "local"  # litellm provider name of in-process GGUF models (agents/llm/local_provider.py)
+EMBEDDED_MODEL = f"{LOCAL_PROVIDER}/smollm2"
 ROLES = ("toolsmith", "user", "assistant", "executor", "judge")
 StructuredMode = Literal["auto", "json_schema", "json_object", "instructions"]
 

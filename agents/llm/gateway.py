@@ -16,16 +16,16 @@ import random
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import Any, TypeVar
 
-import litellm
 from pydantic import BaseModel, ValidationError
 
-from agents.llm import local_provider
 from agents.llm.cache import LLMCache, cache_key
-from agents.llm.config import LLMConfig, strip_credentials
+from agents.llm.config import LOCAL_PROVIDER, LLMConfig, strip_credentials
 from agents.llm.redact import redact
 from agents.llm.retry import backoff_delay, is_transient
 from agents.llm.structured import compact_schema, describe_error, extract_json_object
@@ -34,9 +34,23 @@ from agents.llm.usage import UsageLedger
 log = logging.getLogger(__name__)
 T = TypeVar("T", bound=BaseModel)
 
-litellm.suppress_debug_info = True
-litellm.drop_params = True
-local_provider.register()
+_litellm_lock = threading.Lock()
+
+
+def _litellm() -> ModuleType:
+    """litellm, imported and set up by the first call that needs a model: a run answered wholly from
+    the cache never imports it (about 2 s of a re-run's time)."""
+    with _litellm_lock:
+        import litellm
+
+        from agents.llm import local_provider
+
+        if not getattr(litellm, "_toolforge_ready", False):
+            litellm.suppress_debug_info = True
+            litellm.drop_params = True
+            local_provider.register()
+            litellm._toolforge_ready = True  # type: ignore[attr-defined]
+        return litellm
 
 
 class LLMCallError(RuntimeError):
@@ -81,6 +95,8 @@ class LLMGateway:
         self.ledger = UsageLedger()
         self.cache = LLMCache(Path(config.cache_dir).expanduser() / "llm") if config.use_cache else None
         self._slots = threading.BoundedSemaphore(config.concurrency)
+        self._in_flight: dict[str, Future[tuple[str, dict[str, int]]]] = {}
+        self._in_flight_lock = threading.Lock()
         self._sleep = sleep
         self._rng = random.Random(config.seed)
         self._no_schema_support: set[str] = set()
@@ -175,25 +191,71 @@ class LLMGateway:
                 "template": template,
             }
         )
-        if self.cache is not None and (entry := self.cache.get(key)) is not None:
-            self.ledger.record_cache_hit(stage, role, model)
-            if tally is not None:
-                tally.add(entry.get("usage") or {})
-            return Answer(content=entry["content"], cached=True)
+        if self.cache is None:
+            content, usage = self._call(stage, role, model, messages, params, schema, schema_name)
+            cached = False
+        else:
+            content, usage, cached = self._single_flight(
+                key,
+                lambda: self._call(stage, role, model, messages, params, schema, schema_name),
+                {"model": model, "template": template, "messages": messages},
+            )
+            if cached:
+                self.ledger.record_cache_hit(stage, role, model)
+        if tally is not None:
+            tally.add(usage)
+        return Answer(content=content, cached=cached)
+
+    def _single_flight(
+        self, key: str, call: Callable[[], tuple[str, dict[str, int]]], about: dict[str, Any]
+    ) -> tuple[str, dict[str, int], bool]:
+        """(content, usage, cached): the cached answer; else the answer of an identical request already
+        in flight; else `call()`, stored with `about` beside it.
+
+        One key gets one answer per cache, even when identical requests run at once (two simulations
+        asking the executor the same thing): a re-run then replays exactly what the first run saw.
+        """
+        cache = self.cache
+        assert cache is not None
+        if (entry := cache.get(key)) is not None:
+            return entry["content"], entry.get("usage") or {}, True
+        with self._in_flight_lock:
+            in_flight = self._in_flight.get(key)
+            owner = in_flight is None
+            if in_flight is None:
+                in_flight = self._in_flight[key] = Future()
+        if not owner:
+            content, usage = in_flight.result()  # raises the owner's error if its call failed
+            return content, usage, True
+        try:
+            if (entry := cache.get(key)) is not None:  # answered between the lookup and the claim
+                content, usage = entry["content"], entry.get("usage") or {}
+            else:
+                content, usage = call()
+                cache.put(key, {**about, "content": content, "usage": usage})
+            in_flight.set_result((content, usage))
+            return content, usage, entry is not None
+        except BaseException as exc:
+            in_flight.set_exception(exc)
+            raise
+        finally:
+            with self._in_flight_lock:
+                del self._in_flight[key]
+
+    def _call(
+        self,
+        stage: str,
+        role: str,
+        model: str,
+        messages: list[dict[str, str]],
+        params: dict[str, Any],
+        schema: dict[str, Any] | None,
+        schema_name: str,
+    ) -> tuple[str, dict[str, int]]:
+        """One model call (with retries), recorded in the ledger."""
         content, usage, cost = self._call_with_retries(
             stage, role, model, messages, params, schema, schema_name
         )
-        if self.cache is not None:
-            self.cache.put(
-                key,
-                {
-                    "model": model,
-                    "template": template,
-                    "content": content,
-                    "usage": usage,
-                    "messages": messages,
-                },
-            )
         self.ledger.record_call(
             stage,
             role,
@@ -202,9 +264,7 @@ class LLMGateway:
             completion_tokens=usage.get("completion_tokens", 0),
             cost_usd=cost,
         )
-        if tally is not None:
-            tally.add(usage)
-        return Answer(content=content, cached=False)
+        return content, usage
 
     def _call_with_retries(
         self,
@@ -221,7 +281,7 @@ class LLMGateway:
             response_format = self._response_format(model, schema, schema_name)
             try:
                 with self._slots:
-                    response = litellm.completion(
+                    response = _litellm().completion(
                         model=model,
                         messages=messages,
                         response_format=response_format,
@@ -263,7 +323,7 @@ class LLMGateway:
         if schema is None:
             return None
         mode = self.config.structured_output
-        if model.startswith(f"{local_provider.PROVIDER}/"):
+        if model.startswith(f"{LOCAL_PROVIDER}/"):
             mode = "json_object"
         elif mode == "auto":
             supported = self.config.api_base is not None or _supports_schema(model)
@@ -304,24 +364,24 @@ def _with_format_instructions(
 
 def _supports_schema(model: str) -> bool:
     try:
-        return bool(litellm.supports_response_schema(model=model))
+        return bool(_litellm().supports_response_schema(model=model))
     except Exception:
         return False
 
 
 def _rejects_response_format(exc: Exception) -> bool:
-    return isinstance(exc, litellm.BadRequestError) and "response_format" in str(exc).lower()
+    return isinstance(exc, _litellm().BadRequestError) and "response_format" in str(exc).lower()
 
 
 def _cost(response: Any, model: str) -> float:
     """The call's price in USD from litellm's price list; 0 for local models and unpriced ones."""
-    if model.startswith(f"{local_provider.PROVIDER}/") or model in _unpriced_models:
+    if model.startswith(f"{LOCAL_PROVIDER}/") or model in _unpriced_models:
         return 0.0
     known = (getattr(response, "_hidden_params", None) or {}).get("response_cost")
     if known is not None:  # litellm priced the call already
         return float(known)
     try:
-        return float(litellm.completion_cost(completion_response=response) or 0.0)
+        return float(_litellm().completion_cost(completion_response=response) or 0.0)
     except Exception:  # not in the price list (a self-hosted model): do not look it up again
         _unpriced_models.add(model)
         return 0.0

@@ -18,7 +18,9 @@ from typing import Any
 import litellm
 from litellm import CustomLLM
 
-PROVIDER = "local"
+from agents.llm.config import LOCAL_PROVIDER
+
+PROVIDER = LOCAL_PROVIDER
 SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 CONTEXT_TOKENS = 8192
 
