@@ -9,14 +9,18 @@ export PIP_CACHE_DIR ?= $(CURDIR)/.cache/pip
 export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS ?= 180
 RUN_ARGS ?= --limit 2 --instructions-per-tool 2
 
-.PHONY: install run test lint bench constraints
+.PHONY: install run test bench constraints
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-install: $(BIN)/python
+# The project is installed in editable mode: only a change to the dependencies needs a new install.
+$(VENV)/.installed: $(BIN)/python pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[local,dev]"
+	touch $@
+
+install: $(VENV)/.installed
 
 run: install
 	$(BIN)/python -m flows.corpus $(RUN_ARGS)
