@@ -37,7 +37,7 @@ T = TypeVar("T", bound=BaseModel)
 _litellm_lock = threading.Lock()
 
 
-def _litellm() -> ModuleType:
+def import_litellm() -> ModuleType:
     """litellm, imported and set up by the first call that needs a model: a run answered wholly from
     the cache never imports it (about 2 s of a re-run's time)."""
     with _litellm_lock:
@@ -281,7 +281,7 @@ class LLMGateway:
             response_format = self._response_format(model, schema, schema_name)
             try:
                 with self._slots:
-                    response = _litellm().completion(
+                    response = import_litellm().completion(
                         model=model,
                         messages=messages,
                         response_format=response_format,
@@ -364,13 +364,13 @@ def _with_format_instructions(
 
 def _supports_schema(model: str) -> bool:
     try:
-        return bool(_litellm().supports_response_schema(model=model))
+        return bool(import_litellm().supports_response_schema(model=model))
     except Exception:
         return False
 
 
 def _rejects_response_format(exc: Exception) -> bool:
-    return isinstance(exc, _litellm().BadRequestError) and "response_format" in str(exc).lower()
+    return isinstance(exc, import_litellm().BadRequestError) and "response_format" in str(exc).lower()
 
 
 def _cost(response: Any, model: str) -> float:
@@ -381,7 +381,7 @@ def _cost(response: Any, model: str) -> float:
     if known is not None:  # litellm priced the call already
         return float(known)
     try:
-        return float(_litellm().completion_cost(completion_response=response) or 0.0)
+        return float(import_litellm().completion_cost(completion_response=response) or 0.0)
     except Exception:  # not in the price list (a self-hosted model): do not look it up again
         _unpriced_models.add(model)
         return 0.0
