@@ -18,16 +18,21 @@ from __future__ import annotations
 
 import argparse
 import math
-import shutil
 import sys
-import tempfile
 import time
 from collections.abc import Sequence
-from pathlib import Path
 
 import pandas as pd
 
-from bench.harness import TARGET_EFFICIENCY, RunResult, add_common_args, print_usage, run_corpus, seed_file
+from bench.harness import (
+    RunResult,
+    add_common_args,
+    print_efficiency,
+    print_usage,
+    run_corpus,
+    scratch_dir,
+    seed_file,
+)
 
 
 def calls_by_stage(result: RunResult) -> dict[str, int]:
@@ -77,36 +82,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     from flows.config import SeedSelection
     from tasks.simulation import SimulationSettings
 
-    scratch = Path(tempfile.mkdtemp(prefix="corpus-bench-"))
-    try:
+    with scratch_dir(args, "corpus-bench-") as scratch:
         result = run_corpus(
             args,
             scratch,
             seeds=SeedSelection(source=str(seed_file(args)), sample=args.tools, sample_seed=0),
             simulation=SimulationSettings(instructions_per_tool=args.instructions_per_tool),
         )
-        for stage in result.manifest["stages"]:
-            print(f"{stage['name']:<12} in {stage['inputs']:>4}  out {stage['outputs']:>4}  "
-                  f"rejected {stage['rejected']:>4}  done at {stage['seconds']:6.2f} s")  # fmt: skip
-        checks = reconcile(result)
-        print("\n".join(checks))
-        print_usage(result, args)
-        calls, chain = result.manifest["llm"]["calls"], longest_chain(result)
-        wall = max(stage["seconds"] for stage in result.manifest["stages"])
-        ideal = max(calls * args.latency / args.concurrency, chain * args.latency)
-        print(f"longest chain of dependent calls: {chain}")
-        print(f"wall time: pipeline {wall:.2f} s, whole process {time.perf_counter() - started:.2f} s")
-        print(f"ideal: max(calls x latency / concurrency, chain x latency) = {ideal:.2f} s")
-        efficiency = ideal / wall
-        verdict = "PASS" if efficiency >= TARGET_EFFICIENCY else "BELOW TARGET"
-        print(f"efficiency: {efficiency:.3f} (target >= {TARGET_EFFICIENCY}) {verdict}")
-        ok = result.manifest["status"] == "completed" and all(c.startswith("ok") for c in checks)
-        return 0 if ok else 1
-    finally:
-        if args.keep:
-            print(f"scratch kept: {scratch}", file=sys.stderr)
-        else:
-            shutil.rmtree(scratch, ignore_errors=True)
+        chain = longest_chain(result)  # reads the run's Parquet files, before the scratch goes
+    for stage in result.manifest["stages"]:
+        print(f"{stage['name']:<12} in {stage['inputs']:>4}  out {stage['outputs']:>4}  "
+              f"rejected {stage['rejected']:>4}  done at {stage['seconds']:6.2f} s")  # fmt: skip
+    checks = reconcile(result)
+    print("\n".join(checks))
+    print_usage(result, args)
+    calls = result.manifest["llm"]["calls"]
+    wall = max(stage["seconds"] for stage in result.manifest["stages"])
+    ideal = max(calls * args.latency / args.concurrency, chain * args.latency)
+    print(f"longest chain of dependent calls: {chain}")
+    print(f"wall time: pipeline {wall:.2f} s, whole process {time.perf_counter() - started:.2f} s")
+    print(f"ideal: max(calls x latency / concurrency, chain x latency) = {ideal:.2f} s")
+    print_efficiency(ideal, wall)
+    ok = result.manifest["status"] == "completed" and all(c.startswith("ok") for c in checks)
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

@@ -11,8 +11,10 @@ import contextlib
 import json
 import os
 import select
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -44,6 +46,25 @@ def add_common_args(parser: argparse.ArgumentParser, *, latency: float, concurre
     parser.add_argument("--client-timeout", type=float, default=2.0, help="LLM client timeout, s (2.0)")
     parser.add_argument("--seed-file", default=None, help="seed list (default: the shared 2022 snapshot)")
     parser.add_argument("--keep", action="store_true", help="keep the scratch dir (run store, cache)")
+
+
+@contextlib.contextmanager
+def scratch_dir(args: argparse.Namespace, prefix: str) -> Iterator[Path]:
+    """A temporary folder for the run store and the cache, removed afterwards unless `--keep`."""
+    scratch = Path(tempfile.mkdtemp(prefix=prefix))
+    try:
+        yield scratch
+    finally:
+        if args.keep:
+            print(f"scratch kept: {scratch}", file=sys.stderr)
+        else:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+
+def print_efficiency(ideal_s: float, wall_s: float) -> None:
+    efficiency = ideal_s / wall_s
+    verdict = "PASS" if efficiency >= TARGET_EFFICIENCY else "BELOW TARGET"
+    print(f"efficiency: {efficiency:.3f} (target >= {TARGET_EFFICIENCY}) {verdict}")
 
 
 @dataclass

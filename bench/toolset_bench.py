@@ -15,14 +15,11 @@ Exit status: 0 when the run completed and seeds = tools + rejected (whatever the
 from __future__ import annotations
 
 import argparse
-import shutil
 import sys
-import tempfile
 import time
 from collections.abc import Sequence
-from pathlib import Path
 
-from bench.harness import TARGET_EFFICIENCY, add_common_args, print_usage, run_corpus, seed_file
+from bench.harness import add_common_args, print_efficiency, print_usage, run_corpus, scratch_dir, seed_file
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -33,29 +30,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     from flows.config import SeedSelection
 
-    scratch = Path(tempfile.mkdtemp(prefix="toolset-bench-"))
-    try:
+    with scratch_dir(args, "toolset-bench-") as scratch:
         selection = SeedSelection(source=str(seed_file(args)), sample=args.seeds, sample_seed=0)
         result = run_corpus(args, scratch, seeds=selection, stages=["toolset"])
-        stage, llm = result.stage("toolset"), result.manifest["llm"]
-        reconciled = stage["inputs"] == stage["outputs"] + stage["rejected"] == args.seeds
-        ideal = llm["calls"] * args.latency / args.concurrency
-        efficiency = ideal / stage["seconds"]
-        print(f"seeds {stage['inputs']} = tools {stage['outputs']} + rejected {stage['rejected']}: "
-              f"{'reconciled' if reconciled else 'DO NOT RECONCILE'}")  # fmt: skip
-        print_usage(result, args)
-        print(f"wall time: toolset stage {stage['seconds']:.2f} s, whole process "
-              f"{time.perf_counter() - started:.2f} s")  # fmt: skip
-        print(f"ideal (calls x latency / concurrency): {ideal:.2f} s")
-        verdict = "PASS" if efficiency >= TARGET_EFFICIENCY else "BELOW TARGET"
-        print(f"efficiency: {efficiency:.3f} (target >= {TARGET_EFFICIENCY}) {verdict}")
-        completed = result.manifest["status"] == "completed"
-        return 0 if completed and reconciled else 1
-    finally:
-        if args.keep:
-            print(f"scratch kept: {scratch}", file=sys.stderr)
-        else:
-            shutil.rmtree(scratch, ignore_errors=True)
+    stage, llm = result.stage("toolset"), result.manifest["llm"]
+    reconciled = stage["inputs"] == stage["outputs"] + stage["rejected"] == args.seeds
+    print(f"seeds {stage['inputs']} = tools {stage['outputs']} + rejected {stage['rejected']}: "
+          f"{'reconciled' if reconciled else 'DO NOT RECONCILE'}")  # fmt: skip
+    print_usage(result, args)
+    print(f"wall time: toolset stage {stage['seconds']:.2f} s, whole process "
+          f"{time.perf_counter() - started:.2f} s")  # fmt: skip
+    ideal = llm["calls"] * args.latency / args.concurrency
+    print(f"ideal (calls x latency / concurrency): {ideal:.2f} s")
+    print_efficiency(ideal, stage["seconds"])
+    return 0 if result.manifest["status"] == "completed" and reconciled else 1
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import litellm
@@ -184,6 +184,14 @@ def test_permanent_errors_are_not_retried(scripted_llm: ScriptedLLM, llm_config)
     assert scripted_llm.calls == 1
 
 
+def ask_twice_at_once(gateway: LLMGateway, started: threading.Event) -> list[Future]:
+    """The same request twice, the second sent once the first has reached the model."""
+    with ThreadPoolExecutor(2) as pool:
+        first = pool.submit(ask, gateway)
+        started.wait(5)
+        return [first, pool.submit(ask, gateway)]
+
+
 def test_identical_requests_in_flight_at_once_get_one_call_and_one_answer(scripted_llm, llm_config):
     started = threading.Event()
     answers = iter(['{"city": "Tokyo", "population": 1}', '{"city": "Osaka", "population": 2}'])
@@ -195,11 +203,8 @@ def test_identical_requests_in_flight_at_once_get_one_call_and_one_answer(script
 
     scripted_llm.script = script
     gateway = LLMGateway(llm_config)
-    with ThreadPoolExecutor(2) as pool:
-        first = pool.submit(ask, gateway)
-        started.wait(5)
-        second = pool.submit(ask, gateway)
-        assert first.result() == second.result() == Answer(city="Tokyo", population=1)
+    first, second = ask_twice_at_once(gateway, started)
+    assert first.result() == second.result() == Answer(city="Tokyo", population=1)
     assert scripted_llm.calls == 1
     usage = gateway.ledger.summary()
     assert (usage.calls, usage.cache_hits) == (1, 1)
@@ -214,14 +219,9 @@ def test_a_failed_call_fails_the_identical_requests_waiting_for_it(scripted_llm,
         raise litellm.AuthenticationError("bad key", "scripted", "test")
 
     scripted_llm.script = script
-    gateway = LLMGateway(llm_config)
-    with ThreadPoolExecutor(2) as pool:
-        first = pool.submit(ask, gateway)
-        started.wait(5)
-        second = pool.submit(ask, gateway)
-        for future in (first, second):
-            with pytest.raises(LLMCallError):
-                future.result()
+    for future in ask_twice_at_once(LLMGateway(llm_config), started):
+        with pytest.raises(LLMCallError):
+            future.result()
     assert scripted_llm.calls == 1
 
 
@@ -263,10 +263,6 @@ def test_credentials_stripped_from_api_base():
 
 
 def test_concurrency_limit_holds_across_threads(scripted_llm: ScriptedLLM, llm_config):
-    import threading
-    import time
-    from concurrent.futures import ThreadPoolExecutor
-
     in_flight, peak, lock = 0, 0, threading.Lock()
 
     def script(request):

@@ -191,15 +191,15 @@ class LLMGateway:
                 "template": template,
             }
         )
+
+        def call() -> tuple[str, dict[str, int]]:
+            return self._call_with_retries(stage, role, model, messages, params, schema, schema_name)
+
         if self.cache is None:
-            content, usage = self._call(stage, role, model, messages, params, schema, schema_name)
-            cached = False
+            (content, usage), cached = call(), False
         else:
-            content, usage, cached = self._single_flight(
-                key,
-                lambda: self._call(stage, role, model, messages, params, schema, schema_name),
-                {"model": model, "template": template, "messages": messages},
-            )
+            about = {"model": model, "template": template, "messages": messages}
+            content, usage, cached = self._single_flight(key, call, about)
             if cached:
                 self.ledger.record_cache_hit(stage, role, model)
         if tally is not None:
@@ -242,30 +242,6 @@ class LLMGateway:
             with self._in_flight_lock:
                 del self._in_flight[key]
 
-    def _call(
-        self,
-        stage: str,
-        role: str,
-        model: str,
-        messages: list[dict[str, str]],
-        params: dict[str, Any],
-        schema: dict[str, Any] | None,
-        schema_name: str,
-    ) -> tuple[str, dict[str, int]]:
-        """One model call (with retries), recorded in the ledger."""
-        content, usage, cost = self._call_with_retries(
-            stage, role, model, messages, params, schema, schema_name
-        )
-        self.ledger.record_call(
-            stage,
-            role,
-            model,
-            prompt_tokens=usage.get("prompt_tokens", 0),
-            completion_tokens=usage.get("completion_tokens", 0),
-            cost_usd=cost,
-        )
-        return content, usage
-
     def _call_with_retries(
         self,
         stage: str,
@@ -275,7 +251,8 @@ class LLMGateway:
         params: dict[str, Any],
         schema: dict[str, Any] | None,
         schema_name: str,
-    ) -> tuple[str, dict[str, int], float]:
+    ) -> tuple[str, dict[str, int]]:
+        """One model call, retried on transient errors, recorded in the ledger: (content, usage)."""
         attempts = self.config.max_attempts
         for attempt in range(attempts):
             response_format = self._response_format(model, schema, schema_name)
@@ -296,7 +273,8 @@ class LLMGateway:
                     "prompt_tokens": int(getattr(usage, "prompt_tokens", 0) or 0),
                     "completion_tokens": int(getattr(usage, "completion_tokens", 0) or 0),
                 }
-                return content, tokens, _cost(response, model)
+                self.ledger.record_call(stage, role, model, **tokens, cost_usd=_cost(response, model))
+                return content, tokens
             except Exception as exc:
                 self.ledger.record_error(stage, role, model)
                 if response_format and _rejects_response_format(exc):
