@@ -303,6 +303,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         """`/v1/chat/completions`; 404 for any other path."""
+        received = time.monotonic()
         fake = self.server.fake
         fake.count("requests")
         path = self.path.split("?", 1)[0].rstrip("/")
@@ -312,16 +313,27 @@ class _Handler(BaseHTTPRequestHandler):
         body = self.read_json_body()
         if body is None:
             return
-        self.chat_completion(fake, body)
+        self.chat_completion(fake, body, received)
 
-    def chat_completion(self, fake: FakeLLMServer, body: dict[str, Any]) -> None:
-        """Answer one parsed chat completion request, injecting a fault if one is drawn."""
+    def chat_completion(self, fake: FakeLLMServer, body: dict[str, Any], received: float) -> None:
+        """Answer one parsed chat completion request, injecting a fault if one is drawn.
+
+        The answer is worked out first and sent `latency_s` after the request arrived: the latency
+        a client sees is the configured one, whatever the server's own work took.
+        """
         problem = _request_problem(body)
         if problem:
             self.reject(HTTPStatus.BAD_REQUEST, problem, read_body=False)
             return
         fault = fake.draw_fault()
-        if not fake.sleep(fake.latency_s):
+        content: str | None = None
+        failure: str | None = None
+        if fault not in ("429", "500"):
+            try:
+                content = fake.responder(body)
+            except Exception as exc:
+                failure = f"responder failed: {type(exc).__name__}: {exc}"
+        if not fake.sleep(received + fake.latency_s - time.monotonic()):
             self.close_connection = True
             return
         if fault == "429":
@@ -335,10 +347,8 @@ class _Handler(BaseHTTPRequestHandler):
         if fault == "timeout" and not fake.sleep(fake.timeout_s):
             self.close_connection = True
             return
-        try:
-            content = fake.responder(body)
-        except Exception as exc:
-            error = _error_body(f"responder failed: {type(exc).__name__}: {exc}", "server_error")
+        if failure is not None or content is None:
+            error = _error_body(failure or "responder gave no answer", "server_error")
             self.send_json(HTTPStatus.INTERNAL_SERVER_ERROR, error)
             return
         if fault == "malformed":
