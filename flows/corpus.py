@@ -154,6 +154,8 @@ class CorpusRun:
             result = ToolInstructions(tool_id=tool.tool_id, instructions=[], problem=problem[0])
         if result.problem:
             self.records.notes.append(f"tool {tool.tool_id}: no instructions: {result.problem}")
+        elif result.shortfall:
+            self.records.notes.append(f"tool {tool.tool_id}: {result.shortfall}")
         self.records.instructions += result.instructions
         for instruction in result.instructions:
             self.submit_instance(tool, instruction)

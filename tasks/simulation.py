@@ -39,12 +39,15 @@ class ToolInstructions(BaseModel):
     tool_id: str
     instructions: list[Instruction]
     problem: str = ""
+    shortfall: str = Field(default="", description="Why there are fewer than asked for, if there are.")
 
 
 def write_instructions(tool: Tool, gateway: LLMGateway, settings: SimulationSettings) -> ToolInstructions:
     """The user agent's instructions for one tool, with stable ids `<tool_id>-<n>`."""
     try:
-        drafts = user.write_instructions(gateway, tool, settings.instructions_per_tool, INSTRUCTIONS_STAGE)
+        drafts, repeats = user.write_instructions(
+            gateway, tool, settings.instructions_per_tool, INSTRUCTIONS_STAGE
+        )
     except StructuredOutputError as exc:
         return ToolInstructions(tool_id=tool.tool_id, instructions=[], problem=f"user: {exc}")
     instructions = [
@@ -57,7 +60,12 @@ def write_instructions(tool: Tool, gateway: LLMGateway, settings: SimulationSett
         )
         for n, d in enumerate(drafts, start=1)
     ]
-    return ToolInstructions(tool_id=tool.tool_id, instructions=instructions)
+    shortfall = ""
+    if len(instructions) < settings.instructions_per_tool:
+        shortfall = f"{len(instructions)} of {settings.instructions_per_tool} instructions"
+        if repeats:
+            shortfall += "; dropped as near-duplicates: " + "; ".join(repr(d.text[:80]) for d in repeats)
+    return ToolInstructions(tool_id=tool.tool_id, instructions=instructions, shortfall=shortfall)
 
 
 def _observation(status_code: int, body: dict[str, Any]) -> str:

@@ -287,6 +287,16 @@ def test_placeholders_and_unknown_functions_are_fed_back(scripted_llm, llm_confi
     assert "placeholder '<city>'" in feedback[0] and "['nope'] are not functions" in feedback[1]
 
 
+def test_fewer_instructions_than_asked_are_explained(scripted_llm, llm_config, tool):
+    draft = {"text": "Find records about Lima please", "style": "command", "functions": ["searchAtlas"]}
+    repeat = {**draft, "text": "find records about Lima, please!"}
+    scripted(scripted_llm, InstructionBatch=lambda r: {"instructions": [draft, repeat]})
+    result = write_instructions(tool, LLMGateway(llm_config), SimulationSettings(instructions_per_tool=2))
+    assert [i.text for i in result.instructions] == [draft["text"]] and not result.problem
+    assert result.shortfall.startswith("1 of 2 instructions; dropped as near-duplicates:")
+    assert "Lima, please!" in result.shortfall
+
+
 def test_instructions_that_never_validate_are_reported_not_raised(scripted_llm, llm_config, tool):
     scripted(scripted_llm, InstructionBatch=lambda r: "nothing useful")
     result = write_instructions(tool, LLMGateway(llm_config), SimulationSettings(instructions_per_tool=2))

@@ -58,8 +58,11 @@ def drop_near_duplicates(drafts: list[DraftInstruction]) -> list[DraftInstructio
     return kept
 
 
-def write_instructions(gateway: LLMGateway, tool: Tool, count: int, stage: str) -> list[DraftInstruction]:
-    """Up to `count` distinct instructions for the tool (StructuredOutputError if none pass validation)."""
+def write_instructions(
+    gateway: LLMGateway, tool: Tool, count: int, stage: str
+) -> tuple[list[DraftInstruction], list[DraftInstruction]]:
+    """Up to `count` distinct instructions for the tool, and the drafts dropped as near-duplicates of
+    them (StructuredOutputError if none pass validation)."""
     names = [r.name for r in tool.routes]
     prompt = instructions_prompt()
 
@@ -95,7 +98,8 @@ def write_instructions(gateway: LLMGateway, tool: Tool, count: int, stage: str) 
         decoding_schema=_instructions_schema(names, count),
         max_tokens=min(4096, 160 * count + 200),
     )
-    return drop_near_duplicates(batch.instructions)[:count]
+    kept = drop_near_duplicates(batch.instructions)
+    return kept[:count], [draft for draft in batch.instructions if draft not in kept]
 
 
 def answer_question(
