@@ -6,6 +6,7 @@ function from `tasks/` or `storage/`; stages are chained per item by a `Pipeline
 
 from __future__ import annotations
 
+import functools
 import gc
 import hashlib
 import json
@@ -294,12 +295,14 @@ def write_manifest(
     )
 
 
+@functools.cache
 def quiet_garbage_collector() -> None:
     """Keep Python's cycle collector from stalling the run's threads (measured in bench/README.md).
 
-    What exists now (modules, schemas, Prefect's client) lives as long as the process: frozen, a full
-    collection no longer scans it. Unfrozen, one took 0.13-0.28 s, every thread stopped, in the middle
-    of the toolset benchmark.
+    What exists at the first run (modules, schemas, Prefect's client) lives as long as the process:
+    frozen, a full collection no longer scans it. Unfrozen, one took 0.13-0.28 s, every thread
+    stopped, in the middle of the toolset benchmark. Once per process: a process that serves many
+    runs must not freeze each run's leftovers, whose cycles could then never be collected.
     """
     gc.collect()
     gc.freeze()

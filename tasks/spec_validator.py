@@ -1,8 +1,8 @@
 """OpenAPI validation in a helper process, off the GIL that the threads waiting on LLM answers share.
 
 openapi-spec-validator spends milliseconds of pure-Python CPU on every spec; in the flow's process that
-CPU holds the GIL and delays every thread whose LLM answer has just arrived (measured in
-bench/toolset_bench.py). `spec_problems(spec)` sends the spec to one long-lived helper
+CPU holds the GIL and delays every thread whose LLM answer has just arrived (figures in
+bench/README.md). `spec_problems(spec)` sends the spec to one long-lived helper
 (`python -m tasks.spec_validator`), a JSON line each way, and reads back what
 `tasks.openapi.spec_problems` says. If the helper cannot start or breaks, the spec is validated
 in-process instead: the answer is the same, only the CPU moves.

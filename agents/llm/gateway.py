@@ -34,23 +34,26 @@ from agents.llm.usage import UsageLedger
 log = logging.getLogger(__name__)
 T = TypeVar("T", bound=BaseModel)
 
+_litellm: ModuleType | None = None
 _litellm_lock = threading.Lock()
 
 
 def import_litellm() -> ModuleType:
     """litellm, imported and set up by the first call that needs a model: a run answered wholly from
     the cache never imports it (about 2 s of a re-run's time)."""
-    with _litellm_lock:
-        import litellm
+    global _litellm
+    if _litellm is None:
+        with _litellm_lock:
+            if _litellm is None:
+                import litellm
 
-        from agents.llm import local_provider
+                from agents.llm import local_provider
 
-        if not getattr(litellm, "_toolforge_ready", False):
-            litellm.suppress_debug_info = True
-            litellm.drop_params = True
-            local_provider.register()
-            litellm._toolforge_ready = True  # type: ignore[attr-defined]
-        return litellm
+                litellm.suppress_debug_info = True
+                litellm.drop_params = True
+                local_provider.register()
+                _litellm = litellm
+    return _litellm
 
 
 class LLMCallError(RuntimeError):

@@ -20,7 +20,6 @@ from litellm import CustomLLM
 
 from agents.llm.config import LOCAL_PROVIDER
 
-PROVIDER = LOCAL_PROVIDER
 SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 CONTEXT_TOKENS = 8192
 
@@ -140,7 +139,7 @@ class LocalLlamaProvider(CustomLLM):
             completion_tokens=usage.get("completion_tokens", 0),
             total_tokens=usage.get("total_tokens", 0),
         )
-        model_response.model = f"{PROVIDER}/{model}"
+        model_response.model = f"{LOCAL_PROVIDER}/{model}"
         model_response.created = int(time.time())
         return model_response
 
@@ -148,6 +147,6 @@ class LocalLlamaProvider(CustomLLM):
 def register() -> None:
     """Add the `local` provider to litellm once, keeping any providers the user registered."""
     current = list(getattr(litellm, "custom_provider_map", None) or [])
-    if not any(entry.get("provider") == PROVIDER for entry in current):
-        current.append({"provider": PROVIDER, "custom_handler": LocalLlamaProvider()})
+    if not any(entry.get("provider") == LOCAL_PROVIDER for entry in current):
+        current.append({"provider": LOCAL_PROVIDER, "custom_handler": LocalLlamaProvider()})
         litellm.custom_provider_map = current
