@@ -100,7 +100,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     wall = max(stage["seconds"] for stage in result.manifest["stages"])
     ideal = max(calls * args.latency / args.concurrency, chain * args.latency)
     print(f"longest chain of dependent calls: {chain}")
-    print(f"wall time: pipeline {wall:.2f} s, whole process {time.perf_counter() - started:.2f} s")
+    print(f"wall time: pipeline {wall:.2f} s, whole process {time.perf_counter() - started:.2f} s "
+          f"(litellm set-up {result.litellm_setup_seconds:.2f} s)")  # fmt: skip
     print(f"ideal: max(calls x latency / concurrency, chain x latency) = {ideal:.2f} s")
     print_efficiency(ideal, wall)
     ok = result.manifest["status"] == "completed" and all(c.startswith("ok") for c in checks)

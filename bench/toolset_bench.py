@@ -8,7 +8,8 @@ Prints the counts, LLM calls, wall times and
 
 i.e. how close the stage comes to keeping `concurrency` calls in flight all the time (target >= 0.8).
 The stage wall time runs from the flow's start to the last tool filed; the process time, printed too,
-adds imports and Prefect's one-off ephemeral server start, which do not grow with N.
+adds imports, litellm's set-up (before the run, as a run's first model call would) and Prefect's
+ephemeral server start: one-off costs that do not grow with N.
 Exit status: 0 when the run completed and seeds = tools + rejected (whatever the efficiency), 1 otherwise.
 """
 
@@ -38,8 +39,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"seeds {stage['inputs']} = tools {stage['outputs']} + rejected {stage['rejected']}: "
           f"{'reconciled' if reconciled else 'DO NOT RECONCILE'}")  # fmt: skip
     print_usage(result, args)
-    print(f"wall time: toolset stage {stage['seconds']:.2f} s, whole process "
-          f"{time.perf_counter() - started:.2f} s")  # fmt: skip
+    process_s = time.perf_counter() - started
+    print(f"wall time: toolset stage {stage['seconds']:.2f} s, whole process {process_s:.2f} s "
+          f"(litellm set-up {result.litellm_setup_seconds:.2f} s)")  # fmt: skip
     ideal = llm["calls"] * args.latency / args.concurrency
     print(f"ideal (calls x latency / concurrency): {ideal:.2f} s")
     print_efficiency(ideal, stage["seconds"])

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+import textwrap
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -303,3 +306,45 @@ def test_extract_json_object_variants():
         extract_json_object("[1, 2]")
     with pytest.raises(ValueError, match="not valid JSON"):
         extract_json_object('{"a": 1')  # truncated
+
+
+FIRST_CALL_AFTER_SET_UP = textwrap.dedent(
+    """
+    import json, sys
+    import agents.llm
+    from agents.llm.gateway import import_litellm
+    from bench.fake_llm_server import FakeLLMServer
+
+    litellm = import_litellm()
+    with FakeLLMServer() as server:
+        before = set(sys.modules)
+        litellm.completion(
+            model="openai/fake-model", api_base=server.base_url, api_key="k", timeout=10, num_retries=0,
+            messages=[{"role": "user", "content": "hi"}],
+        )
+        loaded = sorted(set(sys.modules) - before)
+        print(json.dumps({"loaded": loaded, "completions": server.completions}))
+    """
+)
+
+
+def test_setting_litellm_up_loads_what_the_first_calls_would_load_inside_their_slots():
+    # In a fresh interpreter: litellm's lazy loading happens once per process. Left to the first
+    # calls, its tokenizer, proxy types and the OpenAI SDK's resources (about 0.6 s) load inside
+    # every slot at once while the calls wait (bench/README.md); set-up loads them and sends nothing.
+    done = subprocess.run(
+        [sys.executable, "-c", FIRST_CALL_AFTER_SET_UP],
+        cwd=Path(__file__).resolve().parents[1],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert report["completions"] == 1  # the warm-up answered itself: no request reached the server
+    heavy = [
+        name
+        for name in report["loaded"]
+        if name.startswith(("tiktoken", "openai.resources", "litellm.proxy"))
+    ]
+    assert heavy == []

@@ -52,8 +52,27 @@ def import_litellm() -> ModuleType:
                 litellm.suppress_debug_info = True
                 litellm.drop_params = True
                 local_provider.register()
+                _warm_up(litellm)
                 _litellm = litellm
     return _litellm
+
+
+def _warm_up(litellm: ModuleType) -> None:
+    """Load what litellm defers to its first completion (its tokenizer, the modules and response types
+    every call uses, the OpenAI SDK's resources that `openai/` and other routes use: about 0.6 s),
+    once, here. Left to the first calls, that work runs under Python's import locks inside every slot
+    at once, and the first `concurrency` calls all wait for it."""
+    try:
+        import openai.resources  # noqa: F401
+
+        litellm.encoding  # noqa: B018  (a lazy attribute: loads tiktoken's default encoding)
+        litellm.completion(
+            model="openai/toolforge-warm-up",
+            messages=[{"role": "user", "content": "warm up"}],
+            mock_response="ok",  # answered by litellm itself: no request leaves the process
+        )
+    except Exception as exc:  # only a head start: the first real call loads whatever is missing
+        log.debug("litellm warm-up skipped: %s", exc)
 
 
 class LLMCallError(RuntimeError):
@@ -260,8 +279,9 @@ class LLMGateway:
         for attempt in range(attempts):
             response_format = self._response_format(model, schema, schema_name)
             try:
+                litellm = import_litellm()  # the first call sets it up here, outside any slot
                 with self._slots:
-                    response = import_litellm().completion(
+                    response = litellm.completion(
                         model=model,
                         messages=messages,
                         response_format=response_format,
