@@ -139,7 +139,7 @@ def run_corpus(args: argparse.Namespace, scratch: Path, **config: Any) -> RunRes
     from flows.config import CorpusConfig
 
     # A run sets litellm up at its first model call (a re-run answered from the cache never does):
-    # importing it and loading what its first completion needs, about 2.5 s once per process,
+    # importing it and loading what its first completion needs, about 2.2 s once per process,
     # counted in the process time and printed, kept out of the stage times measured here.
     setup_started = time.perf_counter()
     import_litellm()
