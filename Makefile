@@ -8,12 +8,14 @@ export CMAKE_ARGS ?= -DGGML_NATIVE=OFF
 export PIP_CACHE_DIR ?= $(CURDIR)/.cache/pip
 export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS ?= 180
 RUN_ARGS ?= --limit 2 --instructions-per-tool 2
+# The pip the dependency set was tested with (pip freeze leaves pip itself out of constraints.txt).
+PIP_VERSION ?= 26.3
 
 .PHONY: install run test bench constraints
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet --upgrade pip==$(PIP_VERSION)
 
 # The project is installed in editable mode: only a change to the dependencies needs a new install.
 $(VENV)/.installed: $(BIN)/python pyproject.toml constraints.txt
