@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import litellm
 import pandas as pd
 import pytest
 
@@ -108,6 +109,31 @@ def test_stages_run_separately_and_reuse_an_earlier_runs_outputs(
     run = tables(third)
     assert len(run["instances"]) + len(run["rejected_instances"]) == len(run["instructions"]) == 4
     assert {r["stage"] for r in manifest(third)["llm"]["by_stage_role"]} == {"simulation"}
+
+
+def test_a_simulation_whose_llm_call_fails_is_filed_as_a_rejected_instance(
+    scripted_llm: ScriptedLLM, llm_config, tmp_path
+):
+    def script(request: dict) -> str:
+        text = "\n".join(str(m.get("content", "")) for m in request["messages"])
+        if responders.schema_name(request) == "ExecutorAnswer" and "Harbours" in text:
+            raise litellm.AuthenticationError(message="invalid api key", llm_provider="scripted", model="t")
+        return responders.toolforge(request)
+
+    scripted_llm.script = script
+    run_dir = corpus.run(config_for(tmp_path, llm_config, simulation={"instructions_per_tool": 2}))
+    run = tables(run_dir)
+    assert len(run["instructions"]) == len(run["instances"]) + len(run["rejected_instances"]) == 4
+    assert set(run["instances"]["tool_id"]) == {"atlas"}
+    failed = run["rejected_instances"]
+    assert set(failed["tool_id"]) == {"harbours"} and set(failed["rejection_rule"]) == {"llm_error"}
+    assert all("AuthenticationError" in reason for reason in failed["rejection_reason"])
+    assert (failed["step_count"] == 0).all() and (failed["final_answer"] == "").all()
+    assert sorted(failed["instance_id"]) == sorted(
+        i for i in run["instructions"]["instruction_id"] if i.startswith("harbours")
+    )
+    stages = {s["name"]: s for s in manifest(run_dir)["stages"]}
+    assert (stages["simulation"]["outputs"], stages["simulation"]["rejected"]) == (2, 2)
 
 
 def test_stage_choices_that_lack_inputs_are_refused(llm_config, tmp_path):
