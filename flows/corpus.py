@@ -25,7 +25,7 @@ from agents.llm.redact import redact
 from flows.config import CorpusConfig
 from flows.pipeline import Pipeline
 from flows.progress import ProgressBoard
-from schemas.instance import Instance, Instruction
+from schemas.instance import Instance, Instruction, RejectionRule
 from schemas.manifest import Manifest, StageStats
 from schemas.seed import IngestProblem, Seed
 from schemas.tool import RejectedTool, Tool
@@ -33,7 +33,7 @@ from storage.run_store import RunStore, RunWriter
 from tasks import seeds as seed_reader
 from tasks.caching import result_storage
 from tasks.code_version import code_version
-from tasks.simulation import ToolInstructions, simulate_task, write_instructions_task
+from tasks.simulation import ToolInstructions, rejected_instance, simulate_task, write_instructions_task
 from tasks.toolset import build_tool_task
 
 
@@ -168,21 +168,8 @@ class CorpusRun:
             instance: Instance = future.result()
         else:
             reason, llm_failed = problem
-            instance = Instance(
-                instance_id=instruction.instruction_id,
-                tool_id=tool.tool_id,
-                instruction=instruction.text,
-                steps=[],
-                final_answer="",
-                functions_used=[],
-                step_count=0,
-                llm_calls=0,
-                prompt_tokens=0,
-                completion_tokens=0,
-                status="rejected",
-                rejection_rule="llm_error" if llm_failed else "task_failed",
-                rejection_reason=reason,
-            )
+            rule: RejectionRule = "llm_error" if llm_failed else "task_failed"
+            instance = rejected_instance(tool, instruction, rule, reason)
         self.records.instances.append(instance)
         self.board.advance("simulation", instance.status == "accepted")
 

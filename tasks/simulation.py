@@ -14,7 +14,7 @@ from prefect.context import TaskRunContext
 from pydantic import BaseModel, Field
 
 from agents.assistant import agent as assistant
-from agents.executor.agent import ToolExecutor
+from agents.executor.agent import ToolExecutor, respond_prompt
 from agents.llm.config import LLMConfig
 from agents.llm.gateway import LLMGateway, StructuredOutputError, Tally, gateway_for
 from agents.user import agent as user
@@ -81,15 +81,19 @@ class _Dialogue:
         self.tally = Tally()
         self.functions = [r.name for r in tool.routes]
 
-    def finish(self, final_answer: str = "", rule: RejectionRule | None = None, reason: str = "") -> Instance:
+    def functions_called(self) -> list[str]:
+        """The tool's functions called so far, each once, in the order of their first call."""
         used = [s.action for s in self.steps if s.observer == "tool" and s.action in self.functions]
+        return list(dict.fromkeys(used))
+
+    def finish(self, final_answer: str = "", rule: RejectionRule | None = None, reason: str = "") -> Instance:
         return Instance(
             instance_id=self.instruction.instruction_id,
             tool_id=self.tool.tool_id,
             instruction=self.instruction.text,
             steps=self.steps,
             final_answer=final_answer,
-            functions_used=list(dict.fromkeys(used)),
+            functions_used=self.functions_called(),
             step_count=len(self.steps),
             llm_calls=self.tally.calls,
             prompt_tokens=self.tally.prompt_tokens,
@@ -174,7 +178,7 @@ def simulate(
         rule: RejectionRule = "invalid_observation" if role == "executor" else "unparseable_output"
         return dialogue.finish(rule=rule, reason=f"{role}: {exc}")
 
-    if not any(s.observer == "tool" and s.action in dialogue.functions for s in dialogue.steps):
+    if not dialogue.functions_called():
         return dialogue.finish(
             final_answer, rule="no_function_call", reason="the assistant called no function"
         )
@@ -183,14 +187,17 @@ def simulate(
     return dialogue.finish(final_answer)
 
 
-def _prompt_keys() -> list[str]:
-    from agents.executor import agent as executor
+def rejected_instance(tool: Tool, instruction: Instruction, rule: RejectionRule, reason: str) -> Instance:
+    """The record of an instruction whose simulation never produced an instance (its task failed)."""
+    return _Dialogue(tool, instruction).finish(rule=rule, reason=reason)
 
+
+def _prompt_keys() -> list[str]:
     return [
         user.instructions_prompt().key,
         user.reply_prompt().key,
         assistant.step_prompt().key,
-        executor.respond_prompt().key,
+        respond_prompt().key,
     ]
 
 
