@@ -112,7 +112,7 @@ def test_stages_run_separately_and_reuse_an_earlier_runs_outputs(
 
 
 def test_a_simulation_whose_llm_call_fails_is_filed_as_a_rejected_instance(
-    scripted_llm: ScriptedLLM, llm_config, tmp_path
+    scripted_llm: ScriptedLLM, llm_config, tmp_path, monkeypatch
 ):
     def script(request: dict) -> str:
         text = "\n".join(str(m.get("content", "")) for m in request["messages"])
@@ -121,6 +121,8 @@ def test_a_simulation_whose_llm_call_fails_is_filed_as_a_rejected_instance(
         return responders.toolforge(request)
 
     scripted_llm.script = script
+    summaries: list[list[dict]] = []
+    monkeypatch.setattr(corpus, "create_table_artifact", lambda table, **_: summaries.append(table))
     run_dir = corpus.run(config_for(tmp_path, llm_config, simulation={"instructions_per_tool": 2}))
     run = tables(run_dir)
     assert len(run["instructions"]) == len(run["instances"]) + len(run["rejected_instances"]) == 4
@@ -134,6 +136,10 @@ def test_a_simulation_whose_llm_call_fails_is_filed_as_a_rejected_instance(
     )
     stages = {s["name"]: s for s in manifest(run_dir)["stages"]}
     assert (stages["simulation"]["outputs"], stages["simulation"]["rejected"]) == (2, 2)
+    # the run's summary table in the Prefect UI: one row per tool
+    (summary,) = summaries
+    counts = {row["tool"]: (row["instructions"], row["accepted"], row["rejected"]) for row in summary}
+    assert counts == {"atlas": (2, 2, 0), "harbours": (2, 0, 2)}
 
 
 def test_stage_choices_that_lack_inputs_are_refused(llm_config, tmp_path):
