@@ -11,6 +11,7 @@ import gc
 import hashlib
 import json
 import sys
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -227,17 +228,18 @@ def write_artifacts(writer: RunWriter, config: CorpusConfig, records: RunRecords
 
 def summarize(records: RunRecords) -> None:
     """A table artifact in the Prefect UI: one row per tool."""
+    instructions = Counter(i.tool_id for i in records.instructions)
+    outcomes = Counter((i.tool_id, i.status) for i in records.instances)  # one pass, not one per tool
     rows = []
     for tool in sorted(records.tools, key=lambda t: t.tool_id):
-        instances = [i for i in records.instances if i.tool_id == tool.tool_id]
         rows.append(
             {
                 "tool": tool.tool_id,
                 "status": "ok",
                 "functions": len(tool.functions),
-                "instructions": sum(i.tool_id == tool.tool_id for i in records.instructions),
-                "accepted": sum(i.status == "accepted" for i in instances),
-                "rejected": sum(i.status == "rejected" for i in instances),
+                "instructions": instructions[tool.tool_id],
+                "accepted": outcomes[tool.tool_id, "accepted"],
+                "rejected": outcomes[tool.tool_id, "rejected"],
                 "reason": "",
             }
         )
