@@ -2,12 +2,15 @@
 
 Pure functions, no LLM: `compile_openapi` builds the spec, `spec_problems` runs
 openapi-spec-validator over it, `non_textual_media` finds binary media types, `nl_documentation`
-renders the spec as the text later agents read, and `routes` projects function name -> (method, path).
+renders the spec as the text later agents read, `routes` projects function name -> (method, path),
+and `function_inputs` lists a function's inputs: the one reading of them that the assistant's decoding
+(`arguments_schema`) and the executor's call checks share.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -247,17 +250,57 @@ def operation_by_name(spec: dict[str, Any], name: str) -> tuple[str, str, dict[s
     return next(((p, m, op) for p, m, op in operations(spec) if op.get("operationId") == name), None)
 
 
-def arguments_schema(spec: dict[str, Any], operation: dict[str, Any]) -> dict[str, Any]:
-    """One JSON schema object for all of a function's inputs: path and query parameters and body fields."""
-    properties: dict[str, Any] = {}
-    required: list[str] = []
-    for param in operation.get("parameters", []):
-        properties[param["name"]] = resolve(spec, param.get("schema", {}))
-        if param.get("required"):
-            required.append(param["name"])
+@dataclass(frozen=True)
+class FunctionInput:
+    """One input of a function: a path, query, header or cookie parameter, or a request-body field."""
+
+    name: str
+    location: str
+    required: bool
+    schema: dict[str, Any]
+
+
+def function_inputs(spec: dict[str, Any], operation: dict[str, Any]) -> list[FunctionInput]:
+    """Every input of an operation, `$ref`s inlined: what the assistant may pass and the executor checks."""
+    inputs = []
+    for raw in operation.get("parameters", []):
+        param = resolve(spec, raw)
+        inputs.append(
+            FunctionInput(
+                name=param["name"],
+                location=param.get("in", "query"),
+                required=bool(param.get("required")) or param.get("in") == "path",
+                schema=inline_refs(spec, param.get("schema", {})),
+            )
+        )
     for content in operation.get("requestBody", {}).get("content", {}).values():
-        body = resolve(spec, content.get("schema", {}))
+        body = inline_refs(spec, content.get("schema", {}))
+        required = set(body.get("required", []))
         for name, sub in body.get("properties", {}).items():
-            properties[name] = {k: v for k, v in resolve(spec, sub).items() if k != "description"}
-        required += [r for r in body.get("required", []) if r not in required]
-    return {"type": "object", "properties": properties, "required": required}
+            inputs.append(FunctionInput(name=name, location="body", required=name in required, schema=sub))
+        break  # one media type describes the body
+    return inputs
+
+
+def arguments_schema(spec: dict[str, Any], operation: dict[str, Any]) -> dict[str, Any]:
+    """One JSON schema object for all of a function's inputs (descriptions left out: for decoding)."""
+    inputs = function_inputs(spec, operation)
+    return {
+        "type": "object",
+        "properties": {i.name: {k: v for k, v in i.schema.items() if k != "description"} for i in inputs},
+        "required": [i.name for i in inputs if i.required],
+    }
+
+
+def inline_refs(spec: dict[str, Any], schema: Any, _open: tuple[str, ...] = ()) -> Any:
+    """`schema` with every local `$ref` replaced by its target (a recursive one by `{}`: anything)."""
+    if isinstance(schema, list):
+        return [inline_refs(spec, item, _open) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    if "$ref" in schema:
+        ref = schema["$ref"]
+        if ref in _open:
+            return {}
+        return inline_refs(spec, resolve(spec, {"$ref": ref}), (*_open, ref))
+    return {key: inline_refs(spec, value, _open) for key, value in schema.items()}

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import math
 import re
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -21,7 +20,7 @@ from pydantic import BaseModel, Field
 
 from agents.llm.structured import bounded
 from schemas.instance import ExecutorAnswer
-from tasks.openapi import operation_by_name, operations, resolve
+from tasks.openapi import function_inputs, inline_refs, operation_by_name, operations, resolve
 
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 _INTEGER = re.compile(r"^[+-]?\d+$")
@@ -82,41 +81,12 @@ def error_answer(message: str, status: int = 400) -> ExecutorAnswer:
 # -- the call -----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class _Param:
-    name: str
-    location: str
-    required: bool
-    schema: dict[str, Any]
-
-
 def _operation(spec: dict[str, Any], function: str) -> tuple[str, str, dict[str, Any]]:
     found = operation_by_name(spec, function)
     if found is None:
         known = [op.get("operationId", "?") for _, _, op in operations(spec)]
         raise CallError(f"unknown function {function!r}; the functions of this tool are: {', '.join(known)}")
     return found
-
-
-def _parameters(spec: dict[str, Any], operation: dict[str, Any]) -> list[_Param]:
-    params = []
-    for raw in operation.get("parameters", []):
-        param = resolve(spec, raw)
-        params.append(
-            _Param(
-                name=param["name"],
-                location=param.get("in", "query"),
-                required=bool(param.get("required")) or param.get("in") == "path",
-                schema=inline_refs(spec, param.get("schema", {})),
-            )
-        )
-    for content in operation.get("requestBody", {}).get("content", {}).values():
-        body = inline_refs(spec, content.get("schema", {}))
-        required = set(body.get("required", []))
-        for name, sub in body.get("properties", {}).items():
-            params.append(_Param(name=name, location="body", required=name in required, schema=sub))
-        break  # one media type describes the body
-    return params
 
 
 def _parse_json_object(action_input: Any) -> dict[str, Any]:
@@ -249,7 +219,7 @@ def check_call(
     """(path template, METHOD, the coerced arguments, the HTTP request), or CallError naming the problem."""
     path, method, operation = _operation(spec, function)
     arguments = _parse_json_object(action_input)
-    params = _parameters(spec, operation)
+    params = function_inputs(spec, operation)
     by_name = {p.name: p for p in params}
     known = ", ".join(by_name) or "(none)"
 
@@ -291,20 +261,6 @@ def check_call(
 
 
 # -- the answer ---------------------------------------------------------------------------------
-
-
-def inline_refs(spec: dict[str, Any], schema: Any, _open: tuple[str, ...] = ()) -> Any:
-    """`schema` with every local `$ref` replaced by its target (a recursive one by `{}`: anything)."""
-    if isinstance(schema, list):
-        return [inline_refs(spec, item, _open) for item in schema]
-    if not isinstance(schema, dict):
-        return schema
-    if "$ref" in schema:
-        ref = schema["$ref"]
-        if ref in _open:
-            return {}
-        return inline_refs(spec, resolve(spec, {"$ref": ref}), (*_open, ref))
-    return {key: inline_refs(spec, value, _open) for key, value in schema.items()}
 
 
 def _responses(spec: dict[str, Any], function: str) -> dict[int, dict[str, Any]]:
