@@ -44,7 +44,7 @@ def test_compiled_spec_is_valid_openapi_with_operation_ids_and_servers():
     validate(spec)
     assert openapi.spec_problems(spec) == []
     assert spec["servers"] == [{"url": "https://catfact.ninja"}]
-    assert {op["operationId"] for _, _, op in openapi.operations(spec)} == {f.name for f in functions}
+    assert {op.operation["operationId"] for op in openapi.operations(spec)} == {f.name for f in functions}
     get_record = spec["paths"]["/records/{recordId}"]["get"]
     assert get_record["parameters"][0] == {
         "name": "recordId",

@@ -70,9 +70,9 @@ def decoding_schema(
     """
     answered = answered or {}
     branches = []
-    for _, _, operation in openapi.operations(spec):
-        name = operation["operationId"]
-        arguments: dict[str, Any] | None = bounded(openapi.arguments_schema(spec, operation))
+    for op in openapi.operations(spec):
+        name = op.name
+        arguments: dict[str, Any] | None = bounded(openapi.arguments_schema(spec, op.operation))
         if (name, "{}") in answered:
             arguments = _not_empty(arguments)
             if arguments is None:

@@ -96,8 +96,8 @@ class ToolExecutor:
         """The function's block of the NL documentation."""
         found = openapi.operation_by_name(self.spec, function)
         assert found is not None
-        path, method, operation = found
-        single = {**self.spec, "paths": {path: {method.lower(): operation}}}
+        operation = {**found.operation, "operationId": found.name}  # the name it was called by
+        single = {**self.spec, "paths": {found.path: {found.method.lower(): operation}}}
         return openapi.nl_documentation(single)
 
     def _responses(self, function: str) -> str:

@@ -20,7 +20,17 @@ from pydantic import BaseModel, Field
 
 from agents.llm.structured import bounded
 from schemas.instance import ExecutorAnswer
-from tasks.openapi import function_inputs, inline_refs, operation_by_name, operations, resolve
+from tasks.openapi import (
+    Operation,
+    function_inputs,
+    inline_refs,
+    is_json_media,
+    operation_by_name,
+    operations,
+    resolve,
+    responses,
+    success_status,
+)
 
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 _INTEGER = re.compile(r"^[+-]?\d+$")
@@ -81,10 +91,10 @@ def error_answer(message: str, status: int = 400) -> ExecutorAnswer:
 # -- the call -----------------------------------------------------------------------------------
 
 
-def _operation(spec: dict[str, Any], function: str) -> tuple[str, str, dict[str, Any]]:
+def _operation(spec: dict[str, Any], function: str) -> Operation:
     found = operation_by_name(spec, function)
     if found is None:
-        known = [op.get("operationId", "?") for _, _, op in operations(spec)]
+        known = [op.name for op in operations(spec)]
         raise CallError(f"unknown function {function!r}; the functions of this tool are: {', '.join(known)}")
     return found
 
@@ -217,7 +227,7 @@ def check_call(
     spec: dict[str, Any], function: str, action_input: Any
 ) -> tuple[str, str, dict[str, Any], HttpRequest]:
     """(path template, METHOD, the coerced arguments, the HTTP request), or CallError naming the problem."""
-    path, method, operation = _operation(spec, function)
+    path, method, _, operation = _operation(spec, function)
     arguments = _parse_json_object(action_input)
     params = function_inputs(spec, operation)
     by_name = {p.name: p for p in params}
@@ -245,7 +255,7 @@ def check_call(
         lambda m: quote(_scalar_text(coerced.get(m.group(1), m.group(0))), safe=""), path
     )
     body = {p.name: coerced[p.name] for p in params if p.location == "body" and p.name in coerced}
-    body_required = bool(operation.get("requestBody", {}).get("required"))
+    body_required = bool(resolve(spec, operation.get("requestBody") or {}).get("required"))
     request = HttpRequest(
         method=method,
         path=filled,
@@ -264,11 +274,14 @@ def check_call(
 
 
 def _responses(spec: dict[str, Any], function: str) -> dict[int, dict[str, Any]]:
-    _, _, operation = _operation(spec, function)
-    found = {}
-    for status, response in operation.get("responses", {}).items():
-        if str(status).isdigit():
-            found[int(status)] = resolve(spec, response)
+    """The documented responses by HTTP status. A success documented only as `2XX` or `default` is
+    answered as 200 (one status is simulated); other ranges and `default` otherwise are not simulated."""
+    operation = _operation(spec, function).operation
+    documented = responses(spec, operation)
+    found = {int(status): r for status, r in documented.items() if status.isdigit()}
+    success = success_status(spec, operation)
+    if success is not None and not success.isdigit():
+        found.setdefault(200, documented[success])
     return found
 
 
@@ -289,9 +302,9 @@ def response_schema(spec: dict[str, Any], function: str, status: int) -> dict[st
     content = response.get("content") or {}
     if not content:
         return {"type": "object", "properties": {}, "additionalProperties": False}
-    media = "application/json" if "application/json" in content else next(iter(content))
-    schema = inline_refs(spec, content[media].get("schema") or {})
-    if media == "application/json" or media.endswith("+json"):
+    media = next((m for m in content if is_json_media(m)), next(iter(content)))
+    schema = inline_refs(spec, (content[media] or {}).get("schema") or {})
+    if is_json_media(media):
         if schema.get("type", "object") == "object":
             return schema
         return _wrapped(schema)
