@@ -9,6 +9,7 @@ own small seed list, and `summarize_problems` renders problems for a person to r
 
 from __future__ import annotations
 
+import codecs
 import csv
 import http.client
 import io
@@ -24,10 +25,14 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
+from schemas.errors import InputError, SeedListError
 from schemas.seed import IngestProblem, Seed
 
 ACCEPTED_FORMATS = ("markdown", "json", "csv", "parquet")
 """The seed list formats `read_seeds` understands."""
+
+DETECTION_CHAOS_LIMIT = 0.1
+"""The most mess (charset-normalizer's `chaos`, 0 to 1) a detected encoding may leave in the text."""
 
 FETCH_TIMEOUT_S = 30.0
 """How long to wait for a seed list served over http(s)."""
@@ -106,33 +111,62 @@ class _MarkdownState:
 # --------------------------------------------------------------------------- reading
 
 
-def read_seeds(source: str, fmt: str | None = None) -> tuple[list[Seed], list[IngestProblem]]:
+def read_seeds(
+    source: str, fmt: str | None = None, encoding: str | None = None
+) -> tuple[list[Seed], list[IngestProblem]]:
     """Read the seed list at `source` (local path or http(s) URL) as `fmt`, or as its extension says.
+
+    Text is read as `encoding` when given, else as UTF-8, else in the encoding charset-normalizer
+    detects with confidence (reported as a problem); otherwise, and when the list holds no API row
+    at all, `SeedListError` says why, naming the file and line.
 
     Returns the seeds in file order, with unique names and `seed_id`s, and every problem noticed
     on the way (skipped rows, renamed duplicates, tolerated quirks), ordered by line.
     """
     source = str(source)
-    kind = detect_format(source, fmt)
+    try:
+        kind = detect_format(source, fmt)
+    except ValueError as exc:
+        raise SeedListError(str(exc)) from None
     data = _load_bytes(source)
-    if kind == "markdown":
-        rows, problems = _parse_markdown(_decode(data), source)
-    elif kind == "json":
-        rows, problems = _parse_json(_decode(data), source)
-    elif kind == "csv":
-        rows, problems = _parse_csv(_decode(data), source)
-    else:
+    problems: list[IngestProblem] = []
+    if kind == "parquet":
         rows, problems = _parse_parquet(data, source)
+    else:
+        text, notice = decode_text(data, source, encoding)
+        parse = {"markdown": _parse_markdown, "json": _parse_json, "csv": _parse_csv}[kind]
+        rows, problems = parse(text, source)
+        if notice is not None:
+            problems.insert(0, notice)
+    if not rows:
+        raise SeedListError(f"{source}: no API rows found. {_WHAT_IS_READ[kind]}")
     entries: list[_Entry] = []
     for row in rows:
         entry, row_problems = _normalize_row(row, source)
         problems.extend(row_problems)
         if entry is not None:
             entries.append(entry)
+    if not entries:
+        raise SeedListError(
+            f"{source}: none of its {len(rows)} API row(s) is usable (each needs a name and a description); "
+            f"first problem: {problems[0] if problems else 'none reported'}"
+        )
     seeds, rename_problems = _assign_unique_names(entries, source)
     problems.extend(rename_problems)
     problems.sort(key=lambda problem: problem.line if problem.line is not None else 0)
     return seeds, problems
+
+
+_WHAT_IS_READ = {
+    "markdown": "The markdown reader looks for tables with the header "
+    "'| API | Description | Auth | HTTPS | CORS |' under a '### Category' heading, as in the "
+    "public-apis README.",
+    "json": "The JSON reader looks for a list of objects (or {\"entries\": [...]}) with 'API' or 'Name' "
+    "and 'Description' keys.",
+    "csv": "The CSV reader looks for a header line naming the columns (API or Name, Description, "
+    "Auth, HTTPS, Cors, Link, Category) and one line per API under it.",
+    "parquet": "The Parquet reader looks for rows with 'API' or 'Name' and 'Description' columns.",
+}
 
 
 def detect_format(source: str, fmt: str | None = None) -> str:
@@ -161,23 +195,120 @@ def _is_url(source: str) -> bool:
 
 
 def _load_bytes(source: str) -> bytes:
-    """The raw content of a local file or of an http(s) URL."""
+    """The raw content of a local file or of an http(s) URL (SeedListError when there is none)."""
     if not _is_url(source):
         path = Path(source)
         if not path.is_file():
-            raise FileNotFoundError(f"Seed list not found: {source}")
-        return path.read_bytes()
+            where = "is a folder, not a file" if path.is_dir() else "does not exist"
+            raise SeedListError(f"seed list not found: {source} {where} (--seeds takes a file or URL)")
+        try:
+            return path.read_bytes()
+        except OSError as exc:
+            raise SeedListError(f"cannot read the seed list {source}: {exc.strerror or exc}") from None
     request = urllib.request.Request(source, headers={"User-Agent": "ToolForge seed reader"})
     try:
         with urllib.request.urlopen(request, timeout=FETCH_TIMEOUT_S) as response:
             return response.read()
     except (OSError, http.client.HTTPException) as exc:  # URLError and timeouts are OSErrors
-        raise OSError(f"Could not fetch seed list {source}: {exc}") from exc
+        raise SeedListError(f"could not fetch the seed list {source}: {exc}") from None
 
 
-def _decode(data: bytes) -> str:
-    """Text from UTF-8 bytes, tolerating a byte-order mark."""
-    return data.decode("utf-8-sig")
+def decode_text(data: bytes, source: str, encoding: str | None = None) -> tuple[str, IngestProblem | None]:
+    """The text of a seed file, and a notice when its encoding had to be detected.
+
+    `encoding` given: exactly that. Otherwise UTF-8 (a byte-order mark is dropped), else the encoding
+    charset-normalizer detects: accepted when every encoding that reads the file with the least mess
+    reads it the same way, or when one of them is cp1252 (Western European, a superset of latin-1's
+    printable characters, and what spreadsheets save). Anything else is a `SeedListError` naming the
+    file, the line and column of the first byte that is not UTF-8, why detection is unsure, and the
+    `--seeds-encoding` option.
+    """
+    if encoding is not None:
+        try:
+            return data.decode(_codec(encoding, source)), None
+        except UnicodeDecodeError as exc:
+            raise SeedListError(
+                f"{source}:{_position(data, exc.start)}: not valid {encoding}: {exc.reason} "
+                f"(byte 0x{data[exc.start]:02x}); check --seeds-encoding"
+            ) from None
+    try:
+        return data.decode("utf-8-sig"), None
+    except UnicodeDecodeError as exc:
+        where = f"{source}:{_position(data, exc.start)}"
+        first_bad = data[exc.start]
+    detected, doubt = _detect_encoding(data)
+    if detected is None:
+        raise SeedListError(
+            f"{where}: the seed list is not UTF-8 (byte 0x{first_bad:02x}) and its encoding cannot be "
+            f"detected reliably ({doubt}); name it with --seeds-encoding ENCODING "
+            "(e.g. --seeds-encoding latin-1, or cp1252 for a spreadsheet saved on Windows)"
+        )
+    notice = IngestProblem(
+        source=source,
+        line=None,
+        action="kept",
+        reason=f"not UTF-8 (first at {where}); read as {detected}, the encoding detected{doubt} "
+        "(--seeds-encoding overrides)",
+    )
+    return data.decode(detected), notice
+
+
+_WESTERN = "cp1252"
+
+
+def _codec(encoding: str, source: str) -> str:
+    """The Python codec name of `encoding`, or SeedListError for a name Python does not know."""
+    try:
+        return codecs.lookup(encoding).name
+    except LookupError:
+        raise SeedListError(
+            f"unknown encoding {encoding!r} for {source} (--seeds-encoding takes a name such as "
+            "utf-8, latin-1, cp1252, utf-16)"
+        ) from None
+
+
+def _detect_encoding(data: bytes) -> tuple[str | None, str]:
+    """(encoding, note): the encoding charset-normalizer finds with confidence and a note on the
+    alternatives it passed over; or (None, why it is unsure)."""
+    from charset_normalizer import from_bytes
+
+    matches = list(from_bytes(data))
+    if not matches:
+        return None, "no encoding reads it"
+    least = min(m.chaos for m in matches)
+    if least > DETECTION_CHAOS_LIMIT:
+        return None, f"every encoding tried leaves it garbled (at best {least:.0%} of it)"
+    tied = [m for m in matches if m.chaos <= least + _CHAOS_TIE]
+    texts = {m.encoding: str(m) for m in tied}
+    if len(set(texts.values())) == 1:
+        return tied[0].encoding, ""
+    western = next((m for m in tied if _WESTERN in m.could_be_from_charset), None)
+    others = [m.encoding for m in tied if m is not western]
+    if western is not None:
+        other = others[0]
+        return _WESTERN, f"; {other} would read {_first_difference(texts[other], str(western))}"
+    first, second = tied[0].encoding, tied[1].encoding
+    return None, f"{first} and {second} read it differently: {_first_difference(texts[first], texts[second])}"
+
+
+_CHAOS_TIE = 0.01
+
+
+def _first_difference(text: str, other: str) -> str:
+    """Where two readings of a file first differ: `line 3: 'Crčme' for 'Crème'`."""
+    for number, (line, other_line) in enumerate(zip(text.splitlines(), other.splitlines(), strict=False), 1):
+        if line != other_line:
+            pairs = zip(line.split(), other_line.split(), strict=False)
+            word, other_word = next(((a, b) for a, b in pairs if a != b), (line, other_line))
+            return f"line {number}: {word[:40]!r} for {other_word[:40]!r}"
+    return "the same text, differently split"
+
+
+def _position(data: bytes, offset: int) -> str:
+    """`LINE:COLUMN` (1-based, the column counted in bytes) of a byte offset."""
+    line = data.count(b"\n", 0, offset) + 1
+    column = offset - (data.rfind(b"\n", 0, offset) + 1) + 1
+    return f"{line}:{column}"
 
 
 # --------------------------------------------------------------------------- markdown
@@ -322,14 +453,15 @@ def _parse_json(text: str, source: str) -> tuple[list[_Row], list[IngestProblem]
     try:
         document = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise ValueError(f"{source} is not valid JSON: {exc}") from exc
+        where = f"{source}:{exc.lineno}"
+        raise SeedListError(f"{where}: not valid JSON: {exc.msg} (column {exc.colno})") from None
     if isinstance(document, Mapping):
         entries = _lookup(document, ("entries",))
         if not isinstance(entries, list):
-            raise ValueError(f"{source}: a JSON object seed list needs an 'entries' list")
+            raise SeedListError(f"{source}: a JSON object seed list needs an 'entries' list")
         document = entries
     if not isinstance(document, list):
-        raise ValueError(f"{source}: expected a JSON list of objects or {{'entries': [...]}}")
+        raise SeedListError(f"{source}: expected a JSON list of objects or {{'entries': [...]}}")
     return _rows_from_records(((index + 1, item) for index, item in enumerate(document)), source)
 
 
@@ -357,7 +489,7 @@ def _parse_parquet(data: bytes, source: str) -> tuple[list[_Row], list[IngestPro
     try:
         table = pq.read_table(io.BytesIO(data))
     except Exception as exc:  # pyarrow raises several unrelated types for unreadable input
-        raise ValueError(f"{source} is not a readable Parquet file: {exc}") from exc
+        raise SeedListError(f"{source} is not a readable Parquet file: {exc}") from None
     return _rows_from_records(((index + 1, item) for index, item in enumerate(table.to_pylist())), source)
 
 
@@ -581,9 +713,9 @@ def _filter_categories(seeds: Sequence[Seed], categories: Sequence[str]) -> list
     known = {category.casefold() for category in available}
     unknown = [category for category in categories if category.strip().casefold() not in known]
     if unknown:
-        raise ValueError(
-            f"Unknown categor{'y' if len(unknown) == 1 else 'ies'} {', '.join(map(repr, unknown))}; "
-            f"available: {', '.join(available)}"
+        noun = "category" if len(unknown) == 1 else "categories"
+        raise InputError(
+            f"--categories: unknown {noun} {', '.join(map(repr, unknown))}; available: {', '.join(available)}"
         )
     wanted = {category.strip().casefold() for category in categories}
     return [s for s in seeds if s.category.casefold() in wanted]

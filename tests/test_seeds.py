@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from schemas.errors import SeedListError
 from schemas.seed import IngestProblem, Seed
 from tasks.seeds import (
     default_seeds_path,
@@ -328,7 +329,7 @@ def test_format_detection(tmp_path: Path) -> None:
         read_seeds(_write(tmp_path / "x.md", SAMPLE_MD), fmt="yaml")
     seeds, _ = read_seeds(_write(tmp_path / "list.txt", SAMPLE_MD), fmt="markdown")
     assert len(seeds) == 4
-    with pytest.raises(FileNotFoundError, match=r"missing\.md"):
+    with pytest.raises(SeedListError, match=r"missing\.md"):
         read_seeds(str(tmp_path / "missing.md"))
 
 
@@ -364,8 +365,95 @@ def test_url_source(served_dir: tuple[str, Path]) -> None:
 
     assert _essentials(seeds) == _essentials(local)
     assert {s.source for s in seeds} == {url}
-    with pytest.raises(OSError, match=r"/missing\.md"):
+    with pytest.raises(SeedListError, match=r"/missing\.md"):
         read_seeds(f"{base}/missing.md")
+
+
+# --------------------------------------------------------------------------- encodings and empty lists
+
+LATIN1_CSV = (
+    "API,Description,Category\nCafé Menus,Menus of cafés in Zürich,Food\nCrème,Desserts à la carte,Food\n"
+)
+RUSSIAN = [
+    {"API": "Погода", "Description": "Прогноз погоды для городов России и мира"},
+    {"API": "Новости", "Description": "Последние новости из разных источников"},
+]
+
+
+def test_a_latin1_csv_is_detected_and_read_with_a_notice(tmp_path: Path) -> None:
+    path = tmp_path / "spreadsheet.csv"
+    path.write_bytes(LATIN1_CSV.encode("latin-1"))
+
+    seeds, problems = read_seeds(str(path))
+
+    assert [(s.name, s.description, s.line) for s in seeds] == [
+        ("Café Menus", "Menus of cafés in Zürich", 2),
+        ("Crème", "Desserts à la carte", 3),
+    ]
+    notice = [p for p in problems if "not UTF-8" in p.reason]
+    assert len(notice) == 1 and notice[0].action == "kept"
+    assert f"{path}:2:4" in notice[0].reason and "cp1252" in notice[0].reason
+    assert "--seeds-encoding" in notice[0].reason
+
+
+def test_a_named_encoding_is_used_as_given(tmp_path: Path) -> None:
+    path = tmp_path / "spreadsheet.csv"
+    path.write_bytes(LATIN1_CSV.encode("latin-1"))
+    seeds, problems = read_seeds(str(path), encoding="latin-1")
+    assert seeds[1].name == "Crème" and problems == []
+
+    with pytest.raises(SeedListError, match=rf"{path}:2:4: not valid utf-8.*byte 0xe9.*--seeds-encoding"):
+        read_seeds(str(path), encoding="utf-8")
+    with pytest.raises(SeedListError, match="unknown encoding 'latin-9000'"):
+        read_seeds(str(path), encoding="latin-9000")
+
+
+def test_other_encodings_are_detected_when_unambiguous_and_refused_when_not(tmp_path: Path) -> None:
+    cyrillic = tmp_path / "ru.json"
+    cyrillic.write_bytes(json.dumps(RUSSIAN, ensure_ascii=False).encode("cp1251"))
+    seeds, problems = read_seeds(str(cyrillic))
+    assert [s.name for s in seeds] == ["Погода", "Новости"] and "cp1251" in problems[0].reason
+    # two words are too few to tell Cyrillic (cp1251) from Greek (cp1253): refused, with both readings
+    short = tmp_path / "short.json"
+    short_list = [{"API": "Погода", "Description": "Прогноз"}]
+    short.write_bytes(json.dumps(short_list, ensure_ascii=False).encode("cp1251"))
+    with pytest.raises(SeedListError, match=r"cp1251 and cp1253 read it differently: line 1: '\"Погода\",'"):
+        read_seeds(str(short))
+
+
+def test_an_undetectable_encoding_is_refused_naming_file_line_and_option(tmp_path: Path) -> None:
+    path = tmp_path / "binary.csv"
+    path.write_bytes(b"API,Description\n" + bytes(range(128, 256)) * 4)
+
+    with pytest.raises(SeedListError) as refused:
+        read_seeds(str(path))
+
+    message = str(refused.value)
+    assert f"{path}:2:1:" in message and "not UTF-8" in message and "--seeds-encoding" in message
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "looked_for"),
+    [
+        ("prose.md", "# My APIs\n\nSome prose about APIs, and no table.\n", "| API | Description"),
+        ("header.csv", "API,Description,Category\n", "header line"),
+        ("empty.json", "[]", "list of objects"),
+        ("other.csv", "title,url\nA,https://a.example\n", "none of its 1 API row"),
+    ],
+)
+def test_a_seed_list_without_api_rows_is_an_error_saying_what_was_looked_for(
+    tmp_path: Path, name: str, text: str, looked_for: str
+) -> None:
+    with pytest.raises(SeedListError, match=r"no API rows found|none of its") as refused:
+        read_seeds(_write(tmp_path / name, text))
+    assert str(tmp_path / name) in str(refused.value) and looked_for in str(refused.value)
+
+
+def test_a_missing_seed_list_or_a_folder_is_one_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(SeedListError, match=r"seed list not found: .*nowhere\.md does not exist"):
+        read_seeds(str(tmp_path / "nowhere.md"))
+    with pytest.raises(SeedListError, match="is a folder"):
+        read_seeds(str(tmp_path), fmt="markdown")
 
 
 # --------------------------------------------------------------------------- selection
@@ -443,7 +531,7 @@ def test_limit_and_categories() -> None:
     )
     limited_sample = select_seeds(seeds, sample=6, limit=2, seed=3)
     assert limited_sample == select_seeds(seeds, sample=6, seed=3)[:2]
-    with pytest.raises(ValueError, match=r"Unknown category 'Music'.*available: Animals, Weather, Books"):
+    with pytest.raises(ValueError, match=r"unknown category 'Music'.*available: Animals, Weather, Books"):
         select_seeds(seeds, categories=["Music"])
     for bad in ({"limit": 0}, {"sample": 0}, {"sample": -3}):
         with pytest.raises(ValueError, match=">= 1"):

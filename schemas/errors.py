@@ -1,0 +1,16 @@
+"""Errors a user can fix: bad input, a broken model configuration, an unusable spec.
+
+The command line prints such an error as one line (`error: ...`) and exits with status 2, never with a
+traceback: its message names the record (file and line, role and model) and says what to do.
+Anything else that escapes a run is a bug, and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+
+class InputError(ValueError):
+    """A problem with what the user gave the factory; the message is complete and fit for a terminal."""
+
+
+class SeedListError(InputError):
+    """The seed list cannot be used at all: missing, unreadable, in an unknown encoding, or empty."""
