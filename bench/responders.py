@@ -179,9 +179,15 @@ RESPONDERS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
 }
 
 
+PROBE_ANSWER = "OK"
+"""The answer to a request that asks for no structured output: the model check before a run."""
+
+
 def toolforge(request: dict[str, Any]) -> str:
     """The answer to one chat-completion request body, as message content (JSON text)."""
     name = schema_name(request)
+    if not name and not request.get("response_format"):
+        return PROBE_ANSWER
     if name not in RESPONDERS:
         raise KeyError(f"no canned answer for schema {name!r}")
     return json.dumps(RESPONDERS[name](request))

@@ -26,10 +26,35 @@ def _positive(text: str) -> int:
     return value
 
 
+FAILURES = """\
+exit status, and what each failure looks like:
+  0  the run completed: its directory is the last line on stdout.
+  2  bad input or configuration, found before any work (no run folder is made). One line names
+     the record and the cause, e.g.
+       error: seed list not found: apis.md does not exist (--seeds takes a file or URL)
+       error: apis.csv:2:4: the seed list is not UTF-8 (byte 0xe8) and its encoding cannot be
+              detected reliably (...); name it with --seeds-encoding ENCODING
+       error: roles toolsmith, user, assistant, executor: model gpt-4o-mini: missing
+              credentials: set OPENAI_API_KEY in the environment
+       error: role toolsmith: model hosted_vllm/m at http://localhost:8000/v1: cannot connect
+     Fix what it names and run again. A seed file in another encoding is read when the encoding
+     is detected without doubt (a notice says which); --seeds-encoding names it otherwise.
+  3  the run stopped midway: --stop-after-failures calls in a row to one model failed the same
+     way (a server that went away, a key revoked). What it finished is in its run folder
+     (manifest status "failed", the reason in its notes); run again when the model answers:
+     answers already paid for come from the cache.
+  1  an unexpected error (a bug): its traceback is in the log file.
+Prefect's own messages (warnings, failed tasks with their tracebacks, its server's) go to the log
+file (--log-file, default <out>/toolforge.log), never to the terminal.
+"""
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m flows.corpus",
         description="ToolForge: turn a list of APIs into a tool-use corpus. Prints the run directory last.",
+        epilog=FAILURES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     seeds = p.add_argument_group("seeds")
     seeds.add_argument(
@@ -38,6 +63,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="seed list (public-apis README, JSON, CSV, Parquet); default: the built-in list",
     )
     seeds.add_argument("--seeds-format", choices=["markdown", "json", "csv", "parquet"])
+    seeds.add_argument(
+        "--seeds-encoding",
+        metavar="ENCODING",
+        help="text encoding of the seed list (e.g. latin-1, cp1252); default: UTF-8, else detected",
+    )
     seeds.add_argument("--limit", type=_positive, help="use the first N selected seeds")
     seeds.add_argument("--categories", help="comma-separated category names")
     seeds.add_argument(
@@ -60,13 +90,25 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="ROLE=MODEL",
         help=f"model for one role ({', '.join(ROLES)}); repeatable",
     )
-    llm.add_argument("--api-base", help="OpenAI-compatible server URL (vLLM, llama.cpp server, Ollama)")
+    llm.add_argument(
+        "--api-base",
+        help="OpenAI-compatible server URL (vLLM, llama.cpp server, Ollama); a user:password in it "
+        "is used for requests and written nowhere",
+    )
     llm.add_argument("--concurrency", type=_positive, default=8, help="LLM calls in flight (default 8)")
     llm.add_argument("--temperature", type=float, default=0.3)
     llm.add_argument("--max-tokens", type=_positive, default=1024)
     llm.add_argument("--llm-seed", type=int, default=0, help="sampling seed passed to the model")
     llm.add_argument("--timeout", type=float, default=120.0, help="seconds per LLM request")
     llm.add_argument("--max-attempts", type=_positive, default=6, help="tries per call on transient errors")
+    llm.add_argument(
+        "--stop-after-failures",
+        type=int,
+        default=8,
+        metavar="N",
+        help="stop the run when N calls in a row to one model fail the same way, each after its retries "
+        "(default 8; 0 never stops)",
+    )
     llm.add_argument(
         "--structured-output", choices=["auto", "json_schema", "json_object", "instructions"], default="auto"
     )
@@ -96,6 +138,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="actions allowed per instance before it is rejected (default 5)",
     )
     p.add_argument("--out", default="out", help="run store: local path or fsspec URL (default ./out)")
+    p.add_argument(
+        "--log-file",
+        metavar="PATH",
+        help="where Prefect's own messages go instead of the terminal (default <out>/toolforge.log)",
+    )
     return p
 
 
@@ -110,6 +157,7 @@ def config_from_args(args: argparse.Namespace) -> CorpusConfig:
         timeout_s=args.timeout,
         concurrency=args.concurrency,
         max_attempts=args.max_attempts,
+        stop_after_failures=args.stop_after_failures,
         structured_output=args.structured_output,
         use_cache=not args.no_cache,
         **({"cache_dir": args.cache_dir} if args.cache_dir else {}),
@@ -117,6 +165,7 @@ def config_from_args(args: argparse.Namespace) -> CorpusConfig:
     selection = SeedSelection(
         source=args.seeds,
         format=args.seeds_format,
+        encoding=args.seeds_encoding,
         limit=args.limit,
         categories=[c.strip() for c in (args.categories or "").split(",") if c.strip()],
         sample=args.sample,
@@ -139,11 +188,17 @@ def config_from_args(args: argparse.Namespace) -> CorpusConfig:
     )
 
 
-def parse_config(argv: list[str] | None = None) -> CorpusConfig:
+def parse_command_line(argv: list[str] | None = None) -> tuple[CorpusConfig, argparse.Namespace]:
+    """The run's configuration and the options of the command line itself (`--log-file`); a usage
+    error exits with status 2 and one line."""
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return config_from_args(args)
+        return config_from_args(args), args
     except ValueError as exc:  # pydantic's ValidationError is a ValueError
         parser.error(str(exc))
         raise
+
+
+def parse_config(argv: list[str] | None = None) -> CorpusConfig:
+    return parse_command_line(argv)[0]

@@ -19,6 +19,9 @@ class SeedSelection(BaseModel):
 
     source: str | None = Field(default=None, description="Path or http(s) URL; the built-in list when empty.")
     format: str | None = Field(default=None, description="markdown, json, csv or parquet; else by extension.")
+    encoding: str | None = Field(
+        default=None, description="Text encoding of the seed list; UTF-8 or detected when empty."
+    )
     limit: int | None = Field(default=None, ge=1)
     categories: list[str] = Field(default_factory=list)
     sample: int | None = Field(default=None, ge=1, description="Stratified sample size (by category).")
@@ -48,7 +51,5 @@ class CorpusConfig(BaseModel):
         return self
 
     def public_dump(self) -> dict:
-        """The configuration as written to the manifest (credentials stripped)."""
-        data = self.model_dump()
-        data["llm"] = self.llm.public_dump()
-        return data
+        """The configuration as written to the manifest: no credentials (`LLMConfig` holds them apart)."""
+        return self.model_dump()

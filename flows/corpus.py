@@ -15,27 +15,40 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from prefect import flow
 from prefect.artifacts import create_table_artifact
 from prefect.futures import PrefectFuture
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from agents.llm.gateway import LLMCallError, LLMGateway, close_gateway, gateway_for
+from agents.llm.errors import LLMCallError, ModelUnavailable
+from agents.llm.gateway import LLMGateway, close_gateway, gateway_for
+from agents.llm.preflight import check_models
 from agents.llm.redact import redact
-from flows.config import CorpusConfig
+from flows.config import CorpusConfig, Stage
 from flows.pipeline import Pipeline
 from flows.progress import ProgressBoard
+from flows.terminal import PrefectRecords, TerminalLog
+from schemas.errors import InputError, RunStopped
 from schemas.instance import Instance, Instruction, RejectionRule
 from schemas.manifest import Manifest, StageStats
 from schemas.seed import IngestProblem, Seed
 from schemas.tool import RejectedTool, Tool
 from storage.run_store import RunStore, RunWriter
 from tasks import seeds as seed_reader
+from tasks import simulation, toolset
 from tasks.caching import result_storage
 from tasks.code_version import code_version
 from tasks.simulation import ToolInstructions, rejected_instance, simulate_task, write_instructions_task
 from tasks.toolset import build_tool_task
+
+STAGE_ROLES: dict[Stage, tuple[str, ...]] = {
+    "toolset": toolset.ROLES,
+    "instructions": simulation.INSTRUCTION_ROLES,
+    "simulation": simulation.SIMULATION_ROLES,
+}
+EXIT_OK, EXIT_BUG, EXIT_INPUT, EXIT_STOPPED = 0, 1, 2, 3
 
 
 @dataclass
@@ -54,7 +67,7 @@ class RunRecords:
 def load_seeds(config: CorpusConfig) -> tuple[list[Seed], list[IngestProblem], dict[str, str]]:
     """The selected seeds, what the reader reported, and hashes of the inputs."""
     source = config.seeds.source or seed_reader.default_seeds_path()
-    seeds, problems = seed_reader.read_seeds(source, config.seeds.format)
+    seeds, problems = seed_reader.read_seeds(source, config.seeds.format, config.seeds.encoding)
     selected = seed_reader.select_seeds(
         seeds,
         limit=config.seeds.limit,
@@ -83,10 +96,26 @@ def reuse_run(store: RunStore, run_id: str, records: RunRecords, with_instructio
     return run_id
 
 
-def failure(future: PrefectFuture) -> tuple[str, bool] | None:
-    """None when the task completed, else why it failed after its retries, and whether an LLM call did."""
+def roles_for(stages: list[Stage]) -> list[str]:
+    """The model roles the chosen stages call, each once."""
+    return list(dict.fromkeys(role for stage in stages for role in STAGE_ROLES[stage]))
+
+
+def check_inputs(config: CorpusConfig, gateway: LLMGateway) -> None:
+    """What can be found wrong before any work (InputError): the seed list, when the run reads one,
+    and every model the chosen stages call (`agents.llm.preflight`)."""
+    if "toolset" in config.stages:
+        load_seeds(config)
+    check_models(gateway, roles_for(config.stages))
+
+
+def failure(future: PrefectFuture) -> tuple[str, bool] | ModelUnavailable | None:
+    """None when the task completed; the error when its model was stopped (the item stays unfinished);
+    else why it failed after its retries, and whether an LLM call did."""
     try:
         future.result()
+    except ModelUnavailable as stopped:
+        return stopped
     except Exception as exc:
         return redact(f"{type(exc).__name__}: {exc}")[:1000], isinstance(exc, LLMCallError)
     return None
@@ -99,6 +128,9 @@ class CorpusRun:
         self.config, self.run_id, self.board = config, run_id, board
         self.records = RunRecords()
         self.pipeline = Pipeline()
+        self.finished: Counter[str] = Counter()  # items of each stage with an outcome
+        self.task_runs = 0
+        self.stopped: ModelUnavailable | None = None
         storage = result_storage(config.llm)
         refresh = not config.llm.use_cache
         self.build_tool = build_tool_task.with_options(result_storage=storage, refresh_cache=refresh)
@@ -113,26 +145,39 @@ class CorpusRun:
     # -- submitting -------------------------------------------------------------------------------
 
     def submit_tool(self, seed: Seed) -> None:
-        self.board.expect("toolset")
-        llm = self.config.llm
-        self.pipeline.submit(self.build_tool, seed, self.config.toolset, llm, self.run_id, tag=("tool", seed))
+        args = (seed, self.config.toolset, self.config.llm, self.run_id)
+        self._submit("toolset", self.build_tool, *args, tag=("tool", seed))
 
     def submit_instructions(self, tool: Tool) -> None:
         if "instructions" in self.config.stages:
-            self.board.expect("instructions")
             args = (tool, self.config.simulation, self.config.llm, self.run_id)
-            self.pipeline.submit(self.write_instructions, *args, tag=("instructions", tool))
+            self._submit("instructions", self.write_instructions, *args, tag=("instructions", tool))
 
     def submit_instance(self, tool: Tool, instruction: Instruction) -> None:
         if "simulation" in self.config.stages:
-            self.board.expect("simulation")
             args = (tool, instruction, self.config.simulation, self.config.llm, self.run_id)
-            self.pipeline.submit(self.simulate, *args, tag=("instance", (tool, instruction)))
+            self._submit("simulation", self.simulate, *args, tag=("instance", (tool, instruction)))
+
+    def _submit(self, stage: str, task: Any, *args: Any, tag: Any) -> None:
+        if self.stopped is None:
+            self.board.expect(stage)
+            self.pipeline.submit(task, *args, tag=tag)
+            self.task_runs += 1
+
+    def stop(self, error: ModelUnavailable) -> None:
+        """Stop the run: a model failed for good. Tasks not started are dropped, running ones finish."""
+        if self.stopped is None:
+            self.stopped = error
+            self.task_runs -= self.pipeline.cancel()
+            self.records.notes.append(f"stopped: {error}")
 
     # -- filing outcomes --------------------------------------------------------------------------
 
     def on_tool(self, seed: Seed, future: PrefectFuture) -> None:
         problem = failure(future)
+        if isinstance(problem, ModelUnavailable):
+            return self.stop(problem)
+        self.finished["toolset"] += 1
         if problem is None:
             result = future.result()
         else:
@@ -150,6 +195,9 @@ class CorpusRun:
 
     def on_instructions(self, tool: Tool, future: PrefectFuture) -> None:
         problem = failure(future)
+        if isinstance(problem, ModelUnavailable):
+            return self.stop(problem)
+        self.finished["instructions"] += 1
         if problem is None:
             result: ToolInstructions = future.result()
         else:
@@ -165,6 +213,9 @@ class CorpusRun:
 
     def on_instance(self, tool: Tool, instruction: Instruction, future: PrefectFuture) -> None:
         problem = failure(future)
+        if isinstance(problem, ModelUnavailable):
+            return self.stop(problem)
+        self.finished["simulation"] += 1
         if problem is None:
             instance: Instance = future.result()
         else:
@@ -185,16 +236,13 @@ class CorpusRun:
 
 
 def stage_stats(run: CorpusRun) -> list[StageStats]:
-    """Inputs, outputs, rejections and wall time of each stage that ran."""
-    r, stages = run.records, run.board.stages
+    """Inputs, outputs, rejections, unfinished items and wall time of each stage that ran."""
+    r, stages, finished = run.records, run.board.stages, run.finished
     accepted = sum(i.status == "accepted" for i in r.instances)
-    counts = {
+    with_instructions = len({i.tool_id for i in r.instructions})
+    counts = {  # inputs, outputs, rejected
         "toolset": (len(r.seeds), len(r.tools), len(r.rejected_tools)),
-        "instructions": (
-            len(r.tools),
-            len(r.instructions),
-            len(r.tools) - len({i.tool_id for i in r.instructions}),
-        ),
+        "instructions": (len(r.tools), len(r.instructions), finished["instructions"] - with_instructions),
         "simulation": (len(r.instructions), accepted, len(r.instances) - accepted),
     }
     return [
@@ -203,6 +251,7 @@ def stage_stats(run: CorpusRun) -> list[StageStats]:
             inputs=counts[name][0],
             outputs=counts[name][1],
             rejected=counts[name][2],
+            unfinished=counts[name][0] - finished[name],
             seconds=progress.seconds,
         )
         for name, progress in stages.items()
@@ -267,6 +316,8 @@ def summarize(records: RunRecords) -> None:
 def write_manifest(
     writer: RunWriter, run: CorpusRun, gateway: LLMGateway, started_at: datetime, status: str
 ) -> None:
+    from prefect.runtime import flow_run
+
     writer.write_manifest(
         Manifest(
             run_id=writer.run_id,
@@ -280,6 +331,8 @@ def write_manifest(
             llm=gateway.ledger.summary(),
             artifacts={},
             notes=[redact(n) for n in run.records.notes],
+            flow_run_id=flow_run.get_id(),
+            task_runs=run.task_runs,
         )
     )
 
@@ -298,13 +351,24 @@ def quiet_garbage_collector() -> None:
 
 
 @flow(name="toolforge-corpus", log_prints=False, persist_result=False)
-def corpus_flow(config: CorpusConfig) -> str:
-    """Seeds -> toolset -> instructions -> instances, written to `<out>/runs/<run_id>/`; returns that dir."""
+def corpus_flow(config: CorpusConfig, run_id: str | None = None) -> str:
+    """Seeds -> toolset -> instructions -> instances, written to `<out>/runs/<run_id>/`; returns that dir.
+
+    The models are checked first (`check_models`; free when `run` just did), so a broken one fails
+    the run before its folder exists. A model that fails every call midway stops the run: what was
+    finished is written, the manifest says `failed` and why, and `RunStopped` is raised.
+    """
     quiet_garbage_collector()
     store = RunStore(config.out)
-    writer = store.start_run(store.new_run_id())
+    run_id = run_id or store.new_run_id()
+    gateway = gateway_for(config.llm, run_id)
+    try:
+        check_models(gateway, roles_for(config.stages))
+        writer = store.start_run(run_id)
+    except BaseException:
+        close_gateway(run_id)
+        raise
     started_at = datetime.now(UTC)
-    gateway = gateway_for(config.llm, writer.run_id)
     board = ProgressBoard(gateway)
     run = CorpusRun(config, writer.run_id, gateway, board)
     records = run.records
@@ -330,8 +394,13 @@ def corpus_flow(config: CorpusConfig) -> str:
         board.close()
         write_artifacts(writer, config, records)
         summarize(records)
+        if run.stopped is not None:
+            raise RunStopped(
+                f"{run.stopped}. The run stopped; what it finished is in {writer.run_dir} (status failed)"
+            )
     except BaseException as exc:
-        records.notes.append(f"failed: {type(exc).__name__}: {exc}")
+        if run.stopped is None:
+            records.notes.append(f"failed: {type(exc).__name__}: {exc}")
         write_manifest(writer, run, gateway, started_at, "failed")
         raise
     finally:
@@ -342,22 +411,46 @@ def corpus_flow(config: CorpusConfig) -> str:
 
 
 def run(config: CorpusConfig) -> str:
-    """Run the flow with a thread pool that can keep `concurrency` LLM calls in flight."""
+    """Check the inputs, then run the flow with a thread pool that can keep `concurrency` LLM calls in
+    flight; return the run directory once Prefect has recorded every task run of it.
+
+    The checks come before Prefect starts its server, so bad input fails in seconds (InputError).
+    """
+    run_id = RunStore.new_run_id()
+    try:
+        check_inputs(config, gateway_for(config.llm, run_id))
+    except BaseException:
+        close_gateway(run_id)
+        raise
     workers = max(2 * config.llm.concurrency, 4)
-    return corpus_flow.with_options(task_runner=ThreadPoolTaskRunner(max_workers=workers))(config)
+    flow = corpus_flow.with_options(task_runner=ThreadPoolTaskRunner(max_workers=workers))
+    state = flow(config, run_id=run_id, return_state=True)
+    PrefectRecords(config.out, run_id).wait()
+    return state.result()
 
 
 def main(argv: list[str] | None = None) -> int:
-    from flows.cli import parse_config
+    """The command line: the run directory as the last line of stdout and exit status 0; else one
+    `error:` line on stderr and 2 (bad input or configuration: nothing ran), 3 (the run stopped:
+    a model kept failing) or 1 (a bug: its traceback is in the log file)."""
+    from flows.cli import parse_command_line
 
-    config = parse_config(argv)
-    try:
-        run_dir = run(config)
-    except (OSError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    config, options = parse_command_line(argv)
+    with TerminalLog.for_config(config, options.log_file) as log:
+        try:
+            run_dir = run(config)
+        except InputError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return EXIT_INPUT
+        except RunStopped as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return EXIT_STOPPED
+        except Exception as exc:
+            log.record_exception(exc)
+            print(f"error: {type(exc).__name__}: {exc} (traceback in {log.path})", file=sys.stderr)
+            return EXIT_BUG
     print(run_dir, flush=True)
-    return 0
+    return EXIT_OK
 
 
 if __name__ == "__main__":

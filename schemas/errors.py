@@ -14,3 +14,8 @@ class InputError(ValueError):
 
 class SeedListError(InputError):
     """The seed list cannot be used at all: missing, unreadable, in an unknown encoding, or empty."""
+
+
+class RunStopped(RuntimeError):
+    """A run that stopped before its end because a model kept failing the same way. What it finished
+    is written to its run folder, whose manifest says `failed` and why; the message says so."""

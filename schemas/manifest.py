@@ -22,12 +22,14 @@ class ArtifactInfo(BaseModel):
 
 
 class StageStats(BaseModel):
-    """What one pipeline stage did: items in, items out, items rejected, and wall-clock seconds."""
+    """What one pipeline stage did: items in, items out, items rejected, items left unfinished (the run
+    stopped first), and wall-clock seconds. inputs = outputs + rejected + unfinished."""
 
     name: str
     inputs: int
     outputs: int
     rejected: int
+    unfinished: int = 0
     seconds: float
 
 
@@ -89,3 +91,5 @@ class Manifest(BaseModel):
     llm: LLMUsage = Field(default_factory=LLMUsage)
     artifacts: dict[str, ArtifactInfo] = Field(default_factory=dict)
     notes: list[str] = Field(default_factory=list)
+    flow_run_id: str | None = Field(default=None, description="The Prefect flow run that made the run.")
+    task_runs: int = Field(default=0, description="Prefect task runs the run started.")

@@ -30,7 +30,7 @@ ANSWER_SETTINGS = {
 
 def answer_settings(llm: LLMConfig) -> dict[str, Any]:
     """The LLM settings that can change an answer (not concurrency, timeouts or where the cache is)."""
-    return llm.model_dump(include=ANSWER_SETTINGS) | {"api_base": llm.public_dump()["api_base"]}
+    return llm.model_dump(include=ANSWER_SETTINGS | {"api_base"})
 
 
 def task_cache_key(kind: str, llm: LLMConfig, inputs: dict[str, Any], prompts: list[str]) -> str | None:

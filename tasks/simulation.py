@@ -14,6 +14,7 @@ from prefect.context import TaskRunContext
 from pydantic import BaseModel, Field
 
 from agents.assistant import agent as assistant
+from agents.executor.agent import ROLE as EXECUTOR_ROLE
 from agents.executor.agent import ToolExecutor, respond_prompt
 from agents.llm.config import LLMConfig
 from agents.llm.gateway import LLMGateway, StructuredOutputError, Tally, gateway_for
@@ -24,6 +25,10 @@ from tasks.caching import llm_task, task_cache_key
 
 INSTRUCTIONS_STAGE = "instructions"
 SIMULATION_STAGE = "simulation"
+INSTRUCTION_ROLES = (user.ROLE,)
+"""The model roles the instruction stage calls."""
+SIMULATION_ROLES = (assistant.ROLE, user.ROLE, EXECUTOR_ROLE)
+"""The model roles the simulation calls."""
 
 
 class SimulationSettings(BaseModel):
@@ -162,7 +167,7 @@ def simulate(
                     )
                 )
                 continue
-            role = "executor"
+            role = EXECUTOR_ROLE
             answer = executor.execute(turn.action, turn.action_input, tally=dialogue.tally)
             dialogue.steps.append(
                 Step(
@@ -175,7 +180,7 @@ def simulate(
                 )
             )
     except StructuredOutputError as exc:
-        rule: RejectionRule = "invalid_observation" if role == "executor" else "unparseable_output"
+        rule: RejectionRule = "invalid_observation" if role == EXECUTOR_ROLE else "unparseable_output"
         return dialogue.finish(rule=rule, reason=f"{role}: {exc}")
 
     if not dialogue.functions_called():

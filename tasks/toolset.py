@@ -20,6 +20,9 @@ from schemas.tool import RejectedTool, RejectStage, Tool
 from tasks import openapi, spec_validator
 from tasks.caching import llm_task, task_cache_key
 
+ROLES = (toolsmith.ROLE,)
+"""The model roles the toolset stage calls."""
+
 
 class ToolsetSettings(BaseModel):
     """Knobs of the toolset stage."""

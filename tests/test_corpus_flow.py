@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from agents.llm.config import LLMConfig
 from bench import responders
 from flows import corpus
 from flows.config import CorpusConfig, SeedSelection
+from schemas.errors import RunStopped
 from tasks.toolset import build_tool_task
 from tests.fake_llm import ScriptedLLM
 
@@ -434,3 +436,47 @@ def test_a_rejection_caused_by_a_bad_key_is_not_reused_once_the_key_is_fixed(
     )
     _, tools, rejected = assert_reconciles(run_dir)
     assert rejected.empty and "Dog API" in set(tools["name"])
+
+
+def test_a_model_that_fails_every_call_midway_stops_the_run_with_what_it_finished(
+    scripted_llm: ScriptedLLM, llm_config: LLMConfig, tmp_path, monkeypatch
+):
+    """The server goes away after the first tool: the run stops with the reason instead of rejecting
+    every remaining seed after a slow round of retries; what it finished is written, never `latest`."""
+    rows = [f"| [Api {n}](https://api{n}.example.org) | Record {n} | No | Yes | Yes |" for n in range(30)]
+    many = "### Animals\n" + HEADER + "\n".join(rows) + "\n"
+
+    first_tool_built = threading.Event()
+
+    def script(request: dict[str, Any]) -> str:
+        if is_about(request, "Api 0"):
+            if responders.schema_name(request) == "FunctionCatalog":
+                first_tool_built.set()
+            return responders.toolforge(request)
+        first_tool_built.wait(30)  # the server goes away once the first tool is documented
+        raise litellm.APIConnectionError(message="Connection refused", llm_provider="scripted", model="test")
+
+    scripted_llm.script = script
+    monkeypatch.setattr(corpus, "build_tool_task", build_tool_task.with_options(retry_delay_seconds=0))
+    failing_fast = {"max_attempts": 1, "stop_after_failures": 3, "concurrency": 32}  # a slot for each
+    config = corpus_config(llm_config, tmp_path, write_seeds(tmp_path, many), **failing_fast)
+    config = config.model_copy(update={"stages": ["toolset"]})
+
+    with pytest.raises(RunStopped, match="model scripted/test: the last 3 calls all failed the same way"):
+        run_corpus(config)
+
+    out = tmp_path / "out"
+    assert not (out / "latest").exists()
+    (run_dir,) = (out / "runs").iterdir()
+    manifest = manifest_of(run_dir)
+    assert manifest["status"] == "failed"
+    assert any(n.startswith("stopped: role toolsmith: model scripted/test") for n in manifest["notes"])
+    toolset = stage_stats(manifest)
+    assert toolset["inputs"] == 30 and toolset["unfinished"] > 0
+    assert toolset["inputs"] == toolset["outputs"] + toolset["rejected"] + toolset["unfinished"]
+    tools, rejected = table(run_dir, "tools"), table(run_dir, "rejected_tools")
+    assert list(tools["name"]) == ["Api 0"] and len(rejected) == toolset["rejected"]
+    # only the failures before the breaker tripped are rejections; the rest were neither retried by
+    # Prefect (3 tries each) nor rejected: at most one call per seed, plus Api 0's second
+    assert toolset["rejected"] < 3 and toolset["unfinished"] >= 27
+    assert scripted_llm.calls <= 30 + 1

@@ -11,15 +11,20 @@ import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
+import httpx
 import litellm
 import pytest
 from pydantic import BaseModel, Field
 
 from agents.llm.cache import LLMCache
 from agents.llm.config import LLMConfig, strip_credentials
+from agents.llm.errors import ModelUnavailable
 from agents.llm.gateway import LLMCallError, LLMGateway, StructuredOutputError
+from agents.llm.health import ModelHealth
+from agents.llm.preflight import check_models
 from agents.llm.prompts import PromptTemplate
-from agents.llm.retry import backoff_delay, is_transient
+from agents.llm.redact import redact
+from agents.llm.retry import backoff_delay, cannot_connect, is_transient
 from agents.llm.structured import extract_json_object
 from tests.fake_llm import ScriptedLLM
 
@@ -261,8 +266,74 @@ def test_secrets_never_reach_error_messages_or_cache(scripted_llm: ScriptedLLM, 
 
 def test_credentials_stripped_from_api_base():
     assert strip_credentials("https://me:pw@host:8000/v1") == "https://host:8000/v1"
-    config = LLMConfig(api_base="https://me:pw@host/v1")
-    assert "pw" not in json.dumps(config.public_dump())
+    config = LLMConfig(api_base="https://me:pw-Secret9@host:8000/v1")
+    # held apart, out of every dump (what Prefect stores as the flow's parameter, the manifest, the cache)
+    assert config.api_base == "https://host:8000/v1"
+    assert config.api_base_url() == "https://me:pw-Secret9@host:8000/v1"
+    for dumped in (config.model_dump_json(), json.dumps(config.public_dump()), repr(config), str(config)):
+        assert "pw-Secret9" not in dumped
+    assert config.secrets() == ["pw-Secret9"]
+    copy = config.model_copy(update={"temperature": 0.5})
+    assert copy.api_base_url() == config.api_base_url()
+
+
+def test_a_password_the_settings_hold_is_redacted_once_a_gateway_uses_them():
+    config = LLMConfig(api_base="http://user:Qx7-redact-me@127.0.0.1:9/v1")
+    assert "Qx7-redact-me" in redact("connection to http://127.0.0.1:9 with Qx7-redact-me failed")
+    LLMGateway(config)
+    assert redact("failed with Qx7-redact-me") == "failed with [REDACTED]"
+
+
+def failing_calls(exc: Exception):
+    def script(request):
+        raise exc
+
+    return script
+
+
+def test_a_model_whose_every_call_fails_the_same_way_is_stopped(scripted_llm: ScriptedLLM, llm_config):
+    scripted_llm.script = failing_calls(litellm.APIConnectionError("refused", "scripted", "test"))
+    config = llm_config.model_copy(update={"max_attempts": 1, "stop_after_failures": 3})
+    gateway = LLMGateway(config)
+    for _ in range(2):
+        with pytest.raises(LLMCallError) as info:
+            ask(gateway)
+        assert not isinstance(info.value, ModelUnavailable)
+    with pytest.raises(ModelUnavailable, match="role toolsmith: model scripted/test: the last 3 calls"):
+        ask(gateway)
+    with pytest.raises(ModelUnavailable):  # refused at once, without a call
+        ask(gateway, max_tokens=7)
+    assert scripted_llm.calls == 3
+
+
+def test_an_answer_or_another_kind_of_failure_resets_the_count():
+    health = ModelHealth(failures=3)
+    for kind in ["a", "a", "b", "b"]:
+        assert health.failed("user", "m", kind, "x") is None
+    health.succeeded("m")
+    assert health.failed("user", "m", "b", "x") is None
+    assert health.failed("user", "m", "b", "x") is None
+    stopped = health.failed("user", "m", "b", "boom")
+    assert isinstance(stopped, ModelUnavailable) and "boom" in str(stopped)
+    assert health.tripped("m") is stopped and health.tripped("other") is None
+    assert ModelHealth(failures=0).failed("user", "m", "b", "x") is None
+
+
+def test_the_model_check_names_the_role_and_the_cause_of_a_local_model(llm_config, tmp_path):
+    config = llm_config.model_copy(
+        update={"model": "scripted/test", "role_models": {"judge": f"local/{tmp_path}/none.gguf"}}
+    )
+    gateway = LLMGateway(config)
+    check_models(gateway, ["toolsmith", "user"])  # an in-process provider: nothing to check
+    with pytest.raises(ModelUnavailable, match=r"role judge: model local/.*none\.gguf: GGUF model file not"):
+        check_models(gateway, ["toolsmith", "judge"])
+
+
+def test_cannot_connect_sees_through_litellms_500():
+    refused = litellm.InternalServerError("Connection refused", "hosted_vllm", "m")
+    refused.__cause__ = httpx.ConnectError("[Errno 111] Connection refused")
+    assert cannot_connect(refused)
+    assert not cannot_connect(litellm.InternalServerError("boom", "hosted_vllm", "m"))
 
 
 def test_concurrency_limit_holds_across_threads(scripted_llm: ScriptedLLM, llm_config):

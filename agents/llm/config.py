@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 
 LOCAL_PROVIDER = "local"  # litellm provider name of in-process GGUF models (agents/llm/local_provider.py)
 EMBEDDED_MODEL = f"{LOCAL_PROVIDER}/smollm2"
@@ -24,7 +24,12 @@ def default_cache_dir() -> str:
 
 
 class LLMConfig(BaseModel):
-    """How the factory talks to models. API keys are never part of it: litellm reads them from the env."""
+    """How the factory talks to models. API keys are never part of it: litellm reads them from the env.
+
+    A user name and password written into `api_base` (`http://user:pw@host/v1`) are taken out of it
+    when the settings are made and kept in `api_base_userinfo`, a secret that no dump includes: the
+    manifest, the cache keys and the flow-run parameters Prefect stores all see `http://host/v1`.
+    """
 
     model: str = Field(default=EMBEDDED_MODEL, description="litellm model string used by every role.")
     role_models: dict[str, str] = Field(
@@ -32,6 +37,11 @@ class LLMConfig(BaseModel):
     )
     api_base: str | None = Field(
         default=None, description="OpenAI-compatible server (vLLM, llama.cpp, Ollama)."
+    )
+    api_base_userinfo: SecretStr | None = Field(
+        default=None,
+        exclude=True,
+        description="`user:password` from api_base, held apart from it and left out of every dump.",
     )
     temperature: float = Field(default=0.3, ge=0, le=2)
     max_tokens: int = Field(default=1024, ge=16)
@@ -42,9 +52,25 @@ class LLMConfig(BaseModel):
     backoff_base_s: float = Field(default=0.5, ge=0)
     backoff_max_s: float = Field(default=30.0, ge=0)
     repair_attempts: int = Field(default=2, ge=0, description="Re-asks after an answer fails validation.")
+    stop_after_failures: int = Field(
+        default=8,
+        ge=0,
+        description="Stop the run when this many calls in a row to one model fail the same way "
+        "(each after its retries); 0 never stops.",
+    )
     structured_output: StructuredMode = "auto"
     cache_dir: str = Field(default_factory=default_cache_dir, description="LLM answers and task results.")
     use_cache: bool = True
+
+    @model_validator(mode="before")
+    @classmethod
+    def _credentials_out_of_the_url(cls, data: object) -> object:
+        if isinstance(data, dict) and isinstance(data.get("api_base"), str):
+            userinfo = urlsplit(data["api_base"]).netloc.rpartition("@")[0]
+            if userinfo:
+                data = {**data, "api_base": strip_credentials(data["api_base"])}
+                data.setdefault("api_base_userinfo", userinfo)
+        return data
 
     @field_validator("role_models")
     @classmethod
@@ -59,10 +85,23 @@ class LLMConfig(BaseModel):
         return self.role_models.get(role, self.model)
 
     def public_dump(self) -> dict:
-        """The settings as they may be written to a manifest: credentials in `api_base` are removed."""
-        data = self.model_dump()
-        data["api_base"] = strip_credentials(self.api_base)
-        return data
+        """The settings as they may be written to a manifest or shown: no credentials."""
+        return self.model_dump()
+
+    def api_base_url(self) -> str | None:
+        """`api_base` with its user name and password put back: what requests are sent to."""
+        if not self.api_base or self.api_base_userinfo is None:
+            return self.api_base
+        parts = urlsplit(self.api_base)
+        netloc = f"{self.api_base_userinfo.get_secret_value()}@{parts.netloc}"
+        return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+    def secrets(self) -> list[str]:
+        """The secret values these settings hold (for redaction): the password of `api_base`."""
+        if self.api_base_userinfo is None:
+            return []
+        user, _, password = self.api_base_userinfo.get_secret_value().partition(":")
+        return [value for value in (password or user,) if value]
 
 
 def strip_credentials(url: str | None) -> str | None:

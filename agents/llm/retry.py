@@ -31,6 +31,22 @@ def is_transient(exc: BaseException) -> bool:
     return isinstance(status, int) and status in TRANSIENT_STATUS
 
 
+def cannot_connect(exc: BaseException) -> bool:
+    """Whether the error, or one it was raised from, is a failure to reach the server at all (refused,
+    no route, unknown host). litellm reports some of these as a 500 InternalServerError."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, httpx.ConnectError | ConnectionError) or type(current).__name__ in {
+            "APIConnectionError",
+            "ConnectError",
+        }:
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
 def backoff_delay(attempt: int, *, base_s: float, max_s: float, rng: random.Random | None = None) -> float:
     """Exponential backoff with equal jitter: half the capped delay, plus a random part of the other half."""
     capped = min(max_s, base_s * (2**attempt))
