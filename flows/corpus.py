@@ -82,11 +82,24 @@ def load_seeds(config: CorpusConfig) -> tuple[list[Seed], list[IngestProblem], d
     return selected, problems, inputs
 
 
+def earlier_run(store: RunStore, run_id: str, with_instructions: bool) -> str:
+    """The id of the run `--from-run` names (`latest` resolved), or InputError saying why it cannot be
+    used: no such run, or one without the outputs the chosen stages start from."""
+    run_id = store.latest_run_id() if run_id == "latest" else run_id
+    runs = store.list_runs()
+    if not run_id or run_id not in runs:
+        latest = ", ".join(runs[-5:]) or "none"
+        raise InputError(f"--from-run: no run {run_id!r} in {store.out} (latest runs: {latest})")
+    needed = ["seeds", "tools", "rejected_tools", *(["instructions"] if with_instructions else [])]
+    missing = [name for name in needed if not store.has_artifact(run_id, name)]
+    if missing:
+        raise InputError(f"--from-run: run {run_id} in {store.out} has no {', '.join(missing)} to start from")
+    return run_id
+
+
 def reuse_run(store: RunStore, run_id: str, records: RunRecords, with_instructions: bool) -> str:
     """Take seeds and tools (and instructions, when the run starts at the simulation) from an earlier run."""
-    run_id = store.latest_run_id() if run_id == "latest" else run_id
-    if not run_id or run_id not in store.list_runs():
-        raise ValueError(f"--from-run: no run {run_id!r} in {store.out} (runs: {store.list_runs()[-5:]})")
+    run_id = earlier_run(store, run_id, with_instructions)
     records.seeds = store.read_records(run_id, "seeds", Seed)
     records.tools = store.read_records(run_id, "tools", Tool)
     records.rejected_tools = store.read_records(run_id, "rejected_tools", RejectedTool)
@@ -102,10 +115,18 @@ def roles_for(stages: list[Stage]) -> list[str]:
 
 
 def check_inputs(config: CorpusConfig, gateway: LLMGateway) -> None:
-    """What can be found wrong before any work (InputError): the seed list, when the run reads one,
-    and every model the chosen stages call (`agents.llm.preflight`)."""
+    """What can be found wrong before any work (InputError): the run store, the seed list (when the
+    run reads one) or the earlier run it starts from, and every model the chosen stages call
+    (`agents.llm.preflight`)."""
+    try:
+        store = RunStore(config.out)
+        store.check_writable()
+    except (OSError, ValueError) as exc:
+        raise InputError(f"--out {config.out}: the run store cannot be written: {exc}") from None
     if "toolset" in config.stages:
         load_seeds(config)
+    else:
+        earlier_run(store, config.from_run or "latest", "instructions" not in config.stages)
     check_models(gateway, roles_for(config.stages))
 
 

@@ -92,6 +92,20 @@ class RunStore:
         names = (posixpath.basename(e["name"].rstrip("/")) for e in entries if e["type"] == "directory")
         return sorted(name for name in names if _SAFE_NAME.match(name))
 
+    def has_artifact(self, run_id: str, name: str) -> bool:
+        """Whether the run wrote the artifact `<name>.parquet`."""
+        _check_name(name, "artifact name")
+        return bool(self.fs.exists(posixpath.join(self._run_path(run_id), f"{name}.parquet")))
+
+    def check_writable(self) -> None:
+        """OSError unless runs can be written here: the `runs` folder is made, and a file written to it
+        and removed."""
+        runs = posixpath.join(self.root, RUNS)
+        self.fs.makedirs(runs, exist_ok=True)
+        probe = posixpath.join(runs, f".write-check-{uuid.uuid4().hex}")
+        self.fs.pipe_file(probe, b"")
+        self.fs.rm_file(probe)
+
     def read_table(self, run_id: str, name: str) -> pa.Table:
         """The artifact `<name>.parquet` of a run, as an Arrow table."""
         _check_name(name, "artifact name")

@@ -16,6 +16,7 @@ from bench import responders
 from bench.fake_llm_server import FakeLLMServer
 from flows import corpus
 from flows.config import CorpusConfig, SeedSelection
+from schemas.errors import InputError
 from schemas.instance import ExecutorAnswer
 from tests.fake_llm import ScriptedLLM
 
@@ -147,8 +148,16 @@ def test_stage_choices_that_lack_inputs_are_refused(llm_config, tmp_path):
         config_for(tmp_path, llm_config, stages=["simulation"])
     with pytest.raises(ValueError, match="needs instructions"):
         config_for(tmp_path, llm_config, stages=["toolset", "simulation"])
-    with pytest.raises(ValueError, match="no run 'nope'"):
+    with pytest.raises(InputError, match="no run 'nope'"):
         corpus.run(config_for(tmp_path, llm_config, stages=["instructions"], from_run="nope"))
+
+
+def test_an_output_store_that_cannot_be_written_is_refused_before_any_work(llm_config, tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    config = config_for(tmp_path, llm_config).model_copy(update={"out": str(blocker / "out")})
+    with pytest.raises(InputError, match=r"--out .*a-file/out: the run store cannot be written"):
+        corpus.run(config)
 
 
 def test_the_corpus_flow_over_http_through_the_fake_server(tmp_path):
