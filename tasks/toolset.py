@@ -16,6 +16,7 @@ from agents.llm.config import LLMConfig
 from agents.llm.gateway import LLMGateway, StructuredOutputError, gateway_for
 from agents.toolsmith import agent as toolsmith
 from schemas.seed import Seed
+from schemas.spec import nl_documentation, non_textual_media, routes
 from schemas.tool import RejectedTool, RejectStage, Tool
 from tasks import openapi, spec_validator
 from tasks.caching import llm_task, task_cache_key
@@ -57,7 +58,7 @@ def build_tool(
     problems = spec_validator.spec_problems(spec)
     if problems:
         return _reject(seed, "openapi", "invalid OpenAPI spec: " + "; ".join(problems))
-    binary = openapi.non_textual_media(spec)
+    binary = non_textual_media(spec)
     if binary:
         return _reject(seed, "media", "not textual: " + "; ".join(binary))
     return Tool(
@@ -70,8 +71,8 @@ def build_tool(
         introduction=introduction,
         functions=functions,
         openapi=json.dumps(spec, ensure_ascii=False),
-        nl_documentation=openapi.nl_documentation(spec),
-        routes=openapi.routes(spec),
+        nl_documentation=nl_documentation(spec),
+        routes=routes(spec),
         model=gateway.config.model_for(toolsmith.ROLE),
     )
 

@@ -10,12 +10,12 @@ import litellm
 import pandas as pd
 import pytest
 
-from agents.executor.calls import check_response
 from agents.llm.config import LLMConfig
 from bench import responders
 from bench.fake_llm_server import FakeLLMServer
 from flows import corpus
 from flows.config import CorpusConfig, SeedSelection
+from schemas.calls import check_response
 from schemas.errors import InputError
 from schemas.instance import ExecutorAnswer
 from tests.fake_llm import ScriptedLLM

@@ -10,21 +10,22 @@ from jsonschema import Draft7Validator
 
 from agents.executor import agent as executor_agent
 from agents.executor.agent import ToolExecutor
-from agents.executor.calls import (
+from agents.executor.decoding import decoding_schema
+from agents.llm.gateway import LLMGateway, StructuredOutputError, Tally
+from bench.responders import executor_answer, function_catalog
+from schemas.calls import (
     CallError,
     HttpRequest,
     check_call,
     check_response,
-    decoding_schema,
     documented_statuses,
     error_answer,
     plain_schema,
     response_schema,
 )
-from agents.llm.gateway import LLMGateway, StructuredOutputError, Tally
-from bench.responders import executor_answer, function_catalog
 from schemas.instance import ExecutorAnswer
 from schemas.seed import Seed
+from schemas.spec import nl_documentation, routes
 from schemas.tool import FunctionCatalog, FunctionDoc, Tool
 from tasks import openapi
 from tests.fake_llm import ScriptedLLM
@@ -148,8 +149,8 @@ def make_tool(spec: dict[str, Any]) -> Tool:
         introduction="Record Keeper stores records in collections and lets developers search them.",
         functions=functions,
         openapi=json.dumps(spec),
-        nl_documentation=openapi.nl_documentation(spec),
-        routes=openapi.routes(spec),
+        nl_documentation=nl_documentation(spec),
+        routes=routes(spec),
         model="test",
     )
 

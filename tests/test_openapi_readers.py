@@ -16,9 +16,11 @@ import pytest
 from openapi_spec_validator import validate
 
 from agents.assistant.agent import decoding_schema as assistant_decoding_schema
-from agents.executor import calls
+from agents.executor.decoding import decoding_schema as executor_decoding_schema
+from schemas import calls
+from schemas import spec as spec_reading
 from schemas.instance import ExecutorAnswer
-from tasks import openapi
+from tasks.openapi import spec_problems
 
 HOLIDAY = {
     "type": "object",
@@ -124,24 +126,25 @@ NAMES = [
 
 def test_the_fixture_is_a_valid_openapi_3_spec():
     validate(copy.deepcopy(SPEC))
-    assert openapi.spec_problems(SPEC) == []
+    assert spec_problems(SPEC) == []
 
 
 def test_functions_without_operation_id_are_named_from_method_and_path():
-    assert [op.name for op in openapi.operations(SPEC)] == NAMES
-    assert [(r.name, r.method, r.path) for r in openapi.routes(SPEC)][:2] == [
+    assert [op.name for op in spec_reading.operations(SPEC)] == NAMES
+    assert [(r.name, r.method, r.path) for r in spec_reading.routes(SPEC)][:2] == [
         (NAMES[0], "GET", "/api/v3/PublicHolidays/{year}/{countryCode}"),
         (NAMES[1], "GET", "/api/v3/IsTodayPublicHoliday/{countryCode}"),
     ]
-    assert openapi.derived_name("GET", "/pets/{petId}/toys") == "getPetsByPetIdToys"
-    assert openapi.derived_name("delete", "/") == "delete"
+    assert spec_reading.derived_name("GET", "/pets/{petId}/toys") == "getPetsByPetIdToys"
+    assert spec_reading.derived_name("delete", "/") == "delete"
 
 
 def test_an_operation_id_wins_and_names_stay_unique():
     spec = copy.deepcopy(SPEC)
     spec["paths"]["/api/v3/Version"]["get"]["operationId"] = "versionGet"
     spec["paths"]["/api/v3/Feedback"]["post"]["operationId"] = NAMES[0]  # clashes with a derived name
-    assert [op.name for op in openapi.operations(spec)] == [NAMES[0], NAMES[1], "versionGet", f"{NAMES[0]}_2"]
+    names = [op.name for op in spec_reading.operations(spec)]
+    assert names == [NAMES[0], NAMES[1], "versionGet", f"{NAMES[0]}_2"]
 
 
 @pytest.mark.parametrize(
@@ -162,12 +165,12 @@ def test_an_operation_id_wins_and_names_stay_unique():
     ],
 )
 def test_media_types(media: str, json_like: bool, textual: bool):
-    assert openapi.is_json_media(media) is json_like
-    assert openapi.is_textual_media(media) is textual
+    assert spec_reading.is_json_media(media) is json_like
+    assert spec_reading.is_textual_media(media) is textual
 
 
 def test_text_json_and_plus_json_are_textual_and_read_as_json():
-    assert openapi.non_textual_media(SPEC) == []
+    assert spec_reading.non_textual_media(SPEC) == []
     # the executor simulates the JSON form of the answer, not the text/plain one listed first
     schema = calls.response_schema(SPEC, NAMES[0], 200)
     assert schema == {
@@ -182,15 +185,16 @@ def test_text_json_and_plus_json_are_textual_and_read_as_json():
 
 
 def test_shared_and_referenced_parameters_are_inputs():
-    inputs = {i.name: i for i in openapi.function_inputs(SPEC, openapi.operations(SPEC)[0].operation)}
+    first = spec_reading.operations(SPEC)[0].operation
+    inputs = {i.name: i for i in spec_reading.function_inputs(SPEC, first)}
     assert set(inputs) == {"year", "countryCode"}
     assert inputs["countryCode"].required and inputs["countryCode"].schema == {"type": "string"}
-    body = openapi.function_inputs(SPEC, openapi.operations(SPEC)[3].operation)
+    body = spec_reading.function_inputs(SPEC, spec_reading.operations(SPEC)[3].operation)
     assert [(i.name, i.location, i.required) for i in body] == [("text", "body", True)]
 
 
 def test_nl_documentation_reads_every_function():
-    text = openapi.nl_documentation(SPEC)
+    text = spec_reading.nl_documentation(SPEC)
     blocks = text.split("\n\n")
     assert [b.split(":", 1)[0] for b in blocks] == NAMES
     assert "countryCode" in blocks[0] and "Two-letter country code" in blocks[0]
@@ -206,7 +210,7 @@ def test_the_agents_decoding_schemas_and_call_checks_work_on_it():
     assert calls.documented_statuses(SPEC, NAMES[2]) == [200]
     assert calls.documented_statuses(SPEC, NAMES[1]) == [200, 204]
     for name in NAMES:
-        schema = calls.decoding_schema(SPEC, name)
+        schema = executor_decoding_schema(SPEC, name)
         assert schema["properties"]["status_code"]["enum"]
     _, _, arguments, request = calls.check_call(SPEC, NAMES[0], {"year": "2024", "countryCode": "PT"})
     assert arguments == {"year": 2024, "countryCode": "PT"}
@@ -223,14 +227,14 @@ def test_references_that_lead_nowhere_read_as_anything_instead_of_crashing():
     get = spec["paths"]["/api/v3/PublicHolidays/{year}/{countryCode}"]["get"]
     get["responses"]["200"]["content"]["application/json"]["schema"] = {"$ref": "other.yaml#/Holiday"}
     get["parameters"].append({"$ref": "#/components/parameters/Missing"})
-    assert openapi.function_inputs(spec, openapi.operations(spec)[0].operation)
-    assert "Public holidays" in openapi.nl_documentation(spec)
+    assert spec_reading.function_inputs(spec, spec_reading.operations(spec)[0].operation)
+    assert "Public holidays" in spec_reading.nl_documentation(spec)
     assert calls.response_schema(spec, NAMES[0], 200) == {}
 
 
 def test_an_invalid_spec_is_reported_with_the_validator_reason():
     spec = json.loads(json.dumps(SPEC))
     spec["paths"]["api/no-leading-slash"] = spec["paths"].pop("/api/v3/Version")
-    problems = openapi.spec_problems(spec)
+    problems = spec_problems(spec)
     assert problems and "api/no-leading-slash" in problems[0]
-    assert openapi.spec_problems({"openapi": "3.0.0"})  # not even a spec: reported, not raised
+    assert spec_problems({"openapi": "3.0.0"})  # not even a spec: reported, not raised

@@ -13,9 +13,9 @@ from agents.llm.gateway import LLMGateway
 from agents.user.agent import drop_near_duplicates, near_duplicate
 from bench import responders
 from schemas.instance import DraftInstruction, Instance, Instruction
+from schemas.react import render_react
 from schemas.seed import Seed
 from schemas.tool import Tool
-from tasks.render import render_react
 from tasks.simulation import SimulationSettings, simulate, write_instructions
 from tasks.toolset import build_tool
 from tests.fake_llm import ScriptedLLM

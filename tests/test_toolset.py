@@ -11,6 +11,7 @@ from pydantic import ValidationError
 
 from agents.llm.gateway import LLMCallError, LLMGateway
 from bench import responders
+from schemas import spec as spec_reading
 from schemas.seed import Seed
 from schemas.tool import FunctionCatalog, FunctionDoc, RejectedTool, Tool
 from tasks import openapi
@@ -44,7 +45,8 @@ def test_compiled_spec_is_valid_openapi_with_operation_ids_and_servers():
     validate(spec)
     assert openapi.spec_problems(spec) == []
     assert spec["servers"] == [{"url": "https://catfact.ninja"}]
-    assert {op.operation["operationId"] for op in openapi.operations(spec)} == {f.name for f in functions}
+    operation_ids = {op.operation["operationId"] for op in spec_reading.operations(spec)}
+    assert operation_ids == {f.name for f in functions}
     get_record = spec["paths"]["/records/{recordId}"]["get"]
     assert get_record["parameters"][0] == {
         "name": "recordId",
@@ -105,7 +107,7 @@ def test_request_bodies_enums_arrays_and_objects_compile_to_valid_specs():
     assert body["required"] == ["size"]
     assert body["properties"]["quantity"]["enum"] == [1, 2] and body["properties"]["quantity"]["default"] == 1
     assert body["properties"]["tags"]["items"] == {"type": "string"}
-    text = openapi.nl_documentation(spec)
+    text = spec_reading.nl_documentation(spec)
     assert (
         "createOrder: Creates an order" in text
         and '"size": "String. Size. One of: \\"S\\", \\"M\\". Required."' in text
@@ -156,11 +158,11 @@ def test_catalog_refuses_duplicate_names_and_routes():
 
 def test_routes_and_nl_documentation_come_from_the_spec():
     spec = openapi.compile_openapi(SEED, "Intro.", catalog().functions)
-    assert [r.model_dump() for r in openapi.routes(spec)] == [
+    assert [r.model_dump() for r in spec_reading.routes(spec)] == [
         {"name": "searchCatFacts", "method": "GET", "path": "/records"},
         {"name": "getCatFactsRecord", "method": "GET", "path": "/records/{recordId}"},
     ]
-    text = openapi.nl_documentation(spec)
+    text = spec_reading.nl_documentation(spec)
     assert text.count("Parameters:") == 2 and "Errors: 404: No record has that id" in text
 
 
@@ -168,7 +170,7 @@ def test_non_textual_media_is_detected():
     spec = openapi.compile_openapi(
         SEED, "Intro.", [FunctionDoc.model_validate(function(response_media_type="image/png"))]
     )
-    assert openapi.non_textual_media(spec) == ["getCatFactsRecord answers 200 with image/png"]
+    assert spec_reading.non_textual_media(spec) == ["getCatFactsRecord answers 200 with image/png"]
 
 
 def test_server_url_falls_back_without_a_link():

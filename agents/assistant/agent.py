@@ -10,9 +10,9 @@ from agents.llm.gateway import LLMGateway, Tally
 from agents.llm.prompts import PromptTemplate, load_prompt
 from agents.llm.structured import bounded
 from schemas.instance import ASK_USER, FINISH, AssistantTurn, Step
+from schemas.react import render_steps
+from schemas.spec import arguments_schema, operations
 from schemas.tool import Tool
-from tasks import openapi
-from tasks.render import render_steps
 
 ROLE = "assistant"
 PROMPTS = Path(__file__).parent / "prompts"
@@ -70,9 +70,9 @@ def decoding_schema(
     """
     answered = answered or {}
     branches = []
-    for op in openapi.operations(spec):
+    for op in operations(spec):
         name = op.name
-        arguments: dict[str, Any] | None = bounded(openapi.arguments_schema(spec, op.operation))
+        arguments: dict[str, Any] | None = bounded(arguments_schema(spec, op.operation))
         if (name, "{}") in answered:
             arguments = _not_empty(arguments)
             if arguments is None:

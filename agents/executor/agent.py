@@ -6,21 +6,21 @@ import json
 from pathlib import Path
 from typing import Any
 
-from agents.executor.calls import (
+from agents.executor.decoding import decoding_schema
+from agents.llm.gateway import LLMGateway, Tally
+from agents.llm.prompts import PromptTemplate, load_prompt
+from schemas.calls import (
     CallError,
     HttpRequest,
     check_call,
     check_response,
-    decoding_schema,
     documented_statuses,
     error_answer,
     response_schema,
 )
-from agents.llm.gateway import LLMGateway, Tally
-from agents.llm.prompts import PromptTemplate, load_prompt
 from schemas.instance import ExecutorAnswer
+from schemas.spec import nl_documentation, operation_by_name
 from schemas.tool import Tool
-from tasks import openapi
 
 ROLE = "executor"
 STAGE = "simulation"
@@ -94,11 +94,11 @@ class ToolExecutor:
 
     def _documentation(self, function: str) -> str:
         """The function's block of the NL documentation."""
-        found = openapi.operation_by_name(self.spec, function)
+        found = operation_by_name(self.spec, function)
         assert found is not None
         operation = {**found.operation, "operationId": found.name}  # the name it was called by
         single = {**self.spec, "paths": {found.path: {found.method.lower(): operation}}}
-        return openapi.nl_documentation(single)
+        return nl_documentation(single)
 
     def _responses(self, function: str) -> str:
         lines = []

@@ -1,10 +1,10 @@
-"""The tool executor's checks, with no LLM: a function call against the spec, and an answer against it.
+"""Checks of a function call and of an API's answer against a tool's spec, with no LLM.
 
-`check_call` vets the assistant's arguments before anything is simulated (an unknown function, a
-missing or unknown parameter, a wrong type or a value outside its enum becomes an error observation)
-and builds the HTTP request; `check_response` vets the simulated answer (a documented status, a body
-that conforms to that status's response schema); `decoding_schema` is the JSON schema that
-constrains the executor's decoding to the documented statuses and response bodies.
+`check_call` vets a call's arguments (an unknown function, a missing or unknown parameter, a wrong
+type or a value outside its enum is a `CallError` whose message is the API's error observation) and
+builds the HTTP request; `check_response` vets an answer (a documented status, a body that conforms
+to that status's response schema). The simulated executor uses both; so can any later check of a
+finished dialogue.
 """
 
 from __future__ import annotations
@@ -18,9 +18,8 @@ from urllib.parse import quote, urlencode
 from openapi_schema_validator import OAS30Validator
 from pydantic import BaseModel, Field
 
-from agents.llm.structured import bounded
 from schemas.instance import ExecutorAnswer
-from tasks.openapi import (
+from schemas.spec import (
     Operation,
     function_inputs,
     inline_refs,
@@ -385,21 +384,3 @@ def plain_schema(schema: Any) -> Any:
         if "enum" in plain and None not in plain["enum"]:
             plain["enum"] = [*plain["enum"], None]
     return plain
-
-
-def decoding_schema(spec: dict[str, Any], function: str) -> dict[str, Any]:
-    """The executor's answer as JSON schema: a documented status and one of the documented bodies.
-
-    Free-form strings and arrays get decoding bounds (`bounded`), so a small model stops in time.
-    """
-    statuses = documented_statuses(spec, function)
-    bodies: list[dict[str, Any]] = []
-    for status in statuses:
-        body = plain_schema(response_schema(spec, function, status))
-        if body not in bodies:
-            bodies.append(body)
-    return {
-        "type": "object",
-        "properties": {"status_code": {"enum": statuses}, "body": {"anyOf": bounded(bodies)}},
-        "required": ["status_code", "body"],
-    }
