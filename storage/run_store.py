@@ -98,11 +98,10 @@ class RunStore:
         return bool(self.fs.exists(posixpath.join(self._run_path(run_id), f"{name}.parquet")))
 
     def check_writable(self) -> None:
-        """OSError unless runs can be written here: the `runs` folder is made, and a file written to it
-        and removed."""
-        runs = posixpath.join(self.root, RUNS)
-        self.fs.makedirs(runs, exist_ok=True)
-        probe = posixpath.join(runs, f".write-check-{uuid.uuid4().hex}")
+        """OSError unless runs can be written here: the output folder is made if need be, and a file
+        written to it and removed."""
+        self.fs.makedirs(self.root, exist_ok=True)
+        probe = posixpath.join(self.root, f".write-check-{uuid.uuid4().hex}")
         self.fs.pipe_file(probe, b"")
         self.fs.rm_file(probe)
 
