@@ -14,7 +14,8 @@ import litellm
 from litellm import CustomLLM
 
 PROVIDER = "scripted"
-Script = Callable[[dict[str, Any]], str]
+Script = Callable[[dict[str, Any]], "str | tuple[str, str]"]
+"""A request's answer: its content, or (content, finish_reason) to end otherwise than "stop"."""
 
 
 class ScriptedLLM(CustomLLM):
@@ -28,14 +29,21 @@ class ScriptedLLM(CustomLLM):
 
     def completion(self, model: str, messages: list, *args: Any, **kwargs: Any) -> litellm.ModelResponse:
         params = kwargs.get("optional_params") or {}
-        request = {"model": model, "messages": messages, "response_format": params.get("response_format")}
+        request = {
+            "model": model,
+            "messages": messages,
+            "response_format": params.get("response_format"),
+            "seed": params.get("seed"),
+        }
         with self._lock:
             self.requests.append(request)
         if self.script is None:
             raise RuntimeError("ScriptedLLM has no script")
-        content = self.script(request)
+        answer = self.script(request)
+        content, finish_reason = answer if isinstance(answer, tuple) else (answer, "stop")
         response: litellm.ModelResponse = kwargs["model_response"]
         response.choices[0].message.content = content  # type: ignore[union-attr]
+        response.choices[0].finish_reason = finish_reason
         response.usage = litellm.Usage(  # type: ignore[attr-defined]
             prompt_tokens=sum(len(str(m["content"]).split()) for m in messages),
             completion_tokens=len(content.split()),

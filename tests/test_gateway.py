@@ -25,6 +25,7 @@ from agents.llm.preflight import check_models
 from agents.llm.prompts import PromptTemplate
 from agents.llm.redact import redact
 from agents.llm.retry import backoff_delay, cannot_connect, is_transient
+from agents.llm.slots import PrioritySlots
 from agents.llm.structured import extract_json_object
 from tests.fake_llm import ScriptedLLM
 
@@ -304,6 +305,51 @@ def test_a_model_whose_every_call_fails_the_same_way_is_stopped(scripted_llm: Sc
     with pytest.raises(ModelUnavailable):  # refused at once, without a call
         ask(gateway, max_tokens=7)
     assert scripted_llm.calls == 3
+
+
+def test_an_answer_cut_at_the_token_limit_or_empty_is_asked_again_and_never_cached(
+    scripted_llm: ScriptedLLM, llm_config
+):
+    whole = '{"city": "Tokyo", "population": 1}'
+    answers = iter([('{"city": "Tok', "length"), ("   ", "stop"), (whole, "stop")])
+    scripted_llm.script = lambda request: next(answers)
+    gateway = LLMGateway(llm_config)
+    assert ask(gateway) == Answer(city="Tokyo", population=1)
+    seeds = [r["seed"] for r in scripted_llm.requests]
+    assert len(seeds) == 3 and len(set(seeds)) == 3  # asked again with another sampling seed
+    assert gateway.ledger.summary().calls == 3  # every answer cost tokens
+    assert ask(LLMGateway(llm_config)) == Answer(city="Tokyo", population=1)  # only the whole one cached
+    assert scripted_llm.calls == 3
+
+
+def test_an_answer_always_cut_is_a_permanent_error_naming_the_limit(scripted_llm: ScriptedLLM, llm_config):
+    scripted_llm.script = lambda request: ('{"city": "Tok', "length")
+    with pytest.raises(LLMCallError, match=r"cut at the token limit \(1024; raise --max-tokens\) on 3 tries"):
+        ask(LLMGateway(llm_config))
+    assert scripted_llm.calls == 3
+    assert not list(Path(llm_config.cache_dir).rglob("*.json"))
+
+
+def test_waiting_calls_of_a_later_stage_get_the_next_free_slot():
+    slots = PrioritySlots(1)
+    slots.acquire()
+    order: list[str] = []
+    waiters = []
+    for name, priority in [("toolset", 2), ("toolset-2", 2), ("simulation", 0), ("instructions", 1)]:
+        thread = threading.Thread(target=lambda n=name, p=priority: (slots.acquire(p), order.append(n)))
+        thread.start()
+        waiters.append(thread)
+        time.sleep(0.05)  # queue them in this order
+    for _ in waiters:
+        slots.release()
+        time.sleep(0.05)
+    for thread in waiters:
+        thread.join(5)
+    assert order == ["simulation", "instructions", "toolset", "toolset-2"]
+    slots.release()
+    assert slots.in_use == 0
+    with pytest.raises(RuntimeError):
+        slots.release()
 
 
 def test_an_answer_or_another_kind_of_failure_resets_the_count():

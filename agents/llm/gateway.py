@@ -30,11 +30,14 @@ from agents.llm.errors import LLMCallError, StructuredOutputError
 from agents.llm.health import ModelHealth
 from agents.llm.redact import redact, register_secret
 from agents.llm.retry import backoff_delay, is_transient
+from agents.llm.slots import PrioritySlots
 from agents.llm.structured import compact_schema, describe_error, extract_json_object
 from agents.llm.usage import UsageLedger
 
 log = logging.getLogger(__name__)
 T = TypeVar("T", bound=BaseModel)
+INCOMPLETE_RETRIES = 2
+"""Asks again after an answer cut at the token limit or empty."""
 
 _litellm: ModuleType | None = None
 _litellm_lock = threading.Lock()
@@ -106,7 +109,8 @@ class LLMGateway:
         self.config = config
         self.ledger = UsageLedger()
         self.cache = LLMCache(Path(config.cache_dir).expanduser() / "llm") if config.use_cache else None
-        self._slots = threading.BoundedSemaphore(config.concurrency)
+        self.slots = PrioritySlots(config.concurrency)
+        self._priority: dict[str, int] = {}
         self._in_flight: dict[str, Future[tuple[str, dict[str, int]]]] = {}
         self._in_flight_lock = threading.Lock()
         self._sleep = sleep
@@ -269,16 +273,19 @@ class LLMGateway:
     ) -> tuple[str, dict[str, int]]:
         """One model call, retried on transient errors, recorded in the ledger: (content, usage).
 
-        ModelUnavailable, at once, when the model's circuit breaker has tripped (`agents.llm.health`).
+        An answer cut at the token limit (`finish_reason` "length") or empty is asked again, with
+        another sampling seed, up to `INCOMPLETE_RETRIES` times, and never returned: the cache must
+        not keep it. ModelUnavailable, at once, when the model's circuit breaker has tripped
+        (`agents.llm.health`).
         """
-        attempts = self.config.max_attempts
-        for attempt in range(attempts):
+        attempts, attempt, incomplete = self.config.max_attempts, 0, 0
+        while True:
             if (stopped := self.health.tripped(model)) is not None:
                 raise stopped
             response_format = self._response_format(model, schema, schema_name)
             try:
                 litellm = import_litellm()  # the first call sets it up here, outside any slot
-                with self._slots:
+                with self.slots.hold(self._priority.get(stage, len(self._priority))):
                     response = litellm.completion(
                         model=model,
                         messages=messages,
@@ -286,17 +293,8 @@ class LLMGateway:
                         timeout=self.config.timeout_s,
                         num_retries=0,
                         **self.endpoint(model),
-                        **params,
+                        **{**params, "seed": params["seed"] + incomplete},
                     )
-                content = response.choices[0].message.content or ""
-                usage = response.usage
-                tokens = {
-                    "prompt_tokens": int(getattr(usage, "prompt_tokens", 0) or 0),
-                    "completion_tokens": int(getattr(usage, "completion_tokens", 0) or 0),
-                }
-                self.ledger.record_call(stage, role, model, **tokens, cost_usd=_cost(response, model))
-                self.health.succeeded(model)
-                return content, tokens
             except Exception as exc:
                 self.ledger.record_error(stage, role, model)
                 if response_format and _rejects_response_format(exc):
@@ -304,23 +302,53 @@ class LLMGateway:
                     self._no_schema_support.add(model)
                     continue
                 transient = is_transient(exc)
-                if not transient or attempt == attempts - 1:
-                    tries = f" after {attempt + 1} attempt(s)" if transient else ""
-                    message = redact(f"{type(exc).__name__}{tries}: {exc}")[:1000]
-                    kind = f"{type(exc).__name__}:{getattr(exc, 'status_code', '')}"
-                    stopped = self.health.failed(role, model, kind, message)
-                    if stopped is not None:
-                        raise stopped from None
-                    raise LLMCallError(message, transient=transient) from None
+                attempt += 1
+                if not transient or attempt == attempts:
+                    tries = f" after {attempt} attempt(s)" if transient else ""
+                    text = f"{type(exc).__name__}{tries}: {exc}"
+                    raise self._failed(role, model, exc, text, transient) from None
                 self._sleep(
                     backoff_delay(
-                        attempt,
+                        attempt - 1,
                         base_s=self.config.backoff_base_s,
                         max_s=self.config.backoff_max_s,
                         rng=self._rng,
                     )
                 )
-        raise AssertionError("unreachable")
+                continue
+            choice = response.choices[0]
+            content = choice.message.content or ""
+            usage = response.usage
+            tokens = {
+                "prompt_tokens": int(getattr(usage, "prompt_tokens", 0) or 0),
+                "completion_tokens": int(getattr(usage, "completion_tokens", 0) or 0),
+            }
+            self.ledger.record_call(stage, role, model, **tokens, cost_usd=_cost(response, model))
+            cut = getattr(choice, "finish_reason", None) == "length"
+            if not cut and content.strip():
+                self.health.succeeded(model)
+                return content, tokens
+            incomplete += 1
+            if incomplete > INCOMPLETE_RETRIES:
+                why = (
+                    f"cut at the token limit ({params['max_tokens']}; raise --max-tokens)" if cut else "empty"
+                )
+                message = f"IncompleteAnswer: the answer was {why} on {incomplete} tries"
+                raise self._failed(role, model, None, message, transient=False)
+
+    def _failed(
+        self, role: str, model: str, exc: Exception | None, text: str, transient: bool
+    ) -> LLMCallError:
+        """The error that ends a call (the breaker's, if this failure trips it), counted for the breaker."""
+        message = redact(text)[:1000]
+        kind = f"{type(exc).__name__}:{getattr(exc, 'status_code', '')}" if exc else text.split(":")[0]
+        stopped = self.health.failed(role, model, kind, message)
+        return stopped if stopped is not None else LLMCallError(message, transient=transient)
+
+    def serve_first(self, stages: list[str]) -> None:
+        """Give waiting calls of these stages a free slot first, in this order (later pipeline stages
+        first keeps items moving through the run); other stages come after them."""
+        self._priority = {stage: rank for rank, stage in enumerate(stages)}
 
     def _response_format(self, model: str, schema: dict[str, Any] | None, name: str) -> dict[str, Any] | None:
         """How to ask this model for JSON matching `schema`, or None to rely on instructions."""

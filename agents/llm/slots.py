@@ -1,0 +1,58 @@
+"""A limit on model calls in flight that serves waiting calls by priority: later stages first.
+
+`PrioritySlots(n)` admits at most `n` holders. A call that finds no free slot waits; a freed slot
+goes straight to the waiting call with the lowest priority number (first come, first served among
+equals), so the simulation's calls go before the toolset's and a run's first dialogues come early
+whatever the length of the seed list. Handing the slot over (instead of waking every waiter to race
+for it) keeps a release O(log n).
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+
+class PrioritySlots:
+    def __init__(self, count: int) -> None:
+        if count < 1:
+            raise ValueError(f"at least one slot, not {count}")
+        self.count = count
+        self._free = count
+        self._lock = threading.Lock()
+        self._waiting: list[tuple[int, int, threading.Event]] = []
+        self._order = itertools.count()
+
+    @property
+    def in_use(self) -> int:
+        return self.count - self._free
+
+    def acquire(self, priority: int = 0) -> None:
+        with self._lock:
+            if self._free and not self._waiting:
+                self._free -= 1
+                return
+            granted = threading.Event()
+            heapq.heappush(self._waiting, (priority, next(self._order), granted))
+        granted.wait()  # the releasing thread hands its slot over
+
+    def release(self) -> None:
+        with self._lock:
+            if self._waiting:
+                _, _, granted = heapq.heappop(self._waiting)
+                granted.set()
+            else:
+                self._free += 1
+                if self._free > self.count:
+                    raise RuntimeError("released more slots than were acquired")
+
+    @contextmanager
+    def hold(self, priority: int = 0) -> Iterator[None]:
+        self.acquire(priority)
+        try:
+            yield
+        finally:
+            self.release()
