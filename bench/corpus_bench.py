@@ -50,7 +50,7 @@ def longest_chain(result: RunResult) -> int:
     instructed = result.stage("instructions")
     with_instructions = max(1, instructed["inputs"] - instructed["rejected"])
     instances = pd.concat(
-        [pd.read_parquet(result.run_dir / f"{name}.parquet", columns=["llm_calls"])
+        [pd.read_parquet(result.run_dir / name, columns=["llm_calls"])
          for name in ("instances", "rejected_instances")]
     )  # fmt: skip
     longest_instance = int(instances["llm_calls"].max()) if len(instances) else 0

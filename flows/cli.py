@@ -124,6 +124,12 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"comma-separated subset of {','.join(STAGES)} (default: all)",
     )
     build.add_argument("--from-run", metavar="RUN_ID", help="reuse an earlier run's toolset (or 'latest')")
+    build.add_argument(
+        "--resume",
+        metavar="RUN_ID",
+        help="continue a run that did not complete, in place, with the command that started it "
+        "('latest': the newest such run); what its parts hold is not done again",
+    )
     build.add_argument("--max-functions", type=_positive, default=3, help="functions documented per tool")
     build.add_argument(
         "--instructions-per-tool",

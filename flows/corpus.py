@@ -1,361 +1,161 @@
-"""The top flow: seeds -> toolset -> instructions -> simulated instances, written as a versioned run.
+"""The top flow: seeds -> toolset -> instructions -> simulation -> checks, streamed into a versioned run.
 
-`python -m flows.corpus --help`. Read it as a table of contents: every step is a task or a plain
-function from `tasks/` or `storage/`; stages are chained per item by a `Pipeline`.
+`python -m flows.corpus --help`. `corpus_flow` reads as the run's table of contents: `steps` lists
+the steps in order, each a task or a plain function from `tasks/`; the scheduler (`flows/scheduler.py`)
+drives them with bounded work in flight, later steps first; `CorpusRun` (`flows/filing.py`) files
+every outcome into the run store as parts, so a run that dies can be resumed where it stood.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import gc
-import hashlib
-import json
+import math
 import sys
-from collections import Counter
-from dataclasses import dataclass, field
+from collections import defaultdict
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any
 
 from prefect import flow
 from prefect.artifacts import create_table_artifact
-from prefect.futures import PrefectFuture
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from agents.llm.errors import LLMCallError, ModelUnavailable
-from agents.llm.gateway import LLMGateway, close_gateway, gateway_for
+from agents.llm.gateway import close_gateway, gateway_for
 from agents.llm.preflight import check_models
-from agents.llm.redact import redact
-from flows.config import CorpusConfig, Stage
-from flows.pipeline import Pipeline
+from flows.config import CorpusConfig
+from flows.filing import CorpusRun, Simulation
+from flows.inputs import check_inputs, earlier_run, load_seeds, resumable_run, roles_for, writable_store
 from flows.progress import ProgressBoard
+from flows.scheduler import Scheduler, Stage
 from flows.terminal import PrefectRecords, TerminalLog
 from schemas.errors import InputError, RunStopped
-from schemas.instance import Instance, Instruction, RejectionRule
-from schemas.manifest import Manifest, StageStats
-from schemas.seed import IngestProblem, Seed
-from schemas.tool import RejectedTool, Tool
-from storage.run_store import RunStore, RunWriter
+from schemas.instance import Instruction
+from schemas.seed import Seed
+from schemas.tool import Tool
+from storage.run_store import RunStore
 from tasks import seeds as seed_reader
-from tasks import simulation, toolset
-from tasks.caching import result_storage
-from tasks.code_version import code_version
-from tasks.simulation import ToolInstructions, rejected_instance, simulate_task, write_instructions_task
-from tasks.toolset import build_tool_task
+from tasks.checks import check_instances
+from tasks.simulation import simulate_task, write_instructions_task
+from tasks.toolset import build_tools_task
 
-STAGE_ROLES: dict[Stage, tuple[str, ...]] = {
-    "toolset": toolset.ROLES,
-    "instructions": simulation.INSTRUCTION_ROLES,
-    "simulation": simulation.SIMULATION_ROLES,
-}
 EXIT_OK, EXIT_BUG, EXIT_INPUT, EXIT_STOPPED = 0, 1, 2, 3
+LARGEST_BATCH = 8
+"""Seeds (or tools) per task run, at most: Prefect's cost per task run is then a few ms an item."""
+SERVED_FIRST = ["simulation", "instructions", "toolset"]
+"""Waiting model calls get a free slot in this order: a dialogue under way before a new tool."""
 
 
-@dataclass
-class RunRecords:
-    """Everything a run produces, gathered as tasks finish."""
-
-    seeds: list[Seed] = field(default_factory=list)
-    tools: list[Tool] = field(default_factory=list)
-    rejected_tools: list[RejectedTool] = field(default_factory=list)
-    instructions: list[Instruction] = field(default_factory=list)
-    instances: list[Instance] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-    inputs: dict[str, str] = field(default_factory=dict)
+def batch_size(items: int, concurrency: int) -> int:
+    """Items per task run: as many as keep twice `concurrency` task runs busy, 1 to `LARGEST_BATCH`."""
+    return max(1, min(LARGEST_BATCH, math.ceil(items / (2 * concurrency))))
 
 
-def load_seeds(config: CorpusConfig) -> tuple[list[Seed], list[IngestProblem], dict[str, str]]:
-    """The selected seeds, what the reader reported, and hashes of the inputs."""
-    source = config.seeds.source or seed_reader.default_seeds_path()
-    seeds, problems = seed_reader.read_seeds(source, config.seeds.format, config.seeds.encoding)
-    selected = seed_reader.select_seeds(
-        seeds,
-        limit=config.seeds.limit,
-        categories=config.seeds.categories or None,
-        sample=config.seeds.sample,
-        seed=config.seeds.sample_seed,
+def steps(config: CorpusConfig, run: CorpusRun, run_id: str) -> list[Stage]:
+    """The run's steps, in order: what each does, in what batches, and where its outcomes go."""
+    llm, settings, slots = config.llm, config.simulation, config.llm.concurrency
+    per_task = LARGEST_BATCH  # until `size_batches` knows how many tools to expect
+    toolset = Stage(
+        "toolset",
+        submit=lambda seeds: build_tools_task.submit(seeds, config.toolset, llm, run_id),
+        handle=run.file_tools,
+        batch_size=per_task,
+        limit=(slots + 2) * per_task,
     )
-    parsed = json.dumps([s.model_dump() for s in seeds], sort_keys=True).encode()
-    inputs = {"seeds_parsed": hashlib.sha256(parsed).hexdigest()}
-    if Path(source).is_file():
-        inputs["seed_source"] = hashlib.sha256(Path(source).read_bytes()).hexdigest()
-    return selected, problems, inputs
+    instructions = Stage(
+        "instructions",
+        submit=lambda tools: write_instructions_task.submit(tools, settings, llm, run_id),
+        handle=run.file_instructions,
+        batch_size=per_task,
+        limit=(slots + 2) * per_task,
+    )
+    simulation = Stage(  # one tool's instructions per task run
+        "simulation",
+        submit=lambda units: simulate_task.submit(
+            units[0].tool, units[0].instructions, settings, llm, run_id
+        ),
+        handle=run.file_simulated,
+        batch_size=1,
+        limit=slots + 2,
+    )
+    checks = Stage("checks", run=check_instances, handle=run.file_checked, batch_size=100, limit=10_000)
+    chosen = {"toolset": [toolset], "instructions": [instructions], "simulation": [simulation, checks]}
+    order = [name for name in ("toolset", "instructions", "simulation") if name in config.stages]
+    return [stage for name in order for stage in chosen[name]]
 
 
-def earlier_run(store: RunStore, run_id: str, with_instructions: bool) -> str:
-    """The id of the run `--from-run` names (`latest` resolved), or InputError saying why it cannot be
-    used: no such run, or one without the outputs the chosen stages start from."""
-    run_id = store.latest_run_id() if run_id == "latest" else run_id
-    runs = store.list_runs()
-    if not run_id or run_id not in runs:
-        latest = ", ".join(runs[-5:]) or "none"
-        raise InputError(f"--from-run: no run {run_id!r} in {store.out} (latest runs: {latest})")
-    needed = ["seeds", "tools", "rejected_tools", *(["instructions"] if with_instructions else [])]
-    missing = [name for name in needed if not store.has_artifact(run_id, name)]
-    if missing:
-        raise InputError(f"--from-run: run {run_id} in {store.out} has no {', '.join(missing)} to start from")
-    return run_id
+def size_batches(scheduler: Scheduler, tools: int, concurrency: int) -> None:
+    """Batches of the toolset and instruction steps sized for `tools` tools (`batch_size`)."""
+    for name in ("toolset", "instructions"):
+        if name in scheduler.by_name:
+            stage = scheduler.by_name[name]
+            stage.batch_size = batch_size(tools, concurrency)
+            stage.limit = (concurrency + 2) * stage.batch_size
 
 
-def reuse_run(store: RunStore, run_id: str, records: RunRecords, with_instructions: bool) -> str:
-    """Take seeds and tools (and instructions, when the run starts at the simulation) from an earlier run."""
-    run_id = earlier_run(store, run_id, with_instructions)
-    records.seeds = store.read_records(run_id, "seeds", Seed)
-    records.tools = store.read_records(run_id, "tools", Tool)
-    records.rejected_tools = store.read_records(run_id, "rejected_tools", RejectedTool)
-    if with_instructions:
-        records.instructions = store.read_records(run_id, "instructions", Instruction)
-    records.inputs["from_run"] = run_id
-    return run_id
-
-
-def roles_for(stages: list[Stage]) -> list[str]:
-    """The model roles the chosen stages call, each once."""
-    return list(dict.fromkeys(role for stage in stages for role in STAGE_ROLES[stage]))
-
-
-def check_inputs(config: CorpusConfig, gateway: LLMGateway) -> None:
-    """What can be found wrong before any work (InputError): the run store, the seed list (when the
-    run reads one) or the earlier run it starts from, and every model the chosen stages call
-    (`agents.llm.preflight`)."""
-    try:
-        store = RunStore(config.out)
-        store.check_writable()
-    except (OSError, ValueError) as exc:
-        raise InputError(f"--out {config.out}: the run store cannot be written: {exc}") from None
+def start(run: CorpusRun, store: RunStore, scheduler: Scheduler) -> None:
+    """A new run: the selected seeds for the toolset, or an earlier run's outputs (`--from-run`)."""
+    config = run.config
     if "toolset" in config.stages:
-        load_seeds(config)
+        seeds, problems, run.inputs = load_seeds(config)
+        run.notes += [str(p) for p in problems]
+        if problems:
+            print(seed_reader.summarize_problems(problems), file=sys.stderr)
+        run.start_from_seeds(seeds)
+        size_batches(scheduler, len(seeds), config.llm.concurrency)
+        scheduler.by_name["toolset"].source = iter(seeds)
+        return
+    starts_at_simulation = "instructions" not in config.stages
+    from_id = earlier_run(store, config.from_run or "latest", starts_at_simulation)
+    run.inputs["from_run"] = from_id
+    names = ["seeds", "tools", "rejected_tools", *(["instructions"] if starts_at_simulation else [])]
+    run.copy_from(store, from_id, names)
+    if starts_at_simulation:
+        queue_simulations(run, store, run.writer.run_id, done=set())
     else:
-        earlier_run(store, config.from_run or "latest", "instructions" not in config.stages)
-    check_models(gateway, roles_for(config.stages))
+        tools = list(store.iter_records(run.writer.run_id, "tools", Tool))
+        size_batches(scheduler, len(tools), config.llm.concurrency)
+        run.queue("instructions", tools)
 
 
-def failure(future: PrefectFuture) -> tuple[str, bool] | ModelUnavailable | None:
-    """None when the task completed; the error when its model was stopped (the item stays unfinished);
-    else why it failed after its retries, and whether an LLM call did."""
-    try:
-        future.result()
-    except ModelUnavailable as stopped:
-        return stopped
-    except Exception as exc:
-        return redact(f"{type(exc).__name__}: {exc}")[:1000], isinstance(exc, LLMCallError)
-    return None
+def resume(run: CorpusRun, store: RunStore, scheduler: Scheduler) -> None:
+    """A resumed run: each step takes up the items its parts do not hold yet."""
+    run_id = run.writer.run_id
+    earlier = store.read_manifest(run_id)
+    run.started_at, run.inputs, run.notes = earlier.started_at, earlier.inputs, list(earlier.notes)
+    run.resumed = [*earlier.resumed, datetime.now(UTC)]
+    run.gateway.ledger.include(earlier.llm.by_stage_role)
+    done = run.done_ids(store, run_id)
+    waiting = 0
+    if "toolset" in run.config.stages:
+        seeds = [s for s in store.iter_records(run_id, "seeds", Seed) if s.seed_id not in done["toolset"]]
+        run.expect("toolset", len(seeds))
+        scheduler.by_name["toolset"].source = iter(seeds)
+        waiting = len(seeds)
+    if "instructions" in run.config.stages:
+        tools = store.iter_records(run_id, "tools", Tool)
+        run.queue("instructions", [t for t in tools if t.tool_id not in done["instructions"]])
+        waiting += scheduler.by_name["instructions"].waiting()
+    size_batches(scheduler, waiting, run.config.llm.concurrency)
+    if "simulation" in run.config.stages:
+        queue_simulations(run, store, run_id, done=done["simulation"])
 
 
-class CorpusRun:
-    """Submits tasks stage after stage as their inputs arrive, and files every outcome."""
-
-    def __init__(self, config: CorpusConfig, run_id: str, gateway: LLMGateway, board: ProgressBoard) -> None:
-        self.config, self.run_id, self.board = config, run_id, board
-        self.records = RunRecords()
-        self.pipeline = Pipeline()
-        self.finished: Counter[str] = Counter()  # items of each stage with an outcome
-        self.task_runs = 0
-        self.stopped: ModelUnavailable | None = None
-        storage = result_storage(config.llm)
-        refresh = not config.llm.use_cache
-        self.build_tool = build_tool_task.with_options(result_storage=storage, refresh_cache=refresh)
-        self.write_instructions = write_instructions_task.with_options(
-            result_storage=storage, refresh_cache=refresh
-        )
-        self.simulate = simulate_task.with_options(result_storage=storage, refresh_cache=refresh)
-        for stage, unit in (("toolset", "tools"), ("instructions", "tools"), ("simulation", "instances")):
-            if stage in config.stages:
-                board.stage(stage, unit)
-
-    # -- submitting -------------------------------------------------------------------------------
-
-    def submit_tool(self, seed: Seed) -> None:
-        args = (seed, self.config.toolset, self.config.llm, self.run_id)
-        self._submit("toolset", self.build_tool, *args, tag=("tool", seed))
-
-    def submit_instructions(self, tool: Tool) -> None:
-        if "instructions" in self.config.stages:
-            args = (tool, self.config.simulation, self.config.llm, self.run_id)
-            self._submit("instructions", self.write_instructions, *args, tag=("instructions", tool))
-
-    def submit_instance(self, tool: Tool, instruction: Instruction) -> None:
-        if "simulation" in self.config.stages:
-            args = (tool, instruction, self.config.simulation, self.config.llm, self.run_id)
-            self._submit("simulation", self.simulate, *args, tag=("instance", (tool, instruction)))
-
-    def _submit(self, stage: str, task: Any, *args: Any, tag: Any) -> None:
-        if self.stopped is None:
-            self.board.expect(stage)
-            self.pipeline.submit(task, *args, tag=tag)
-            self.task_runs += 1
-
-    def stop(self, error: ModelUnavailable) -> None:
-        """Stop the run: a model failed for good. Tasks not started are dropped, running ones finish."""
-        if self.stopped is None:
-            self.stopped = error
-            self.task_runs -= self.pipeline.cancel()
-            self.records.notes.append(f"stopped: {error}")
-
-    # -- filing outcomes --------------------------------------------------------------------------
-
-    def on_tool(self, seed: Seed, future: PrefectFuture) -> None:
-        problem = failure(future)
-        if isinstance(problem, ModelUnavailable):
-            return self.stop(problem)
-        self.finished["toolset"] += 1
-        if problem is None:
-            result = future.result()
-        else:
-            reason, llm_failed = problem
-            stage = "llm" if llm_failed else "task"
-            result = RejectedTool(
-                tool_id=seed.seed_id, name=seed.name, category=seed.category, stage=stage, reason=reason
-            )
-        if isinstance(result, Tool):
-            self.records.tools.append(result)
-            self.submit_instructions(result)
-        else:
-            self.records.rejected_tools.append(result)
-        self.board.advance("toolset", isinstance(result, Tool))
-
-    def on_instructions(self, tool: Tool, future: PrefectFuture) -> None:
-        problem = failure(future)
-        if isinstance(problem, ModelUnavailable):
-            return self.stop(problem)
-        self.finished["instructions"] += 1
-        if problem is None:
-            result: ToolInstructions = future.result()
-        else:
-            result = ToolInstructions(tool_id=tool.tool_id, instructions=[], problem=problem[0])
-        if result.problem:
-            self.records.notes.append(f"tool {tool.tool_id}: no instructions: {result.problem}")
-        elif result.shortfall:
-            self.records.notes.append(f"tool {tool.tool_id}: {result.shortfall}")
-        self.records.instructions += result.instructions
-        for instruction in result.instructions:
-            self.submit_instance(tool, instruction)
-        self.board.advance("instructions", bool(result.instructions))
-
-    def on_instance(self, tool: Tool, instruction: Instruction, future: PrefectFuture) -> None:
-        problem = failure(future)
-        if isinstance(problem, ModelUnavailable):
-            return self.stop(problem)
-        self.finished["simulation"] += 1
-        if problem is None:
-            instance: Instance = future.result()
-        else:
-            reason, llm_failed = problem
-            rule: RejectionRule = "llm_error" if llm_failed else "task_failed"
-            instance = rejected_instance(tool, instruction, rule, reason)
-        self.records.instances.append(instance)
-        self.board.advance("simulation", instance.status == "accepted")
-
-    def drain(self) -> None:
-        """Wait for every submitted task, filing each outcome as it arrives."""
-        handlers = {"tool": self.on_tool, "instructions": self.on_instructions}
-        for (kind, subject), future in self.pipeline.completed():
-            if kind == "instance":
-                self.on_instance(*subject, future)
-            else:
-                handlers[kind](subject, future)
+def queue_simulations(run: CorpusRun, store: RunStore, run_id: str, done: set[str]) -> None:
+    """Queue the instructions of the run not simulated yet, as one unit per tool."""
+    waiting: defaultdict[str, list[Instruction]] = defaultdict(list)
+    for instruction in store.iter_records(run_id, "instructions", Instruction):
+        if instruction.instruction_id not in done:
+            waiting[instruction.tool_id].append(instruction)
+    for tool in store.iter_records(run_id, "tools", Tool):
+        if tool.tool_id in waiting:
+            run.queue("simulation", [Simulation(tool, waiting[tool.tool_id])], len(waiting[tool.tool_id]))
 
 
-def stage_stats(run: CorpusRun) -> list[StageStats]:
-    """Inputs, outputs, rejections, unfinished items and wall time of each stage that ran."""
-    r, stages, finished = run.records, run.board.stages, run.finished
-    accepted = sum(i.status == "accepted" for i in r.instances)
-    with_instructions = len({i.tool_id for i in r.instructions})
-    counts = {  # inputs, outputs, rejected
-        "toolset": (len(r.seeds), len(r.tools), len(r.rejected_tools)),
-        "instructions": (len(r.tools), len(r.instructions), finished["instructions"] - with_instructions),
-        "simulation": (len(r.instructions), accepted, len(r.instances) - accepted),
-    }
-    return [
-        StageStats(
-            name=name,
-            inputs=counts[name][0],
-            outputs=counts[name][1],
-            rejected=counts[name][2],
-            unfinished=counts[name][0] - finished[name],
-            seconds=progress.seconds,
-        )
-        for name, progress in stages.items()
-    ]
-
-
-def write_artifacts(writer: RunWriter, config: CorpusConfig, records: RunRecords) -> None:
-    """Parquet files of the run, in a stable order (sorted by id)."""
-    writer.write_records("seeds", Seed, records.seeds)
-    writer.write_records("tools", Tool, sorted(records.tools, key=lambda t: t.tool_id))
-    writer.write_records(
-        "rejected_tools", RejectedTool, sorted(records.rejected_tools, key=lambda t: t.tool_id)
-    )
-    if "instructions" in config.stages or "simulation" in config.stages:
-        writer.write_records(
-            "instructions", Instruction, sorted(records.instructions, key=lambda i: i.instruction_id)
-        )
-    if "simulation" in config.stages:
-        instances = sorted(records.instances, key=lambda i: i.instance_id)
-        writer.write_records("instances", Instance, [i for i in instances if i.status == "accepted"])
-        writer.write_records("rejected_instances", Instance, [i for i in instances if i.status == "rejected"])
-
-
-def summarize(records: RunRecords) -> None:
+def summarize(run: CorpusRun) -> None:
     """A table artifact in the Prefect UI: one row per tool."""
-    instructions = Counter(i.tool_id for i in records.instructions)
-    outcomes = Counter((i.tool_id, i.status) for i in records.instances)  # one pass, not one per tool
-    rows = []
-    for tool in sorted(records.tools, key=lambda t: t.tool_id):
-        rows.append(
-            {
-                "tool": tool.tool_id,
-                "status": "ok",
-                "functions": len(tool.functions),
-                "instructions": instructions[tool.tool_id],
-                "accepted": outcomes[tool.tool_id, "accepted"],
-                "rejected": outcomes[tool.tool_id, "rejected"],
-                "reason": "",
-            }
-        )
-    for rejected in sorted(records.rejected_tools, key=lambda t: t.tool_id):
-        rows.append(
-            {
-                "tool": rejected.tool_id,
-                "status": f"rejected ({rejected.stage})",
-                "functions": 0,
-                "instructions": 0,
-                "accepted": 0,
-                "rejected": 0,
-                "reason": rejected.reason[:200],
-            }
-        )
-    accepted = sum(i.status == "accepted" for i in records.instances)
-    create_table_artifact(
-        key="corpus-summary",
-        table=rows,
-        description=f"{len(records.tools)} tools, {len(records.rejected_tools)} rejected; "
-        f"{accepted} instances accepted of {len(records.instances)}",
-    )
-
-
-def write_manifest(
-    writer: RunWriter, run: CorpusRun, gateway: LLMGateway, started_at: datetime, status: str
-) -> None:
-    from prefect.runtime import flow_run
-
-    writer.write_manifest(
-        Manifest(
-            run_id=writer.run_id,
-            started_at=started_at,
-            finished_at=datetime.now(UTC),
-            status=status,
-            code_version=code_version(),
-            config=run.config.public_dump(),
-            inputs=run.records.inputs,
-            stages=stage_stats(run),
-            llm=gateway.ledger.summary(),
-            artifacts={},
-            notes=[redact(n) for n in run.records.notes],
-            flow_run_id=flow_run.get_id(),
-            task_runs=run.task_runs,
-        )
-    )
+    stats = {s.name: s for s in run.stage_stats()}
+    description = ", ".join(f"{s.name}: {s.outputs} out, {s.rejected} rejected" for s in stats.values())
+    create_table_artifact(key="corpus-summary", table=list(run.summary_rows()), description=description)
 
 
 @functools.cache
@@ -372,8 +172,9 @@ def quiet_garbage_collector() -> None:
 
 
 @flow(name="toolforge-corpus", log_prints=False, persist_result=False)
-def corpus_flow(config: CorpusConfig, run_id: str | None = None) -> str:
-    """Seeds -> toolset -> instructions -> instances, written to `<out>/runs/<run_id>/`; returns that dir.
+def corpus_flow(config: CorpusConfig, run_id: str | None = None, resume_run: bool = False) -> str:
+    """Seeds -> toolset -> instructions -> simulation -> checks, streamed to `<out>/runs/<run_id>/`;
+    returns that folder. With `resume_run`, the run `run_id` is continued in place.
 
     The models are checked first (`check_models`; free when `run` just did), so a broken one fails
     the run before its folder exists. A model that fails every call midway stops the run: what was
@@ -385,67 +186,54 @@ def corpus_flow(config: CorpusConfig, run_id: str | None = None) -> str:
     gateway = gateway_for(config.llm, run_id)
     try:
         check_models(gateway, roles_for(config.stages))
-        writer = store.start_run(run_id)
+        writer = store.resume_run(run_id) if resume_run else store.start_run(run_id)
     except BaseException:
         close_gateway(run_id)
         raise
-    started_at = datetime.now(UTC)
+    gateway.serve_first(SERVED_FIRST)
     board = ProgressBoard(gateway)
-    run = CorpusRun(config, writer.run_id, gateway, board)
-    records = run.records
+    run = CorpusRun(config, writer, gateway, board)
+    scheduler = run.scheduler = Scheduler(steps(config, run, run_id), tick=run.tick)
     try:
-        if "toolset" in config.stages:
-            records.seeds, problems, records.inputs = load_seeds(config)
-            records.notes += [str(p) for p in problems]
-            if problems:
-                print(seed_reader.summarize_problems(problems), file=sys.stderr)
-            for seed in records.seeds:
-                run.submit_tool(seed)
-        else:
-            starts_at_simulation = "instructions" not in config.stages
-            reuse_run(store, config.from_run or "latest", records, starts_at_simulation)
-            by_id = {t.tool_id: t for t in records.tools}
-            if starts_at_simulation:
-                for instruction in records.instructions:
-                    run.submit_instance(by_id[instruction.tool_id], instruction)
-            else:
-                for tool in records.tools:
-                    run.submit_instructions(tool)
-        run.drain()
+        (resume if resume_run else start)(run, store, scheduler)
+        run.write_manifest("running")
+        scheduler.run()
+        writer.close_parts()
         board.close()
-        write_artifacts(writer, config, records)
-        summarize(records)
+        summarize(run)
         if run.stopped is not None:
-            raise RunStopped(
-                f"{run.stopped}. The run stopped; what it finished is in {writer.run_dir} (status failed)"
-            )
+            raise RunStopped(f"{run.stopped}. The run stopped; what it finished is in {writer.run_dir} "
+                             f"(status failed; --resume {run_id} continues it)")  # fmt: skip
     except BaseException as exc:
         if run.stopped is None:
-            records.notes.append(f"failed: {type(exc).__name__}: {exc}")
-        write_manifest(writer, run, gateway, started_at, "failed")
+            run.notes.append(f"failed: {type(exc).__name__}: {exc}")
+        with contextlib.suppress(Exception):
+            writer.close_parts()  # what finished is kept
+        run.write_manifest("failed")
         raise
     finally:
-        close_gateway(writer.run_id)
-    write_manifest(writer, run, gateway, started_at, "completed")
+        close_gateway(run_id)
+    run.write_manifest("completed")
     writer.publish()
     return writer.run_dir
 
 
-def run(config: CorpusConfig) -> str:
-    """Check the inputs, then run the flow with a thread pool that can keep `concurrency` LLM calls in
-    flight; return the run directory once Prefect has recorded every task run of it.
+def run(config: CorpusConfig, resume: str | None = None) -> str:
+    """Check the inputs, then run the flow (or resume the run `resume` names, `latest` for the newest
+    unfinished one); return the run directory once Prefect has recorded every task run of it.
 
     The checks come before Prefect starts its server, so bad input fails in seconds (InputError).
     """
-    run_id = RunStore.new_run_id()
+    resumed = resumable_run(writable_store(config), resume, config) if resume else None
+    run_id = resumed or RunStore.new_run_id()
     try:
-        check_inputs(config, gateway_for(config.llm, run_id))
+        check_inputs(config, gateway_for(config.llm, run_id), resuming=resumed is not None)
     except BaseException:
         close_gateway(run_id)
         raise
-    workers = max(2 * config.llm.concurrency, 4)
+    workers = 3 * (config.llm.concurrency + 2) + 2
     flow = corpus_flow.with_options(task_runner=ThreadPoolTaskRunner(max_workers=workers))
-    state = flow(config, run_id=run_id, return_state=True)
+    state = flow(config, run_id=run_id, resume_run=resumed is not None, return_state=True)
     PrefectRecords(config.out, run_id).wait()
     return state.result()
 
@@ -459,7 +247,7 @@ def main(argv: list[str] | None = None) -> int:
     config, options = parse_command_line(argv)
     with TerminalLog.for_config(config, options.log_file) as log:
         try:
-            run_dir = run(config)
+            run_dir = run(config, resume=options.resume)
         except InputError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return EXIT_INPUT

@@ -75,7 +75,8 @@ class Step(BaseModel):
     status_code: int | None = Field(default=None, description="HTTP status of a tool observation.")
 
 
-InstanceStatus = Literal["accepted", "rejected"]
+InstanceStatus = Literal["simulated", "accepted", "rejected"]
+Ending = Literal["final_answer", "step_limit", "assistant_unusable", "executor_unusable", "not_simulated"]
 RejectionRule = Literal[
     "too_many_steps",
     "no_function_call",
@@ -88,7 +89,11 @@ RejectionRule = Literal[
 
 
 class Instance(BaseModel):
-    """A simulated dialogue: a row of instances.parquet (accepted) or rejected_instances.parquet."""
+    """A simulated dialogue: a row of `instances` (accepted) or `rejected_instances`.
+
+    The simulation records how the dialogue ended (`ending`, with `ending_detail`) and leaves the
+    status `simulated`; the checks step (`tasks/checks.py`) accepts it or rejects it by a named rule.
+    """
 
     instance_id: str
     tool_id: str
@@ -100,6 +105,9 @@ class Instance(BaseModel):
     llm_calls: int = Field(description="LLM calls the simulation made (answers from the cache included).")
     prompt_tokens: int
     completion_tokens: int
+    ending: Ending = Field(default="final_answer", description="How the simulation ended.")
+    ending_detail: str = Field(default="", description="What ended it, when not a final answer.")
     status: InstanceStatus
     rejection_rule: RejectionRule | None = None
     rejection_reason: str = ""
+

@@ -12,13 +12,23 @@ from pydantic import BaseModel, Field
 RunStatus = Literal["running", "completed", "failed"]
 
 
-class ArtifactInfo(BaseModel):
-    """One file a run wrote: its path relative to the run directory, row count, sha256 and size in bytes."""
+class PartInfo(BaseModel):
+    """One Parquet file of an artifact: its path relative to the run directory, rows, sha256 and bytes."""
 
     path: str
     rows: int
     sha256: str
     bytes: int
+
+
+class ArtifactInfo(BaseModel):
+    """One output of a run: a folder of Parquet parts (`tools/part-00000.parquet`, ...) written as the
+    run went; `pd.read_parquet(<run>/<path>)` reads them as one table."""
+
+    path: str
+    rows: int = 0
+    bytes: int = 0
+    parts: list[PartInfo] = Field(default_factory=list)
 
 
 class StageStats(BaseModel):
@@ -82,6 +92,7 @@ class Manifest(BaseModel):
 
     run_id: str
     started_at: datetime
+    updated_at: datetime | None = Field(default=None, description="When this manifest was last written.")
     finished_at: datetime | None = None
     status: RunStatus
     code_version: str
@@ -93,3 +104,4 @@ class Manifest(BaseModel):
     notes: list[str] = Field(default_factory=list)
     flow_run_id: str | None = Field(default=None, description="The Prefect flow run that made the run.")
     task_runs: int = Field(default=0, description="Prefect task runs the run started.")
+    resumed: list[datetime] = Field(default_factory=list, description="When the run was resumed, if it was.")

@@ -1,15 +1,23 @@
-"""Versioned run storage: each run writes its Parquet artifacts and manifest under `<out>/runs/<run_id>/`.
+"""Versioned run storage: each run streams its Parquet artifacts in parts, and its manifest, under
+`<out>/runs/<run_id>/`.
 
 Layout, for `out` a local path or any fsspec URL (`s3://bucket/toolforge`, `memory://tests`):
 
-    <out>/latest                        the id of the latest published run (a one-line text file)
-    <out>/runs/<run_id>/<name>.parquet  one artifact per `write_records` call
-    <out>/runs/<run_id>/manifest.json   the run's `Manifest`
+    <out>/latest                                    the id of the latest published run (one line)
+    <out>/runs/<run_id>/<name>/part-00000.parquet   an artifact's parts, numbered in the order written
+    <out>/runs/<run_id>/manifest.json               the run's `Manifest`, rewritten as it goes
+
+An artifact is a folder of parts: `pd.read_parquet("<run>/<name>")` and
+`datasets.load_dataset("parquet", data_files="<run>/<name>/*.parquet")` read it as one table, and
+`RunStore.read_records` does for the factory. A `PartWriter` buffers records and writes a part
+every `rows` records or `seconds` seconds, whichever comes first, so a run holds only the open
+part's buffer and a crash loses at most that. A unit added at once (one tool's instructions, say) is
+never split across parts.
 
 Every file is written atomically: serialized to bytes in memory, written to a hidden temporary
-sibling (`.<name>.tmp-<uuid>`), then renamed onto its final name, so a reader never sees a partial
-file. `publish()` moves `latest` and is the last write of a run, so `latest` only ever names a run
-whose artifacts and manifest are complete.
+sibling (`.<name>.tmp-<uuid>`, which readers skip), then renamed onto its final name, so a reader
+never sees a partial file. `publish()` moves `latest` and is the last write of a run, so `latest`
+only ever names a run whose artifacts and manifest are complete.
 """
 
 from __future__ import annotations
@@ -20,10 +28,12 @@ import os
 import posixpath
 import re
 import secrets
+import threading
+import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
-from typing import TypeVar
+from typing import Generic, TypeVar
 
 import fsspec
 import pyarrow as pa
@@ -31,15 +41,19 @@ import pyarrow.parquet as pq
 from fsspec.implementations.local import LocalFileSystem
 from pydantic import BaseModel
 
-from schemas.arrow import from_table, to_table
-from schemas.manifest import ArtifactInfo, Manifest
+from schemas.arrow import arrow_schema, from_table, to_table
+from schemas.manifest import ArtifactInfo, Manifest, PartInfo
 
 MANIFEST = "manifest.json"
 LATEST = "latest"
 RUNS = "runs"
 PARQUET_COMPRESSION = "zstd"
+PART_ROWS = 1000
+"""Records per part, at most (a part is also written after `PART_SECONDS` with records waiting)."""
+PART_SECONDS = 10.0
 M = TypeVar("M", bound=BaseModel)
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+_PART = re.compile(r"^part-(\d{5,})\.parquet$")
 
 
 class RunStore:
@@ -69,6 +83,20 @@ class RunStore:
         self.fs.makedirs(path, exist_ok=True)
         return RunWriter(self, run_id)
 
+    def resume_run(self, run_id: str) -> RunWriter:
+        """A writer that continues an existing run in place (its parts are kept and numbered on)."""
+        _check_name(run_id, "run id")
+        if run_id not in self.list_runs():
+            raise FileNotFoundError(f"no run {run_id!r} in {self.out}")
+        return RunWriter(self, run_id)
+
+    def part_info(self, run_id: str, path: str) -> PartInfo:
+        """The info of one existing part (`path` inside `self.fs`): rows, sha256 and bytes."""
+        data = self.fs.cat_file(path)
+        rows = pq.ParquetFile(pa.BufferReader(data)).metadata.num_rows
+        relative = posixpath.relpath(path, self._run_path(run_id))
+        return PartInfo(path=relative, rows=rows, sha256=hashlib.sha256(data).hexdigest(), bytes=len(data))
+
     def run_dir(self, run_id: str) -> str:
         """Where a run's files are: `<out>/runs/<run_id>` (a local path or a URL, like `out`)."""
         _check_name(run_id, "run id")
@@ -92,11 +120,6 @@ class RunStore:
         names = (posixpath.basename(e["name"].rstrip("/")) for e in entries if e["type"] == "directory")
         return sorted(name for name in names if _SAFE_NAME.match(name))
 
-    def has_artifact(self, run_id: str, name: str) -> bool:
-        """Whether the run wrote the artifact `<name>.parquet`."""
-        _check_name(name, "artifact name")
-        return bool(self.fs.exists(posixpath.join(self._run_path(run_id), f"{name}.parquet")))
-
     def check_writable(self) -> None:
         """OSError unless runs can be written here: the output folder is made if need be, and a file
         written to it and removed."""
@@ -105,15 +128,60 @@ class RunStore:
         self.fs.pipe_file(probe, b"")
         self.fs.rm_file(probe)
 
-    def read_table(self, run_id: str, name: str) -> pa.Table:
-        """The artifact `<name>.parquet` of a run, as an Arrow table."""
+    def part_paths(self, run_id: str, name: str) -> list[str]:
+        """The parts of artifact `name` of a run, in the order written (paths inside `self.fs`); a run
+        written before artifacts were folders has the single file `<name>.parquet`."""
         _check_name(name, "artifact name")
-        data = self.fs.cat_file(posixpath.join(self._run_path(run_id), f"{name}.parquet"))
-        return pq.read_table(pa.BufferReader(data))
+        folder = posixpath.join(self._run_path(run_id), name)
+        try:
+            entries = self.fs.ls(folder, detail=False)
+        except FileNotFoundError:
+            entries = []
+        parts = sorted(p for p in entries if _PART.match(posixpath.basename(p.rstrip("/"))))
+        if parts:
+            return parts
+        single = f"{folder}.parquet"
+        return [single] if self.fs.exists(single) else []
+
+    def has_artifact(self, run_id: str, name: str) -> bool:
+        """Whether the run wrote any part of the artifact `name`."""
+        return bool(self.part_paths(run_id, name))
+
+    def read_table(self, run_id: str, name: str, model: type[BaseModel] | None = None) -> pa.Table:
+        """The artifact `name` of a run, all its parts as one Arrow table (with `model`'s schema when
+        given: an artifact with no part is then an empty table, else a FileNotFoundError)."""
+        paths = self.part_paths(run_id, name)
+        tables = [pq.read_table(pa.BufferReader(self.fs.cat_file(path))) for path in paths]
+        if not tables:
+            if model is None:
+                raise FileNotFoundError(f"run {run_id} has no artifact {name!r} in {self.out}")
+            return arrow_schema(model).empty_table()
+        if model is not None:
+            tables = [t.select(arrow_schema(model).names).cast(arrow_schema(model)) for t in tables]
+        return pa.concat_tables(tables)
 
     def read_records(self, run_id: str, name: str, model: type[M]) -> list[M]:
-        """The artifact `<name>.parquet` of a run, as `model` records."""
-        return from_table(model, self.read_table(run_id, name))
+        """The artifact `name` of a run, as `model` records (none when it has no part yet)."""
+        return from_table(model, self.read_table(run_id, name, model))
+
+    def read_part(self, path: str, model: type[M]) -> list[M]:
+        """One part (a path from `part_paths`) as `model` records."""
+        table = pq.read_table(pa.BufferReader(self.fs.cat_file(path)))
+        schema = arrow_schema(model)
+        return from_table(model, table.select(schema.names).cast(schema))
+
+    def iter_records(self, run_id: str, name: str, model: type[M]) -> Iterator[M]:
+        """The records of an artifact, one part in memory at a time."""
+        for path in self.part_paths(run_id, name):
+            yield from self.read_part(path, model)
+
+    def read_column(self, run_id: str, name: str, column: str) -> list[object]:
+        """One column of an artifact, part by part (what a resumed run needs: the ids already done)."""
+        values: list[object] = []
+        for path in self.part_paths(run_id, name):
+            table = pq.read_table(pa.BufferReader(self.fs.cat_file(path)), columns=[column])
+            values += table.column(column).to_pylist()
+        return values
 
     def read_manifest(self, run_id: str) -> Manifest:
         """The manifest of a run."""
@@ -148,70 +216,164 @@ class RunStore:
             raise
 
 
+class PartWriter(Generic[M]):
+    """Streams the records of one artifact to its folder: a part every `rows` records or `seconds`
+    seconds (checked by `add` and `flush_if_due`), whichever comes first. Thread-safe."""
+
+    def __init__(self, writer: RunWriter, name: str, model: type[M], rows: int, seconds: float) -> None:
+        self.writer, self.name, self.model = writer, name, model
+        self.rows_per_part, self.seconds = rows, seconds
+        self.info = ArtifactInfo(path=name)
+        self._buffer: list[M] = []
+        self._since = 0.0
+        self._lock = threading.Lock()
+        self._next = 0
+        for path in writer.store.part_paths(writer.run_id, name):  # a resumed run continues the numbering
+            found = _PART.match(posixpath.basename(path))
+            if found:
+                self._next = max(self._next, int(found.group(1)) + 1)
+                self.info = _with_part(self.info, writer.store.part_info(writer.run_id, path))
+
+    @property
+    def pending(self) -> int:
+        """Records added and not yet written."""
+        return len(self._buffer)
+
+    def add(self, records: Sequence[M]) -> PartInfo | None:
+        """Add records (kept together in one part); the part written, if this filled one."""
+        if not records:
+            return None
+        with self._lock:
+            if not self._buffer:
+                self._since = time.monotonic()
+            self._buffer.extend(records)
+            if len(self._buffer) < self.rows_per_part:
+                return None
+            return self._write()
+
+    def flush_if_due(self) -> PartInfo | None:
+        """Write the waiting records if the oldest has waited `seconds`."""
+        with self._lock:
+            if self._buffer and time.monotonic() - self._since >= self.seconds:
+                return self._write()
+        return None
+
+    def flush(self, *, empty: bool = False) -> PartInfo | None:
+        """Write the waiting records now (with `empty`, an empty part when the artifact has none yet,
+        so that readers find its columns)."""
+        with self._lock:
+            if self._buffer or (empty and not self.info.parts):
+                return self._write()
+        return None
+
+    def _write(self) -> PartInfo:
+        records, self._buffer = self._buffer, []
+        table = to_table(self.model, records)
+        path = f"{self.name}/part-{self._next:05d}.parquet"
+        part = self.writer.write_file(path, _parquet_bytes(table), rows=table.num_rows)
+        self._next += 1
+        self.info = _with_part(self.info, part)
+        self.writer.part_written(self)
+        return part
+
+
 class RunWriter:
-    """Writes one run: its artifacts, its manifest, and finally the `latest` pointer (`publish`)."""
+    """Writes one run: its artifacts in parts, its manifest, and finally the `latest` pointer (`publish`)."""
 
     def __init__(self, store: RunStore, run_id: str) -> None:
         self.store = store
         self.run_id = run_id
         self.run_dir = store.run_dir(run_id)
-        self.artifacts: dict[str, ArtifactInfo] = {}
+        self._parts: dict[str, PartWriter] = {}
         self._manifest: Manifest | None = None
         self._published = False
+        self._new_parts = 0
 
     def __repr__(self) -> str:
         return f"RunWriter({self.run_dir!r})"
 
-    def write_records(self, name: str, model: type[M], records: Sequence[M]) -> ArtifactInfo:
-        """Write `records` as `<name>.parquet` with the schema of `model`; remember and return its info.
+    @property
+    def artifacts(self) -> dict[str, ArtifactInfo]:
+        """What the run has written so far, by artifact name."""
+        return {name: writer.info for name, writer in self._parts.items() if writer.info.parts}
 
-        Writing a name again replaces the file and its info.
-        """
+    def parts(
+        self, name: str, model: type[M], *, rows: int = PART_ROWS, seconds: float = PART_SECONDS
+    ) -> PartWriter[M]:
+        """The part writer of artifact `name` (made on first use; a resumed run's parts are kept)."""
         _check_name(name, "artifact name")
         self._check_open()
-        table = to_table(model, records)
-        info = self._write(f"{name}.parquet", _parquet_bytes(table), rows=table.num_rows)
-        self.artifacts[name] = info
+        if name not in self._parts:
+            self._parts[name] = PartWriter(self, name, model, rows, seconds)
+        return self._parts[name]
+
+    def write_records(self, name: str, model: type[M], records: Sequence[M]) -> ArtifactInfo:
+        """Write `records` as artifact `name` at once (one part; an empty one when there are none)."""
+        writer = self.parts(name, model)
+        writer.add(records)
+        writer.flush(empty=True)
+        return writer.info
+
+    def flush_due(self) -> int:
+        """Write the parts whose time has come; how many parts were written since the last call."""
+        for writer in list(self._parts.values()):
+            writer.flush_if_due()
+        written, self._new_parts = self._new_parts, 0
+        return written
+
+    def close_parts(self) -> None:
+        """Write every waiting record, and an empty part for each artifact that has none."""
+        for writer in list(self._parts.values()):
+            writer.flush(empty=True)
+
+    def part_written(self, writer: PartWriter) -> None:
         self._manifest = None
-        return info
+        self._new_parts += 1
 
     def write_manifest(self, manifest: Manifest) -> Manifest:
-        """Write `manifest.json`, with the artifacts this writer wrote added; return the manifest written."""
+        """Write `manifest.json`, with the artifacts written so far and the time; return it as written."""
         self._check_open()
         if manifest.run_id != self.run_id:
             raise ValueError(f"manifest is for run {manifest.run_id!r}, this writer is for {self.run_id!r}")
-        manifest = manifest.model_copy(update={"artifacts": {**manifest.artifacts, **self.artifacts}})
-        self._write(MANIFEST, manifest.model_dump_json(indent=2).encode("utf-8") + b"\n", rows=None)
+        update = {"artifacts": {**manifest.artifacts, **self.artifacts}, "updated_at": datetime.now(UTC)}
+        manifest = manifest.model_copy(update=update)
+        self.write_file(MANIFEST, manifest.model_dump_json(indent=2).encode("utf-8") + b"\n", rows=None)
         self._manifest = manifest
         return manifest
 
     def publish(self) -> None:
         """Point `<out>/latest` at this run; the last write of a run (the writer refuses any write after it).
 
-        Only a run whose manifest was written after its last artifact, with status "completed", is
+        Only a run whose manifest was written after its last part, with status "completed", is
         published, so `latest` always names a complete, successful run.
         """
         self._check_open()
-        if self._manifest is None:
+        if self._manifest is None or any(w.pending for w in self._parts.values()):
             raise RuntimeError(
-                f"run {self.run_id}: write the manifest (after the last artifact) before publish()"
+                f"run {self.run_id}: write every part, then the manifest, before publish()"
             )
         if self._manifest.status != "completed":
             raise RuntimeError(f"run {self.run_id}: status is {self._manifest.status!r}, not 'completed'")
         self.store._write_atomic(posixpath.join(self.store.root, LATEST), f"{self.run_id}\n".encode())
         self._published = True
 
-    def _write(self, filename: str, data: bytes, rows: int | None) -> ArtifactInfo:
-        """Write one file of the run atomically; its info (rows is 0 for non-tables)."""
+    def write_file(self, filename: str, data: bytes, rows: int | None) -> PartInfo:
+        """Write one file of the run atomically (`filename` relative to the run folder); its info."""
+        self._check_open()
         self.store._write_atomic(posixpath.join(self.store._run_path(self.run_id), filename), data)
-        return ArtifactInfo(
-            path=filename, rows=rows or 0, sha256=hashlib.sha256(data).hexdigest(), bytes=len(data)
-        )
+        digest = hashlib.sha256(data).hexdigest()
+        return PartInfo(path=filename, rows=rows or 0, sha256=digest, bytes=len(data))
 
     def _check_open(self) -> None:
         """RuntimeError if the run was already published."""
         if self._published:
             raise RuntimeError(f"run {self.run_id} was published: it takes no more writes")
+
+
+def _with_part(info: ArtifactInfo, part: PartInfo) -> ArtifactInfo:
+    return info.model_copy(
+        update={"rows": info.rows + part.rows, "bytes": info.bytes + part.bytes, "parts": [*info.parts, part]}
+    )
 
 
 def _parquet_bytes(table: pa.Table) -> bytes:

@@ -1,8 +1,9 @@
-"""The three-agent simulation: instructions for a tool, then one instance per instruction.
+"""The instruction and simulation steps: instructions for a tool, then one dialogue per instruction.
 
 `write_instructions` and `simulate` are plain functions (tests call them directly); the tasks below
-wrap them for Prefect: mapped over tools, fanned out over instructions, retried on transient LLM
-errors and reused across runs when nothing they depend on has changed.
+run them over a batch (several tools; one tool's instructions) for Prefect (`tasks/batch.py` says how
+a batch fails and retries). The simulation only simulates: it records how each dialogue ended, and
+the checks step (`tasks/checks.py`) decides what to keep.
 """
 
 from __future__ import annotations
@@ -10,18 +11,17 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from prefect.context import TaskRunContext
 from pydantic import BaseModel, Field
 
 from agents.assistant import agent as assistant
 from agents.executor.agent import ROLE as EXECUTOR_ROLE
-from agents.executor.agent import ToolExecutor, respond_prompt
+from agents.executor.agent import ToolExecutor
 from agents.llm.config import LLMConfig
 from agents.llm.gateway import LLMGateway, StructuredOutputError, Tally, gateway_for
 from agents.user import agent as user
-from schemas.instance import ASK_USER, FINISH, Instance, Instruction, RejectionRule, Step
+from schemas.instance import ASK_USER, FINISH, Ending, Instance, Instruction, RejectionRule, Step
 from schemas.tool import Tool
-from tasks.caching import llm_task, task_cache_key
+from tasks.batch import Batch, batch_task, run_batch
 
 INSTRUCTIONS_STAGE = "instructions"
 SIMULATION_STAGE = "simulation"
@@ -39,10 +39,11 @@ class SimulationSettings(BaseModel):
 
 
 class ToolInstructions(BaseModel):
-    """The instructions written for one tool, or why there are none."""
+    """The instructions written for one tool, or why there are none (`rule` and `problem`)."""
 
     tool_id: str
     instructions: list[Instruction]
+    rule: str = Field(default="", description="no_instructions, llm_error or task_failed, when none.")
     problem: str = ""
     shortfall: str = Field(default="", description="Why there are fewer than asked for, if there are.")
 
@@ -54,7 +55,9 @@ def write_instructions(tool: Tool, gateway: LLMGateway, settings: SimulationSett
             gateway, tool, settings.instructions_per_tool, INSTRUCTIONS_STAGE
         )
     except StructuredOutputError as exc:
-        return ToolInstructions(tool_id=tool.tool_id, instructions=[], problem=f"user: {exc}")
+        return ToolInstructions(
+            tool_id=tool.tool_id, instructions=[], rule="no_instructions", problem=f"user: {exc}"
+        )
     instructions = [
         Instruction(
             instruction_id=f"{tool.tool_id}-{n}",
@@ -91,7 +94,8 @@ class _Dialogue:
         used = [s.action for s in self.steps if s.observer == "tool" and s.action in self.functions]
         return list(dict.fromkeys(used))
 
-    def finish(self, final_answer: str = "", rule: RejectionRule | None = None, reason: str = "") -> Instance:
+    def finish(self, final_answer: str = "", ending: Ending = "final_answer", detail: str = "") -> Instance:
+        """The simulated instance, status `simulated`: the checks step decides."""
         return Instance(
             instance_id=self.instruction.instruction_id,
             tool_id=self.tool.tool_id,
@@ -103,26 +107,22 @@ class _Dialogue:
             llm_calls=self.tally.calls,
             prompt_tokens=self.tally.prompt_tokens,
             completion_tokens=self.tally.completion_tokens,
-            status="rejected" if rule else "accepted",
-            rejection_rule=rule,
-            rejection_reason=reason,
+            ending=ending,
+            ending_detail=detail,
+            status="simulated",
         )
 
 
 def simulate(
     tool: Tool, instruction: Instruction, gateway: LLMGateway, settings: SimulationSettings
 ) -> Instance:
-    """User, assistant and tool executor play out one instruction; the instance says whether it passed.
-
-    Filters of the original work: more than `max_steps` actions, no function call (a clarification
-    alone does not count), unusable assistant output at any step, no final answer. A failed LLM call
-    propagates (it is no property of the instruction, so it must not be cached as a result); the
-    flow records it as an `llm_error` rejection of this run.
+    """User, assistant and tool executor play out one instruction, until the assistant's final answer,
+    its wish for one action more than `max_steps` allow, or an answer of a role that no repair made
+    usable; the instance records which (`ending`). A failed LLM call propagates.
     """
     dialogue = _Dialogue(tool, instruction)
     spec = json.loads(tool.openapi)
     executor = ToolExecutor(tool, gateway)
-    final_answer = ""
     role = assistant.ROLE
     try:
         while True:
@@ -138,12 +138,11 @@ def simulate(
                 tally=dialogue.tally,
             )
             if turn.action == FINISH:
-                final_answer = turn.final_answer.strip()
-                break
+                return dialogue.finish(turn.final_answer.strip())
             if len(dialogue.steps) >= settings.max_steps:
                 return dialogue.finish(
-                    rule="too_many_steps",
-                    reason=f"the assistant wanted an action after {settings.max_steps} steps "
+                    ending="step_limit",
+                    detail=f"the assistant wanted an action after {settings.max_steps} steps "
                     f"(at most {settings.max_steps} allowed)",
                 )
             action_input = json.dumps(turn.action_input, ensure_ascii=False)
@@ -180,57 +179,52 @@ def simulate(
                 )
             )
     except StructuredOutputError as exc:
-        rule: RejectionRule = "invalid_observation" if role == EXECUTOR_ROLE else "unparseable_output"
-        return dialogue.finish(rule=rule, reason=f"{role}: {exc}")
-
-    if not dialogue.functions_called():
-        return dialogue.finish(
-            final_answer, rule="no_function_call", reason="the assistant called no function"
-        )
-    if not final_answer:
-        return dialogue.finish(rule="no_final_answer", reason="the final answer is empty")
-    return dialogue.finish(final_answer)
+        ending: Ending = "executor_unusable" if role == EXECUTOR_ROLE else "assistant_unusable"
+        return dialogue.finish(ending=ending, detail=f"{role}: {exc}")
 
 
 def rejected_instance(tool: Tool, instruction: Instruction, rule: RejectionRule, reason: str) -> Instance:
-    """The record of an instruction whose simulation never produced an instance (its task failed)."""
-    return _Dialogue(tool, instruction).finish(rule=rule, reason=reason)
+    """The record of an instruction whose simulation could not run to an ending (a call or the code
+    failed): rejected at once, by `rule`."""
+    instance = _Dialogue(tool, instruction).finish(ending="not_simulated", detail=reason)
+    verdict = {"status": "rejected", "rejection_rule": rule, "rejection_reason": reason}
+    return instance.model_copy(update=verdict)
 
 
-def _prompt_keys() -> list[str]:
-    return [
-        user.instructions_prompt().key,
-        user.reply_prompt().key,
-        assistant.step_prompt().key,
-        respond_prompt().key,
-    ]
+def failed_instructions(tool: Tool, reason: str, llm_failed: bool) -> ToolInstructions:
+    rule = "llm_error" if llm_failed else "task_failed"
+    return ToolInstructions(tool_id=tool.tool_id, instructions=[], rule=rule, problem=reason)
 
 
-def instructions_cache_key(context: TaskRunContext, parameters: dict[str, Any]) -> str | None:
-    inputs = {"tool": parameters["tool"].model_dump(), "settings": parameters["settings"].model_dump()}
-    return task_cache_key("instructions", parameters["llm"], inputs, [user.instructions_prompt().key])
+def write_instructions_batch(
+    tools: list[Tool], gateway: LLMGateway, settings: SimulationSettings
+) -> Batch[ToolInstructions]:
+    """`write_instructions` over a batch of tools, one outcome each."""
+    return run_batch(tools, lambda tool: write_instructions(tool, gateway, settings), failed_instructions)
 
 
-def instance_cache_key(context: TaskRunContext, parameters: dict[str, Any]) -> str | None:
-    inputs = {
-        "tool": parameters["tool"].model_dump(),
-        "instruction": parameters["instruction"].model_dump(),
-        "settings": parameters["settings"].model_dump(),
-    }
-    return task_cache_key("instance", parameters["llm"], inputs, _prompt_keys())
+def simulate_batch(
+    tool: Tool, instructions: list[Instruction], gateway: LLMGateway, settings: SimulationSettings
+) -> Batch[Instance]:
+    """`simulate` over instructions of one tool, one instance each (a failed one already rejected)."""
+
+    def failed(instruction: Instruction, reason: str, llm_failed: bool) -> Instance:
+        return rejected_instance(tool, instruction, "llm_error" if llm_failed else "task_failed", reason)
+
+    return run_batch(instructions, lambda instruction: simulate(tool, instruction, gateway, settings), failed)
 
 
-@llm_task("write-instructions", "instructions-{tool.tool_id}", instructions_cache_key)
+@batch_task("write-instructions", "instructions-{tools[0].tool_id}")
 def write_instructions_task(
-    tool: Tool, settings: SimulationSettings, llm: LLMConfig, run_id: str
-) -> ToolInstructions:
-    """Prefect task: the user agent's instructions for one tool."""
-    return write_instructions(tool, gateway_for(llm, run_id), settings)
+    tools: list[Tool], settings: SimulationSettings, llm: LLMConfig, run_id: str
+) -> Batch[ToolInstructions]:
+    """Prefect task: the user agent's instructions for a batch of tools."""
+    return write_instructions_batch(tools, gateway_for(llm, run_id), settings)
 
 
-@llm_task("simulate-instance", "instance-{instruction.instruction_id}", instance_cache_key)
+@batch_task("simulate", "simulate-{instructions[0].instruction_id}")
 def simulate_task(
-    tool: Tool, instruction: Instruction, settings: SimulationSettings, llm: LLMConfig, run_id: str
-) -> Instance:
-    """Prefect task: one instruction through the three-agent simulation."""
-    return simulate(tool, instruction, gateway_for(llm, run_id), settings)
+    tool: Tool, instructions: list[Instruction], settings: SimulationSettings, llm: LLMConfig, run_id: str
+) -> Batch[Instance]:
+    """Prefect task: instructions of one tool through the three-agent simulation."""
+    return simulate_batch(tool, instructions, gateway_for(llm, run_id), settings)

@@ -1,15 +1,14 @@
-"""Toolset construction for one seed: introduction -> function docs -> OpenAPI spec -> NL docs.
+"""The toolset step: a seed becomes a tool (introduction -> function docs -> OpenAPI spec -> NL docs)
+or a rejection naming the stage that refused it.
 
-`build_tool` is the plain function (tests call it directly); `build_tool_task` is its Prefect task,
-retried on transient LLM errors and cached across runs by `tool_cache_key`.
+`build_tool` is the plain function for one seed (tests call it directly); `build_tools_task` is the
+Prefect task over a batch of seeds (`tasks/batch.py` says how a batch fails and retries).
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any
 
-from prefect.context import TaskRunContext
 from pydantic import BaseModel, Field
 
 from agents.llm.config import LLMConfig
@@ -19,7 +18,7 @@ from schemas.seed import Seed
 from schemas.spec import nl_documentation, non_textual_media, routes
 from schemas.tool import RejectedTool, RejectStage, Tool
 from tasks import openapi, spec_validator
-from tasks.caching import llm_task, task_cache_key
+from tasks.batch import Batch, batch_task, run_batch
 
 ROLES = (toolsmith.ROLE,)
 """The model roles the toolset stage calls."""
@@ -77,20 +76,21 @@ def build_tool(
     )
 
 
-def tool_cache_key(context: TaskRunContext, parameters: dict[str, Any]) -> str | None:
-    """Reuse a tool across runs when the seed, settings, model settings, prompts and code are unchanged."""
-    seed: Seed = parameters["seed"]
-    inputs = {
-        "seed": seed.model_dump(exclude={"source", "line"}),
-        "settings": parameters["settings"].model_dump(),
-    }
-    prompts = [toolsmith.introduction_prompt().key, toolsmith.functions_prompt().key]
-    return task_cache_key("tool", parameters["llm"], inputs, prompts)
+def failed_tool(seed: Seed, reason: str, llm_failed: bool) -> RejectedTool:
+    """The rejection of a seed whose work raised: an LLM call that failed for good, or the code."""
+    return _reject(seed, "llm" if llm_failed else "task", reason)
 
 
-@llm_task("build-tool", "tool-{seed.seed_id}", tool_cache_key)
-def build_tool_task(
-    seed: Seed, settings: ToolsetSettings, llm: LLMConfig, run_id: str
-) -> Tool | RejectedTool:
-    """Prefect task: one seed through the toolset stage, on the run's shared gateway."""
-    return build_tool(seed, gateway_for(llm, run_id), settings)
+def build_tools(
+    seeds: list[Seed], gateway: LLMGateway, settings: ToolsetSettings
+) -> Batch[Tool | RejectedTool]:
+    """`build_tool` over a batch of seeds, one outcome each."""
+    return run_batch(seeds, lambda seed: build_tool(seed, gateway, settings), failed_tool)
+
+
+@batch_task("build-tools", "tools-{seeds[0].seed_id}")
+def build_tools_task(
+    seeds: list[Seed], settings: ToolsetSettings, llm: LLMConfig, run_id: str
+) -> Batch[Tool | RejectedTool]:
+    """Prefect task: a batch of seeds through the toolset step, on the run's shared gateway."""
+    return build_tools(seeds, gateway_for(llm, run_id), settings)

@@ -24,7 +24,6 @@ from bench import responders
 from flows import corpus
 from flows.config import CorpusConfig, SeedSelection
 from schemas.errors import RunStopped
-from tasks.toolset import build_tool_task
 from tests.fake_llm import ScriptedLLM
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
@@ -71,7 +70,7 @@ def manifest_of(run_dir: Path) -> dict[str, Any]:
 
 
 def table(run_dir: Path, name: str) -> pd.DataFrame:
-    return pd.read_parquet(run_dir / f"{name}.parquet")
+    return pd.read_parquet(run_dir / name)
 
 
 def stage_stats(manifest: dict[str, Any], name: str = "toolset") -> dict[str, Any]:
@@ -131,8 +130,9 @@ def test_a_run_writes_a_complete_versioned_run(scripted_llm: ScriptedLLM, llm_co
 
     out = tmp_path / "out"
     assert run_dir.parent == out / "runs"
-    for name in (*ARTIFACTS, "manifest"):
-        assert (run_dir / (f"{name}.parquet" if name != "manifest" else "manifest.json")).is_file()
+    assert (run_dir / "manifest.json").is_file()
+    for name in ARTIFACTS:
+        assert sorted(p.name for p in (run_dir / name).iterdir()) == ["part-00000.parquet"]
     assert (out / "latest").read_text().strip() == run_dir.name
 
     seeds, tools, rejected = assert_reconciles(run_dir)
@@ -142,7 +142,7 @@ def test_a_run_writes_a_complete_versioned_run(scripted_llm: ScriptedLLM, llm_co
         validate(json.loads(spec))
 
     # functions and routes are nested list columns, not JSON text
-    schema = pq.read_schema(run_dir / "tools.parquet")
+    schema = pq.read_schema(run_dir / "tools" / "part-00000.parquet")
     for column in ("functions", "routes"):
         assert str(schema.field(column).type).startswith("list<"), schema.field(column).type
     cat = tools.set_index("name").loc["Cat Facts"]
@@ -167,11 +167,12 @@ def test_a_run_writes_a_complete_versioned_run(scripted_llm: ScriptedLLM, llm_co
     assert toolset_usage["calls"] == 2 * len(seeds) and toolset_usage["cache_hits"] == 0
     assert set(ARTIFACTS) <= set(manifest["artifacts"])
     for name, info in manifest["artifacts"].items():
-        data = (run_dir / info["path"]).read_bytes()
-        assert info["path"] == f"{name}.parquet"
-        assert info["sha256"] == hashlib.sha256(data).hexdigest()
-        assert info["bytes"] == len(data)
-        assert info["rows"] == pq.read_metadata(run_dir / info["path"]).num_rows
+        assert info["path"] == name and info["rows"] == len(table(run_dir, name))
+        for part in info["parts"]:
+            data = (run_dir / part["path"]).read_bytes()
+            assert part["sha256"] == hashlib.sha256(data).hexdigest()
+            assert part["bytes"] == len(data)
+            assert part["rows"] == pq.read_metadata(run_dir / part["path"]).num_rows
     assert manifest["inputs"]["seed_source"] == hashlib.sha256(seeds_path.read_bytes()).hexdigest()
     assert manifest["config"] == json.loads(json.dumps(config.public_dump()))
     assert manifest["config"]["llm"]["model"] == "scripted/test"
@@ -266,8 +267,7 @@ def test_a_task_that_fails_after_its_retries_is_recorded_as_rejected(
         return responders.toolforge(request)
 
     scripted_llm.script = script
-    monkeypatch.setattr(corpus, "build_tool_task", build_tool_task.with_options(retry_delay_seconds=0))
-    config = corpus_config(llm_config, tmp_path, write_seeds(tmp_path), max_attempts=1)
+    config = corpus_config(llm_config, tmp_path, write_seeds(tmp_path), max_attempts=2)
 
     run_dir = run_corpus(config)
 
@@ -277,12 +277,14 @@ def test_a_task_that_fails_after_its_retries_is_recorded_as_rejected(
     assert len(tools) == 3 and len(rejected) == 1
     row = rejected.iloc[0]
     assert row["name"] == "Tide Tables"
-    assert row["stage"] in {"task", "llm"}
-    assert "RateLimitError" in row["reason"]
-    # one call per task attempt (max_attempts=1): the first try and each of Prefect's retries
+    assert row["stage"] == "llm"
+    assert "RateLimitError after 2 attempt(s)" in row["reason"]
+    # the unit of retry is the call: max_attempts tries of the one that failed, no retry of the batch
     tries = sum(is_about(r, "Tide Tables") for r in scripted_llm.requests)
-    assert tries == 1 + build_tool_task.retries
+    assert tries == 2
     assert manifest["llm"]["errors"] == tries
+    (rejection,) = table(run_dir, "rejections").to_dict("records")
+    assert (rejection["step"], rejection["rule"], rejection["item_id"]) == ("toolset", "llm", row["tool_id"])
 
 
 def test_no_cache_calls_the_model_again(scripted_llm: ScriptedLLM, llm_config: LLMConfig, tmp_path):
@@ -457,7 +459,6 @@ def test_a_model_that_fails_every_call_midway_stops_the_run_with_what_it_finishe
         raise litellm.APIConnectionError(message="Connection refused", llm_provider="scripted", model="test")
 
     scripted_llm.script = script
-    monkeypatch.setattr(corpus, "build_tool_task", build_tool_task.with_options(retry_delay_seconds=0))
     failing_fast = {"max_attempts": 1, "stop_after_failures": 3, "concurrency": 32}  # a slot for each
     config = corpus_config(llm_config, tmp_path, write_seeds(tmp_path, many), **failing_fast)
     config = config.model_copy(update={"stages": ["toolset"]})

@@ -86,7 +86,7 @@ def reconcile(run_dir: Path) -> tuple[dict[str, Any], pd.DataFrame, pd.DataFrame
     manifest = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["status"] == "completed"
     seeds, tools, rejected = (
-        pd.read_parquet(run_dir / f"{name}.parquet") for name in ("seeds", "tools", "rejected_tools")
+        pd.read_parquet(run_dir / name) for name in ("seeds", "tools", "rejected_tools")
     )
     assert len(seeds) == len(APIS)
     assert len(seeds) == len(tools) + len(rejected)

@@ -291,7 +291,8 @@ def test_manifest_json_round_trips(store: RunStore) -> None:
     assert text.startswith('{\n  "run_id"')
     assert Manifest.model_validate_json(text) == written
     assert store.read_manifest(writer.run_id) == written
-    assert json.loads(text)["artifacts"]["items"]["path"] == "items.parquet"
+    assert json.loads(text)["artifacts"]["items"]["path"] == "items"
+    assert json.loads(text)["artifacts"]["items"]["parts"][0]["path"] == "items/part-00000.parquet"
 
 
 # -- run store -------------------------------------------------------------------------------------------
@@ -307,10 +308,10 @@ def test_records_round_trip_through_parquet_and_pandas(store: RunStore) -> None:
     items = _items()
     writer = store.start_run()
     info = writer.write_records("items", Item, items)
-    path = Path(writer.run_dir) / "items.parquet"
-    assert (info.path, info.rows) == ("items.parquet", 2)
+    path = Path(writer.run_dir) / "items" / "part-00000.parquet"
+    assert (info.path, info.rows, [p.path for p in info.parts]) == ("items", 2, ["items/part-00000.parquet"])
 
-    frame = pd.read_parquet(path)
+    frame = pd.read_parquet(Path(writer.run_dir) / "items")
     assert list(frame.columns) == list(Item.model_fields)
     assert frame["item_id"].tolist() == ["a", "b"]
     assert frame["created"].iloc[0] == pd.Timestamp("2024-05-01 12:30", tz="UTC")
@@ -329,7 +330,7 @@ def test_zero_records_are_written_with_their_schema(store: RunStore) -> None:
     table = store.read_table(writer.run_id, "empty")
     assert table.num_rows == 0
     assert table.schema.equals(arrow_schema(Item))
-    assert list(pd.read_parquet(Path(writer.run_dir) / "empty.parquet").columns) == list(Item.model_fields)
+    assert list(pd.read_parquet(Path(writer.run_dir) / "empty").columns) == list(Item.model_fields)
 
 
 def test_manifest_sha256_matches_the_file(store: RunStore) -> None:
@@ -337,10 +338,11 @@ def test_manifest_sha256_matches_the_file(store: RunStore) -> None:
     manifest = _publish(writer, _items())
     info = store.read_manifest(writer.run_id).artifacts["items"]
     assert info == manifest.artifacts["items"]
-    data = (Path(writer.run_dir) / info.path).read_bytes()
-    assert info.sha256 == hashlib.sha256(data).hexdigest()
-    assert info.bytes == len(data)
-    assert info.rows == 2
+    (part,) = info.parts
+    data = (Path(writer.run_dir) / part.path).read_bytes()
+    assert part.sha256 == hashlib.sha256(data).hexdigest()
+    assert part.bytes == info.bytes == len(data)
+    assert part.rows == info.rows == 2
 
 
 def test_latest_moves_only_on_publish(store: RunStore) -> None:
@@ -418,8 +420,8 @@ def test_failed_rename_leaves_no_file_and_no_temp(store: RunStore, monkeypatch: 
     with pytest.raises(OSError, match="disk vanished"):
         writer.write_records("items", Item, _items())
     run_dir = Path(writer.run_dir)
-    assert not (run_dir / "items.parquet").exists()
-    assert _leftovers(run_dir) == []
+    assert not (run_dir / "items" / "part-00000.parquet").exists()
+    assert _leftovers(run_dir / "items") == []
     assert "items" not in writer.artifacts
 
 
@@ -434,7 +436,7 @@ def test_failed_write_midway_leaves_no_partial_file(store: RunStore, monkeypatch
     monkeypatch.setattr(run_store, "_write_local", half_write)
     with pytest.raises(KeyboardInterrupt):
         writer.write_records("items", Item, _items())
-    assert os.listdir(writer.run_dir) == []
+    assert [p for p in Path(writer.run_dir).rglob("*") if p.is_file()] == []
 
 
 def test_failed_overwrite_keeps_the_old_file(store: RunStore, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -465,7 +467,7 @@ def test_failed_move_on_other_filesystems(memory_url: str, monkeypatch: pytest.M
     monkeypatch.setattr(MemoryFileSystem, "mv", crash)
     with pytest.raises(OSError, match="bucket unreachable"):
         writer.write_records("items", Item, _items())
-    assert store.fs.ls(store._run_path(writer.run_id), detail=False) == []
+    assert store.fs.find(store._run_path(writer.run_id)) == []
 
 
 # -- other filesystems -----------------------------------------------------------------------------------
@@ -482,9 +484,87 @@ def test_memory_url_end_to_end(memory_url: str) -> None:
     assert store.list_runs() == [writer.run_id]
     assert store.read_manifest(writer.run_id) == manifest
     assert from_table(Item, store.read_table(writer.run_id, "items")) == items
-    frame = pd.read_parquet(f"{writer.run_dir}/items.parquet")
+    frame = pd.read_parquet(f"{writer.run_dir}/items/part-00000.parquet")
     assert frame["item_id"].tolist() == ["a", "b"]
-    data = store.fs.cat_file(f"{store._run_path(writer.run_id)}/items.parquet")
-    assert manifest.artifacts["items"].sha256 == hashlib.sha256(data).hexdigest()
-    names = store.fs.ls(store._run_path(writer.run_id), detail=False)
-    assert sorted(os.path.basename(n) for n in names) == ["items.parquet", "manifest.json"]
+    data = store.fs.cat_file(f"{store._run_path(writer.run_id)}/items/part-00000.parquet")
+    assert manifest.artifacts["items"].parts[0].sha256 == hashlib.sha256(data).hexdigest()
+    names = store.fs.find(store._run_path(writer.run_id))
+    run_path = store._run_path(writer.run_id)
+    written = sorted(n.removeprefix(run_path + "/") for n in names)
+    assert written == ["items/part-00000.parquet", "manifest.json"]
+
+
+# -- streaming in parts ------------------------------------------------------------------------------------
+
+
+def _many(count: int, start: int = 0) -> list[Item]:
+    base = _items()[1]
+    return [base.model_copy(update={"item_id": f"i{n:04d}"}) for n in range(start, start + count)]
+
+
+def test_parts_are_written_every_n_records_and_read_as_one_table(store: RunStore) -> None:
+    writer = store.start_run()
+    parts = writer.parts("items", Item, rows=10, seconds=3600)
+    for n in range(0, 25, 5):
+        parts.add(_many(5, n))
+    assert [p.rows for p in parts.info.parts] == [10, 10] and parts.pending == 5
+    parts.add(_many(3, 100) + _many(9, 200))  # one unit: never split across parts, even past `rows`
+    assert [p.rows for p in parts.info.parts] == [10, 10, 17] and parts.pending == 0
+    assert writer.flush_due() == 3
+
+    folder = Path(writer.run_dir) / "items"
+    assert sorted(p.name for p in folder.iterdir()) == [f"part-0000{n}.parquet" for n in range(3)]
+    frame = pd.read_parquet(folder)
+    assert len(frame) == 37 and frame["item_id"].tolist()[:2] == ["i0000", "i0001"]
+    assert [r.item_id for r in store.read_records(writer.run_id, "items", Item)] == frame["item_id"].tolist()
+    assert store.read_column(writer.run_id, "items", "item_id") == frame["item_id"].tolist()
+    manifest = writer.write_manifest(_manifest(writer.run_id, status="running"))
+    assert manifest.artifacts["items"].rows == 37 and len(manifest.artifacts["items"].parts) == 3
+
+
+def test_waiting_records_are_written_after_the_time_limit(store: RunStore, monkeypatch) -> None:
+    clock = [1000.0]
+    monkeypatch.setattr(run_store.time, "monotonic", lambda: clock[0])
+    writer = store.start_run()
+    parts = writer.parts("items", Item, rows=1000, seconds=5)
+    parts.add(_many(2))
+    clock[0] += 4.9
+    assert writer.flush_due() == 0 and parts.pending == 2
+    clock[0] += 0.2
+    assert writer.flush_due() == 1 and parts.pending == 0
+    assert store.read_column(writer.run_id, "items", "item_id") == ["i0000", "i0001"]
+
+
+def test_a_resumed_run_keeps_its_parts_and_numbers_on(store: RunStore) -> None:
+    first = store.start_run()
+    first.parts("items", Item, rows=2).add(_many(2))
+    resumed = store.resume_run(first.run_id)
+    parts = resumed.parts("items", Item, rows=2)
+    assert parts.info.rows == 2 and [p.path for p in parts.info.parts] == ["items/part-00000.parquet"]
+    parts.add(_many(2, 2))
+    assert [p.path for p in parts.info.parts][-1] == "items/part-00001.parquet"
+    assert store.read_column(first.run_id, "items", "item_id") == ["i0000", "i0001", "i0002", "i0003"]
+    with pytest.raises(FileNotFoundError):
+        store.resume_run("20240101T000000Z-000000")
+
+
+def test_publish_waits_for_every_part_and_a_fresh_manifest(store: RunStore) -> None:
+    writer = store.start_run()
+    parts = writer.parts("items", Item, rows=100)
+    parts.add(_many(3))
+    writer.write_manifest(_manifest(writer.run_id))
+    with pytest.raises(RuntimeError, match="write every part"):
+        writer.publish()
+    writer.close_parts()
+    with pytest.raises(RuntimeError, match="write every part"):
+        writer.publish()
+    writer.write_manifest(_manifest(writer.run_id))
+    writer.publish()
+    assert store.latest_run_id() == writer.run_id
+
+
+def test_an_artifact_without_parts_reads_as_empty_with_a_model(store: RunStore) -> None:
+    writer = store.start_run()
+    assert store.read_records(writer.run_id, "items", Item) == []
+    with pytest.raises(FileNotFoundError, match="no artifact 'items'"):
+        store.read_table(writer.run_id, "items")

@@ -14,8 +14,10 @@ from agents.user.agent import drop_near_duplicates, near_duplicate
 from bench import responders
 from schemas.instance import DraftInstruction, Instance, Instruction
 from schemas.react import render_react
+from schemas.rejection import Rejection
 from schemas.seed import Seed
 from schemas.tool import Tool
+from tasks.checks import check_instances
 from tasks.simulation import SimulationSettings, simulate, write_instructions
 from tasks.toolset import build_tool
 from tests.fake_llm import ScriptedLLM
@@ -74,7 +76,15 @@ def finish(text: str = "Lisbon has 3 records.") -> dict[str, Any]:
 
 
 def run(tool: Tool, llm_config, **settings: Any) -> Instance:
-    return simulate(tool, INSTRUCTION, LLMGateway(llm_config), SimulationSettings(**settings))
+    """The instance as the run files it: simulated, then through the checks step."""
+    simulated = simulate(tool, INSTRUCTION, LLMGateway(llm_config), SimulationSettings(**settings))
+    assert simulated.status == "simulated" and simulated.rejection_rule is None
+    checked = check_instances([simulated])
+    (instance,) = checked.accepted + checked.rejected
+    rule, reason = str(instance.rejection_rule), instance.rejection_reason
+    expected = [Rejection(item_id="atlas-1", step="checks", rule=rule, reason=reason)]
+    assert checked.rejections == (expected if checked.rejected else [])
+    return instance
 
 
 def test_a_function_call_then_a_final_answer_is_accepted(scripted_llm, llm_config, tool):

@@ -7,6 +7,8 @@ from collections import defaultdict
 
 from schemas.manifest import LLMUsage, UsageRow
 
+_COUNTED = ("calls", "cache_hits", "errors", "prompt_tokens", "completion_tokens", "cost_usd")
+
 
 class UsageLedger:
     """Thread-safe counters; `summary()` gives the `llm` block of the run manifest."""
@@ -21,6 +23,14 @@ class UsageLedger:
         if key not in self._rows:
             self._rows[key] = UsageRow(stage=stage, role=role, model=model)
         return self._rows[key]
+
+    def include(self, rows: list[UsageRow]) -> None:
+        """Add usage recorded elsewhere (a resumed run's earlier part), row by row."""
+        with self._lock:
+            for row in rows:
+                mine = self._row(row.stage, row.role, row.model)
+                for field in _COUNTED:
+                    setattr(mine, field, getattr(mine, field) + getattr(row, field))
 
     def record_call(
         self,

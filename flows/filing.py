@@ -1,0 +1,309 @@
+"""A corpus run in progress: where each step's outcomes go, what the run holds so far, when it stops.
+
+`CorpusRun` files every batch a step returns: outputs to their artifact (streamed in parts), each
+rejection to its step's rejected records and to `rejections`, and the items the next step takes to
+the scheduler. It counts what it filed (for the manifest, the progress lines and the summary
+table), and it knows what a resumed run already holds: what is in a run's parts is never done again.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from prefect.futures import PrefectFuture
+
+from agents.llm.errors import ModelUnavailable
+from agents.llm.gateway import LLMGateway
+from agents.llm.redact import redact
+from flows.config import CorpusConfig
+from flows.progress import ProgressBoard
+from flows.scheduler import Scheduler
+from schemas.instance import Instance, Instruction
+from schemas.manifest import Manifest, StageStats
+from schemas.rejection import Rejection
+from schemas.seed import Seed
+from schemas.tool import RejectedTool, Tool
+from storage.run_store import RunStore, RunWriter
+from tasks.batch import Batch, failure_reason
+from tasks.checks import Checked
+from tasks.code_version import code_version
+from tasks.simulation import ToolInstructions, failed_instructions, rejected_instance
+from tasks.toolset import failed_tool
+
+T = TypeVar("T")
+MANIFEST_EVERY_S = 10.0
+"""The longest the manifest of a running run goes without being rewritten while parts land."""
+SUMMARY_ROWS = 1000
+"""Rows of the run's summary table in the Prefect UI, at most (one per tool)."""
+
+
+@dataclass(frozen=True)
+class Simulation:
+    """One unit of the simulation step: instructions of one tool (the tool travels with them)."""
+
+    tool: Tool
+    instructions: list[Instruction]
+
+
+class CorpusRun:
+    """Files the outcomes of one run's steps; see the module's docstring."""
+
+    def __init__(
+        self, config: CorpusConfig, writer: RunWriter, gateway: LLMGateway, board: ProgressBoard
+    ) -> None:
+        self.config, self.writer, self.gateway, self.board = config, writer, gateway, board
+        self.scheduler: Scheduler | None = None
+        self.started_at = datetime.now(UTC)
+        self.resumed: list[datetime] = []
+        self.notes: list[str] = []
+        self.inputs: dict[str, str] = {}
+        self.stopped: ModelUnavailable | None = None
+        stages = config.stages
+        parts = writer.parts
+        self.seeds = parts("seeds", Seed)
+        self.tools = parts("tools", Tool)
+        self.rejected_tools = parts("rejected_tools", RejectedTool)
+        self.rejections = parts("rejections", Rejection)
+        writes_instructions = "instructions" in stages or "simulation" in stages
+        self.instructions = parts("instructions", Instruction) if writes_instructions else None
+        self.instances = parts("instances", Instance) if "simulation" in stages else None
+        self.rejected_instances = parts("rejected_instances", Instance) if "simulation" in stages else None
+        self.tools_with_instructions: set[str] = set()
+        self.rejected_by_step: Counter[str] = Counter()
+        self.per_tool: dict[str, Counter[str]] = {}
+        self._manifest_at = 0.0
+        for stage, unit in (("toolset", "tools"), ("instructions", "tools"), ("simulation", "instances")):
+            if stage in stages:
+                board.stage(stage, unit)
+
+    # -- starting and resuming ----------------------------------------------------------------------
+
+    def start_from_seeds(self, seeds: list[Seed]) -> None:
+        self.seeds.add(seeds)
+        self.seeds.flush(empty=True)
+        self.expect("toolset", len(seeds))
+
+    def copy_from(self, store: RunStore, run_id: str, names: Sequence[str]) -> None:
+        """Take the named artifacts of an earlier run as this run's own (`--from-run`), part by part."""
+        models = {"seeds": Seed, "tools": Tool, "rejected_tools": RejectedTool, "instructions": Instruction}
+        for name in names:
+            target = self.writer.parts(name, models[name])
+            for part in store.part_paths(run_id, name):
+                target.add(store.read_part(part, models[name]))
+            target.flush(empty=True)
+            if name == "instructions":
+                for instruction_tool in store.read_column(run_id, name, "tool_id"):
+                    self.tools_with_instructions.add(str(instruction_tool))
+
+    def done_ids(self, store: RunStore, run_id: str) -> dict[str, set[str]]:
+        """What a resumed run's parts already hold, by step: the ids of the items each step filed (and
+        the counts this run keeps, taken up where they were)."""
+
+        def column(name: str, field: str) -> list[str]:
+            return [str(value) for value in store.read_column(run_id, name, field)]
+
+        rejections = store.read_records(run_id, "rejections", Rejection)
+        self.rejected_by_step = Counter(r.step for r in rejections)
+        instruction_tools = column("instructions", "tool_id")
+        self.tools_with_instructions = set(instruction_tools)
+        for tool_id in instruction_tools:
+            self._tool_counts(tool_id)["instructions"] += 1
+        for name, status in (("instances", "accepted"), ("rejected_instances", "rejected")):
+            for tool_id in column(name, "tool_id"):
+                self._tool_counts(tool_id)[status] += 1
+        instructions_rejected = {r.item_id for r in rejections if r.step == "instructions"}
+        return {
+            "toolset": {*column("tools", "tool_id"), *column("rejected_tools", "tool_id")},
+            "instructions": self.tools_with_instructions | instructions_rejected,
+            "simulation": {*column("instances", "instance_id"), *column("rejected_instances", "instance_id")},
+        }
+
+    # -- filing ---------------------------------------------------------------------------------------
+
+    def file_tools(self, seeds: list[Seed], future: PrefectFuture) -> None:
+        batch = self._batch(future, seeds, failed_tool)
+        for outcome in batch.results:
+            if isinstance(outcome, Tool):
+                self.tools.add([outcome])
+                self._tool_counts(outcome.tool_id)["functions"] = len(outcome.functions)
+                if self.instructions is not None and "instructions" in self.config.stages:
+                    self.queue("instructions", [outcome])
+            else:
+                self.rejected_tools.add([outcome])
+                self.reject("toolset", outcome.tool_id, outcome.stage, outcome.reason)
+            self.board.advance("toolset", isinstance(outcome, Tool))
+        self._stop_if(batch)
+
+    def file_instructions(self, tools: list[Tool], future: PrefectFuture) -> None:
+        batch = self._batch(future, tools, failed_instructions)
+        for tool, outcome in zip(tools, batch.results, strict=False):
+            self.file_tool_instructions(tool, outcome)
+        self._stop_if(batch)
+
+    def file_tool_instructions(self, tool: Tool, outcome: ToolInstructions) -> None:
+        assert self.instructions is not None
+        if outcome.instructions:
+            self.instructions.add(outcome.instructions)  # one unit: a tool's instructions stay together
+            self.tools_with_instructions.add(tool.tool_id)
+            self._tool_counts(tool.tool_id)["instructions"] += len(outcome.instructions)
+            if outcome.shortfall:
+                self.notes.append(f"tool {tool.tool_id}: {outcome.shortfall}")
+            if "simulation" in self.config.stages:
+                self.queue("simulation", [Simulation(tool, outcome.instructions)], len(outcome.instructions))
+        else:
+            self.notes.append(f"tool {tool.tool_id}: no instructions: {outcome.problem}")
+            self.reject("instructions", tool.tool_id, outcome.rule or "no_instructions", outcome.problem)
+        self.board.advance("instructions", bool(outcome.instructions))
+
+    def file_simulated(self, units: list[Simulation], future: PrefectFuture) -> None:
+        (unit,) = units
+
+        def failed(instruction: Instruction, reason: str, llm_failed: bool) -> Instance:
+            rule = "llm_error" if llm_failed else "task_failed"
+            return rejected_instance(unit.tool, instruction, rule, reason)
+
+        batch = self._batch(future, unit.instructions, failed)
+        assert self.scheduler is not None
+        self.scheduler.feed("checks", batch.results)
+        self._stop_if(batch)
+
+    def file_checked(self, instances: list[Instance], future: Any) -> None:
+        checked: Checked = future.result()
+        assert self.instances is not None and self.rejected_instances is not None
+        self.instances.add(checked.accepted)
+        self.rejected_instances.add(checked.rejected)
+        self.rejections.add(checked.rejections)
+        for rejection in checked.rejections:
+            self.rejected_by_step[rejection.step] += 1
+        for instance in checked.accepted:
+            self._tool_counts(instance.tool_id)["accepted"] += 1
+            self.board.advance("simulation", True)
+        for instance in checked.rejected:
+            self._tool_counts(instance.tool_id)["rejected"] += 1
+            self.board.advance("simulation", False)
+
+    def queue(self, stage: str, items: list[Any], count: int | None = None) -> None:
+        """Hand items to a stage, counted for its progress line."""
+        assert self.scheduler is not None
+        self.scheduler.feed(stage, items)
+        self.expect(stage, len(items) if count is None else count)
+
+    def expect(self, stage: str, count: int) -> None:
+        if stage in self.board.stages:
+            self.board.expect(stage, count)
+
+    def reject(self, step: str, item_id: str, rule: str, reason: str) -> None:
+        self.rejections.add([Rejection(item_id=item_id, step=step, rule=rule, reason=reason)])
+        self.rejected_by_step[step] += 1
+
+    def stop(self, error: ModelUnavailable) -> None:
+        """Stop the run: a model failed for good. Task runs not started are dropped, running ones end."""
+        if self.stopped is None:
+            self.stopped = error
+            self.notes.append(f"stopped: {error}")
+            if self.scheduler is not None:
+                self.scheduler.cancel()
+
+    def _stop_if(self, batch: Batch[Any]) -> None:
+        if batch.stopped is not None:
+            self.stop(batch.stopped)
+
+    def _batch(
+        self, future: PrefectFuture, items: Sequence[T], failed: Callable[[T, str, bool], Any]
+    ) -> Batch[Any]:
+        """The batch's outcomes; when its task run itself failed, a rejection for each item."""
+        try:
+            return future.result()
+        except ModelUnavailable as stopped:
+            return Batch(stopped=stopped)
+        except Exception as exc:
+            reason, llm_failed = failure_reason(exc)
+            return Batch(results=[failed(item, reason, llm_failed) for item in items])
+
+    def _tool_counts(self, tool_id: str) -> Counter[str]:
+        return self.per_tool.setdefault(tool_id, Counter())
+
+    # -- the record of the run ------------------------------------------------------------------------
+
+    def stage_stats(self) -> list[StageStats]:
+        """Inputs, outputs, rejections, unfinished items and wall time of each stage that ran."""
+        rows = {name: info.rows for name, info in self.writer.artifacts.items()}
+        counts = {  # inputs, outputs, rejected, finished inputs
+            "toolset": (rows.get("seeds", 0), rows.get("tools", 0), rows.get("rejected_tools", 0)),
+            "instructions": (
+                rows.get("tools", 0),
+                rows.get("instructions", 0),
+                self.rejected_by_step["instructions"],
+            ),
+            "simulation": (
+                rows.get("instructions", 0),
+                rows.get("instances", 0),
+                rows.get("rejected_instances", 0),
+            ),
+        }
+        finished = {
+            "toolset": counts["toolset"][1] + counts["toolset"][2],
+            "instructions": len(self.tools_with_instructions) + counts["instructions"][2],
+            "simulation": counts["simulation"][1] + counts["simulation"][2],
+        }
+        return [
+            StageStats(
+                name=name,
+                inputs=counts[name][0],
+                outputs=counts[name][1],
+                rejected=counts[name][2],
+                unfinished=counts[name][0] - finished[name],
+                seconds=progress.seconds,
+            )
+            for name, progress in self.board.stages.items()
+        ]
+
+    def write_manifest(self, status: str) -> Manifest:
+        from prefect.runtime import flow_run
+
+        self._manifest_at = _now()
+        return self.writer.write_manifest(
+            Manifest(
+                run_id=self.writer.run_id,
+                started_at=self.started_at,
+                finished_at=datetime.now(UTC) if status != "running" else None,
+                status=status,  # type: ignore[arg-type]
+                code_version=code_version(),
+                config=self.config.public_dump(),
+                inputs=self.inputs,
+                stages=self.stage_stats(),
+                llm=self.gateway.ledger.summary(),
+                notes=[redact(n) for n in self.notes],
+                flow_run_id=flow_run.get_id(),
+                task_runs=self.scheduler.task_runs if self.scheduler else 0,
+                resumed=self.resumed,
+            )
+        )
+
+    def tick(self) -> None:
+        """Write the parts whose time has come; rewrite the manifest when parts landed (at most every
+        `MANIFEST_EVERY_S`)."""
+        landed = self.writer.flush_due()
+        if landed and _now() - self._manifest_at >= MANIFEST_EVERY_S:
+            self.write_manifest("running")
+
+    def summary_rows(self) -> Iterator[dict[str, Any]]:
+        """One row per tool: functions, instructions, accepted and rejected instances."""
+        for tool_id in sorted(self.per_tool)[:SUMMARY_ROWS]:
+            counts = self.per_tool[tool_id]
+            yield {
+                "tool": tool_id,
+                "functions": counts["functions"],
+                "instructions": counts["instructions"],
+                "accepted": counts["accepted"],
+                "rejected": counts["rejected"],
+            }
+
+
+def _now() -> float:
+    return time.monotonic()

@@ -1,0 +1,139 @@
+"""Drives a run's steps with bounded work in flight: later steps first, nothing queued without limit.
+
+Each `Stage` takes items from its queue in batches, submits a batch as one Prefect task run, and
+files the batch's result when it completes (which usually queues items for the next stage). The
+scheduler fills stages from the last to the first, so a dialogue under way is finished before a
+new seed is started, and it holds a stage back while the next one already has a full queue: the
+items in flight and queued stay bounded whatever the length of the seed list, and memory with them.
+The first stage reads its items lazily from an iterator.
+
+Between completions the scheduler calls `tick` at least every `tick_s` seconds (the run writes the
+parts whose time has come, and its manifest).
+"""
+
+from __future__ import annotations
+
+import itertools
+import queue
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Any
+
+from prefect.futures import PrefectFuture
+
+
+@dataclass
+class Stage:
+    """One step as the scheduler drives it.
+
+    `submit(batch)` starts a task run for a batch of items and returns its future; `handle(batch,
+    future)` files its outcome once done. At most `limit` items are in flight at once, and the
+    stage before this one stops feeding it while `limit` items wait in its queue. A stage made with
+    `run` instead of `submit` is a plain function run in the flow itself (a cheap check, say): each
+    batch is run and handled at once.
+    """
+
+    name: str
+    handle: Callable[[list[Any], Any], None]
+    batch_size: int
+    limit: int
+    submit: Callable[[list[Any]], PrefectFuture] | None = None
+    run: Callable[[list[Any]], Any] | None = None
+    queue: deque[Any] = field(default_factory=deque)
+    source: Iterator[Any] | None = None
+    in_flight: int = 0
+
+    def waiting(self) -> int:
+        return len(self.queue)
+
+    def take(self) -> list[Any]:
+        """The next batch: queued items first, then the source's."""
+        batch = [self.queue.popleft() for _ in range(min(self.batch_size, len(self.queue)))]
+        if len(batch) < self.batch_size and self.source is not None:
+            more = list(itertools.islice(self.source, self.batch_size - len(batch)))
+            if len(more) < self.batch_size - len(batch):
+                self.source = None
+            batch += more
+        return batch
+
+    def has_work(self) -> bool:
+        return bool(self.queue) or self.source is not None
+
+
+class Scheduler:
+    """Runs `stages` (in pipeline order) until every item has been filed, or `cancel()`."""
+
+    def __init__(self, stages: list[Stage], *, tick: Callable[[], None], tick_s: float = 1.0) -> None:
+        self.stages = stages
+        self.by_name = {stage.name: stage for stage in stages}
+        self.tick, self.tick_s = tick, tick_s
+        self.cancelled = False
+        self.task_runs = 0
+        self._done: queue.Queue[tuple[Stage, list[Any], PrefectFuture]] = queue.Queue()
+        self._futures: set[PrefectFuture] = set()
+
+    def feed(self, stage: str, items: Iterable[Any]) -> None:
+        """Queue items for a stage."""
+        self.by_name[stage].queue.extend(items)
+
+    def run(self) -> None:
+        while True:
+            self._fill()
+            idle = not any(stage.in_flight for stage in self.stages)
+            if idle and (self.cancelled or not any(stage.has_work() for stage in self.stages)):
+                break
+            try:
+                stage, batch, future = self._done.get(timeout=self.tick_s)
+            except queue.Empty:
+                self.tick()
+                continue
+            stage.in_flight -= len(batch)
+            self._futures.discard(future)
+            if not _was_cancelled(future):
+                stage.handle(batch, future)
+            self.tick()
+
+    def cancel(self) -> int:
+        """Submit nothing more and cancel the task runs that have not started; how many were."""
+        self.cancelled = True
+        dropped = 0
+        for future in list(self._futures):
+            wrapped = getattr(future, "wrapped_future", None)
+            if wrapped is not None and wrapped.cancel():
+                dropped += 1
+        self.task_runs -= dropped
+        return dropped
+
+    def _fill(self) -> None:
+        if self.cancelled:
+            return
+        downstream: Stage | None = None
+        for stage in reversed(self.stages):
+            while stage.in_flight < stage.limit and stage.has_work():
+                if downstream is not None and downstream.waiting() >= downstream.limit:
+                    break
+                batch = stage.take()
+                if not batch:
+                    break
+                self._submit(stage, batch)
+            downstream = stage
+
+    def _submit(self, stage: Stage, batch: list[Any]) -> None:
+        if stage.run is not None:  # in the flow itself: done at once
+            done: Future[Any] = Future()
+            done.set_result(stage.run(batch))
+            stage.handle(batch, done)
+            return
+        assert stage.submit is not None
+        future = stage.submit(batch)
+        stage.in_flight += len(batch)
+        self.task_runs += 1
+        self._futures.add(future)
+        future.add_done_callback(lambda f: self._done.put((stage, batch, f)))
+
+
+def _was_cancelled(future: PrefectFuture) -> bool:
+    wrapped = getattr(future, "wrapped_future", None)
+    return wrapped is not None and wrapped.cancelled()
