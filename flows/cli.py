@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from agents.llm.config import EMBEDDED_MODEL, ROLES, LLMConfig, default_cache_dir
-from flows.config import STAGES, CorpusConfig, SeedSelection
+from flows.config import STAGES, CorpusConfig, PartSettings, SeedSelection
 from tasks.simulation import SimulationSettings
 from tasks.toolset import ToolsetSettings
 
@@ -145,6 +145,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--out", default="out", help="run store: local path or fsspec URL (default ./out)")
     p.add_argument(
+        "--part-rows",
+        type=_positive,
+        default=1000,
+        metavar="N",
+        help="write an artifact's finished records every N records (default 1000) ...",
+    )
+    p.add_argument(
+        "--part-seconds",
+        type=float,
+        default=10.0,
+        metavar="S",
+        help="... or every S seconds, whichever comes first (default 10)",
+    )
+    p.add_argument(
         "--log-file",
         metavar="PATH",
         help="where Prefect's own messages go instead of the terminal (default <out>/toolforge.log)",
@@ -191,6 +205,7 @@ def config_from_args(args: argparse.Namespace) -> CorpusConfig:
         stages=stages,
         from_run=args.from_run,
         out=args.out,
+        parts=PartSettings(rows=args.part_rows, seconds=args.part_seconds),
     )
 
 

@@ -28,6 +28,14 @@ class SeedSelection(BaseModel):
     sample_seed: int = 0
 
 
+class PartSettings(BaseModel):
+    """How often a running run writes what it finished: a part per artifact every `rows` records or
+    `seconds` seconds, whichever comes first (what a crash can lose, and a resume redoes)."""
+
+    rows: int = Field(default=1000, ge=1)
+    seconds: float = Field(default=10.0, gt=0)
+
+
 class CorpusConfig(BaseModel):
     """Everything a corpus run depends on. Contains no secrets: keys come from the environment."""
 
@@ -38,6 +46,7 @@ class CorpusConfig(BaseModel):
     stages: list[Stage] = Field(default_factory=lambda: list(STAGES))
     from_run: str | None = Field(default=None, description="Run id (or 'latest') whose outputs are reused.")
     out: str = Field(default="out", description="Local path or fsspec URL of the run store.")
+    parts: PartSettings = Field(default_factory=PartSettings)
 
     @model_validator(mode="after")
     def _stages_need_inputs(self) -> CorpusConfig:

@@ -8,6 +8,8 @@ table), and it knows what a resumed run already holds: what is in a run's parts 
 
 from __future__ import annotations
 
+import os
+import socket
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
@@ -38,6 +40,9 @@ from tasks.toolset import failed_tool
 T = TypeVar("T")
 MANIFEST_EVERY_S = 10.0
 """The longest the manifest of a running run goes without being rewritten while parts land."""
+HEARTBEAT_S = 60.0
+"""The longest it goes without being rewritten at all: a manifest older than this is a sign of a
+run that died (`flows.inputs.resumable_run`)."""
 SUMMARY_ROWS = 1000
 """Rows of the run's summary table in the Prefect UI, at most (one per tool)."""
 
@@ -64,7 +69,10 @@ class CorpusRun:
         self.inputs: dict[str, str] = {}
         self.stopped: ModelUnavailable | None = None
         stages = config.stages
-        parts = writer.parts
+
+        def parts(name: str, model: type[Any]) -> Any:
+            return writer.parts(name, model, rows=config.parts.rows, seconds=config.parts.seconds)
+
         self.seeds = parts("seeds", Seed)
         self.tools = parts("tools", Tool)
         self.rejected_tools = parts("rejected_tools", RejectedTool)
@@ -92,7 +100,7 @@ class CorpusRun:
         """Take the named artifacts of an earlier run as this run's own (`--from-run`), part by part."""
         models = {"seeds": Seed, "tools": Tool, "rejected_tools": RejectedTool, "instructions": Instruction}
         for name in names:
-            target = self.writer.parts(name, models[name])
+            target = self.writer.parts(name, models[name], rows=self.config.parts.rows)
             for part in store.part_paths(run_id, name):
                 target.add(store.read_part(part, models[name]))
             target.flush(empty=True)
@@ -282,14 +290,16 @@ class CorpusRun:
                 flow_run_id=flow_run.get_id(),
                 task_runs=self.scheduler.task_runs if self.scheduler else 0,
                 resumed=self.resumed,
+                process=f"{socket.gethostname()}:{os.getpid()}",
             )
         )
 
     def tick(self) -> None:
         """Write the parts whose time has come; rewrite the manifest when parts landed (at most every
-        `MANIFEST_EVERY_S`)."""
+        `MANIFEST_EVERY_S`), and at least every `HEARTBEAT_S`."""
         landed = self.writer.flush_due()
-        if landed and _now() - self._manifest_at >= MANIFEST_EVERY_S:
+        since = _now() - self._manifest_at
+        if (landed and since >= MANIFEST_EVERY_S) or since >= HEARTBEAT_S:
             self.write_manifest("running")
 
     def summary_rows(self) -> Iterator[dict[str, Any]]:

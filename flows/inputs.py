@@ -10,12 +10,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import socket
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from agents.llm.gateway import LLMGateway
 from agents.llm.preflight import check_models
 from flows.config import CorpusConfig, Stage
+from flows.filing import HEARTBEAT_S
 from schemas.errors import InputError
 from schemas.manifest import Manifest
 from schemas.seed import IngestProblem, Seed
@@ -86,6 +90,9 @@ def resumable_run(store: RunStore, run_id: str, config: CorpusConfig) -> str:
     manifest = store.read_manifest(run_id)
     if manifest.status == "completed":
         raise InputError(f"--resume: run {run_id} completed; there is nothing to resume")
+    alive = still_running(manifest)
+    if alive:
+        raise InputError(f"--resume: run {run_id} {alive}; resume it once it has stopped")
     differences = config_differences(manifest, config)
     if differences:
         raise InputError(
@@ -123,6 +130,26 @@ def writable_store(config: CorpusConfig) -> RunStore:
     except (OSError, ValueError) as exc:
         raise InputError(f"--out {config.out}: the run store cannot be written: {exc}") from None
     return store
+
+
+def still_running(manifest: Manifest) -> str:
+    """Why a run whose manifest says `running` may really be running (empty when it is not): its
+    process is alive on this host, or, on another host, it wrote its manifest within the heartbeat."""
+    if manifest.status != "running":
+        return ""
+    host, _, pid = manifest.process.rpartition(":")
+    if host == socket.gethostname() and pid.isdigit():
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            return ""
+        except PermissionError:
+            pass
+        return f"is still running (process {pid} on this host)"
+    updated = manifest.updated_at or manifest.started_at
+    if host and (datetime.now(UTC) - updated).total_seconds() < 3 * HEARTBEAT_S:
+        return f"may still be running on {host} (its manifest was written at {updated:%H:%M:%S} UTC)"
+    return ""
 
 
 def _status(store: RunStore, run_id: str) -> str | None:

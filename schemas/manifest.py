@@ -105,3 +105,4 @@ class Manifest(BaseModel):
     flow_run_id: str | None = Field(default=None, description="The Prefect flow run that made the run.")
     task_runs: int = Field(default=0, description="Prefect task runs the run started.")
     resumed: list[datetime] = Field(default_factory=list, description="When the run was resumed, if it was.")
+    process: str = Field(default="", description="`host:pid` of the process writing the run.")

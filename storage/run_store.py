@@ -377,9 +377,13 @@ def _with_part(info: ArtifactInfo, part: PartInfo) -> ArtifactInfo:
 
 
 def _parquet_bytes(table: pa.Table) -> bytes:
-    """`table` as the bytes of a Parquet file."""
+    """`table` as the bytes of a Parquet file. An empty table is written with no row group at all:
+    readers find its columns, and `datasets` (which takes the first row group's size as its batch
+    size) reads it as no rows instead of failing on a row group of 0."""
     sink = pa.BufferOutputStream()
-    pq.write_table(table, sink, compression=PARQUET_COMPRESSION)
+    with pq.ParquetWriter(sink, table.schema, compression=PARQUET_COMPRESSION) as writer:
+        if table.num_rows:
+            writer.write_table(table)
     return sink.getvalue().to_pybytes()
 
 

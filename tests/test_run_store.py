@@ -23,6 +23,7 @@ from pydantic import BaseModel, Field
 
 import storage.run_store as run_store
 from schemas.arrow import arrow_schema, from_table, to_table
+from schemas.instance import Instruction
 from schemas.manifest import LLMUsage, Manifest, StageStats, UsageRow
 from storage import RunStore, RunWriter
 
@@ -568,3 +569,22 @@ def test_an_artifact_without_parts_reads_as_empty_with_a_model(store: RunStore) 
     assert store.read_records(writer.run_id, "items", Item) == []
     with pytest.raises(FileNotFoundError, match="no artifact 'items'"):
         store.read_table(writer.run_id, "items")
+
+
+def test_hugging_face_datasets_reads_an_artifact_of_several_parts(
+    store: RunStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The factory's own records (no map columns, which `datasets` has no type for) load part by part."""
+    datasets = pytest.importorskip("datasets")
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    writer = store.start_run()
+    parts = writer.parts("instructions", Instruction, rows=4)
+    for n in range(0, 10, 2):
+        ask = {"tool_id": "t", "text": "Cafés in Lisbon?", "style": "question", "functions": ["f"]}
+        parts.add([Instruction(instruction_id=f"t-{k}", **ask) for k in (n, n + 1)])
+    parts.flush()
+    assert len(parts.info.parts) == 3
+    files = f"{writer.run_dir}/instructions/*.parquet"
+    loaded = datasets.load_dataset("parquet", data_files=files, cache_dir=str(tmp_path / "hf"))["train"]
+    assert sorted(loaded["instruction_id"]) == sorted(f"t-{n}" for n in range(10))
+    assert loaded[0]["functions"] == ["f"]
