@@ -51,3 +51,9 @@ def prefect_harness():
     timeout = int(os.environ["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"])
     with prefect_test_harness(server_startup_timeout=timeout):
         yield
+
+
+@pytest.fixture(scope="module")
+def prefect_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A Prefect home for the command lines a test module starts (its database is made once)."""
+    return tmp_path_factory.mktemp("prefect-home")

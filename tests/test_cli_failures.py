@@ -32,11 +32,6 @@ PASSWORD = "pw-Zq8ToolForgeSecret"
 API_KEY = "sk-toolforge-test-Kx93hf02HfQ8sL1"
 
 
-@pytest.fixture(scope="module")
-def prefect_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("prefect-home")
-
-
 @pytest.fixture
 def server() -> Iterator[FakeLLMServer]:
     with FakeLLMServer(responder=responders.toolforge, seed=7) as fake:

@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -28,11 +29,6 @@ REPO = Path(__file__).resolve().parents[1]
 ARTIFACTS = ["seeds", "tools", "rejected_tools", "instructions", "instances", "rejected_instances"]
 ARTIFACTS += ["rejections"]
 CONCURRENCY = 4
-
-
-@pytest.fixture(scope="module")
-def prefect_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("prefect-home")
 
 
 @pytest.fixture
@@ -109,56 +105,60 @@ def records(run_dir: Path) -> dict[str, list[dict]]:
     return found
 
 
-def test_a_killed_run_resumed_in_place_equals_an_uninterrupted_run(tmp_path, prefect_home, server):
+@dataclass
+class Crash:
+    """An uninterrupted run, and the same command killed midway (each with its own cache)."""
+
+    whole: Path
+    args: list[str]
+    killed: Path
+    uninterrupted_calls: int
+    killed_calls: int
+
+    def paid_twice(self, later_calls: int) -> int:
+        """Calls paid beyond the uninterrupted run's (each invocation checks the model with one call)."""
+        return (self.killed_calls - 1) + (later_calls - 1) - (self.uninterrupted_calls - 1)
+
+
+def crash(tmp_path: Path, server: FakeLLMServer, prefect_home: Path) -> Crash:
     seeds = seeds_file(tmp_path)
     whole = run_to_end(command(seeds, server, tmp_path / "whole", tmp_path / "cache-whole"), prefect_home)
     uninterrupted_calls = server.completions
-
-    before = server.completions
     args = command(seeds, server, tmp_path / "out", tmp_path / "cache")
     killed = kill_midway(args, tmp_path / "out", prefect_home)
-    killed_calls = server.completions - before
-
+    killed_calls = server.completions - uninterrupted_calls
     manifest = json.loads((killed / "manifest.json").read_text())
-    assert manifest["status"] == "running"
+    assert manifest["status"] == "running"  # never completed, and never latest
     assert not (tmp_path / "out" / "latest").exists()
     store = RunStore(str(tmp_path / "out"))
     finished = [store.read_column(killed.name, n, "instance_id") for n in ("instances", "rejected_instances")]
     assert 0 < len(finished[0]) + len(finished[1]) < 36
+    return Crash(whole, args, killed, uninterrupted_calls, killed_calls)
 
+
+def test_a_killed_run_resumed_in_place_equals_an_uninterrupted_run(tmp_path, prefect_home, server):
+    crashed = crash(tmp_path, server, prefect_home)
     before = server.completions
-    resumed = run_to_end([*args, "--resume", killed.name], prefect_home)
-    resumed_calls = server.completions - before
+    resumed = run_to_end([*crashed.args, "--resume", crashed.killed.name], prefect_home)
 
-    assert resumed == killed
+    assert resumed == crashed.killed
     manifest = json.loads((resumed / "manifest.json").read_text())
     assert manifest["status"] == "completed" and len(manifest["resumed"]) == 1
-    assert (tmp_path / "out" / "latest").read_text().strip() == killed.name
-    assert records(resumed) == records(whole)
-    # each invocation checks the model with one call; beyond that, only calls in flight were paid twice
-    paid_twice = (killed_calls - 1) + (resumed_calls - 1) - (uninterrupted_calls - 1)
-    assert 0 <= paid_twice <= CONCURRENCY
+    assert (tmp_path / "out" / "latest").read_text().strip() == resumed.name
+    assert records(resumed) == records(crashed.whole)
+    assert 0 <= crashed.paid_twice(server.completions - before) <= CONCURRENCY
 
 
 def test_the_same_command_again_after_a_kill_pays_only_for_what_was_in_flight(tmp_path, prefect_home, server):
-    seeds = seeds_file(tmp_path)
-    whole = run_to_end(command(seeds, server, tmp_path / "whole", tmp_path / "cache-whole"), prefect_home)
-    uninterrupted_calls = server.completions
-
+    crashed = crash(tmp_path, server, prefect_home)
     before = server.completions
-    args = command(seeds, server, tmp_path / "out", tmp_path / "cache")
-    killed = kill_midway(args, tmp_path / "out", prefect_home)
-    killed_calls = server.completions - before
-    before = server.completions
-    again = run_to_end(args, prefect_home)
-    again_calls = server.completions - before
+    again = run_to_end(crashed.args, prefect_home)
 
-    assert again != killed
-    assert json.loads((killed / "manifest.json").read_text())["status"] == "running"
+    assert again != crashed.killed
+    assert json.loads((crashed.killed / "manifest.json").read_text())["status"] == "running"
     assert (tmp_path / "out" / "latest").read_text().strip() == again.name
-    assert records(again) == records(whole)
-    paid_twice = (killed_calls - 1) + (again_calls - 1) - (uninterrupted_calls - 1)
-    assert 0 <= paid_twice <= CONCURRENCY
+    assert records(again) == records(crashed.whole)
+    assert 0 <= crashed.paid_twice(server.completions - before) <= CONCURRENCY
 
 
 def test_two_runs_started_at_once_into_one_out_both_complete(tmp_path, prefect_home, server):
