@@ -1,111 +1,129 @@
-"""Whole-corpus throughput: toolset -> instructions -> simulation against the fake LLM server.
+"""Whole-corpus throughput, measured from outside: `python -m flows.corpus` at two sizes against the
+fake LLM server, each process timed from its start to its last line.
 
-    python -m bench.corpus_bench [--tools 50] [--instructions-per-tool 4] [--latency 0.2]
-        [--concurrency 16] [--fault-rate 0.1]
+    python -m bench.corpus_bench [--sizes 25,100] [--instructions-per-tool 4] [--latency 0.2]
+        [--concurrency 16] [--responder varied] [--fault-rate 0.1]
 
-Prints the counts at every stage, LLM calls, the longest chain of dependent calls, wall times and
+The server (a child process) answers after `latency`; with the default `varied` responder the
+assistant makes 1 to 4 calls before it finishes, so dialogues end at different lengths. For each
+size it prints the counts, the LLM calls, the whole-process wall time and the stage-only efficiency
+(calls x latency / concurrency over the pipeline's own wall time, from the manifest); then
 
-    efficiency = max(calls x latency / concurrency, longest chain x latency) / pipeline wall time
+    marginal efficiency = (extra calls x latency / concurrency) / (extra whole-process wall time)
 
-(target >= 0.8). The longest chain is the calls one tool's work must make one after another: its
-toolset calls, then its instruction call(s), then its longest simulation (stage calls per tool, and
-the instance with the most calls). The pipeline wall time runs from the flow's start to the last
-instance filed; the process time, printed too, adds imports and Prefect's one-off server start.
-Exit status: 0 when the run completed and every count reconciles (whatever the efficiency), 1 otherwise.
+between the two sizes: the fixed start-up (imports, Prefect's server, the model check) cancels out,
+everything else counts (target >= 0.9). A warm-up run first makes Prefect's database.
+Exit status: 0 when every run completed and its counts reconcile (whatever the efficiency), 1 otherwise.
 """
 
 from __future__ import annotations
 
 import argparse
-import math
+import json
+import os
+import subprocess
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
-import pandas as pd
+from bench.harness import ENV_DEFAULTS, REPO, add_common_args, fake_server, scratch_dir, seed_file
 
-from bench.harness import (
-    RunResult,
-    add_common_args,
-    print_efficiency,
-    print_usage,
-    run_corpus,
-    scratch_dir,
-    seed_file,
-)
+TARGET_MARGINAL = 0.9
 
 
-def calls_by_stage(result: RunResult) -> dict[str, int]:
-    calls: dict[str, int] = {}
-    for row in result.manifest["llm"]["by_stage_role"]:
-        calls[row["stage"]] = calls.get(row["stage"], 0) + row["calls"]
-    return calls
+@dataclass
+class Measured:
+    tools: int
+    calls: int
+    wall_s: float
+    manifest: dict[str, Any]
+
+    @property
+    def pipeline_s(self) -> float:
+        return max(stage["seconds"] for stage in self.manifest["stages"])
+
+    def reconciles(self) -> bool:
+        rows = {name: info["rows"] for name, info in self.manifest["artifacts"].items()}
+        return (
+            self.manifest["status"] == "completed"
+            and rows["seeds"] == rows["tools"] + rows["rejected_tools"]
+            and rows["instructions"] == rows["instances"] + rows["rejected_instances"]
+        )
 
 
-def longest_chain(result: RunResult) -> int:
-    """Dependent calls of the slowest tool: toolset and instruction calls per tool, then its longest
-    instance."""
-    calls = calls_by_stage(result)
-    tools = max(1, result.stage("toolset")["outputs"] + result.stage("toolset")["rejected"])
-    instructed = result.stage("instructions")
-    with_instructions = max(1, instructed["inputs"] - instructed["rejected"])
-    instances = pd.concat(
-        [pd.read_parquet(result.run_dir / name, columns=["llm_calls"])
-         for name in ("instances", "rejected_instances")]
-    )  # fmt: skip
-    longest_instance = int(instances["llm_calls"].max()) if len(instances) else 0
-    return (
-        math.ceil(calls.get("toolset", 0) / tools)
-        + math.ceil(calls.get("instructions", 0) / with_instructions)
-        + longest_instance
-    )
-
-
-def reconcile(result: RunResult) -> list[str]:
-    """One line per count check, 'ok' or 'MISMATCH'."""
-    rows = {name: info["rows"] for name, info in result.manifest["artifacts"].items()}
-    checks = [
-        ("seeds = tools + rejected_tools", rows["seeds"], rows["tools"] + rows["rejected_tools"]),
-        ("instructions = instances + rejected_instances", rows["instructions"],
-         rows["instances"] + rows["rejected_instances"]),
+def run_cli(
+    args: argparse.Namespace, scratch: Path, base_url: str, tools: int, name: str
+) -> tuple[Path, float]:
+    """One `python -m flows.corpus` process with its own cache and out folder: (run dir, wall s)."""
+    command = [
+        sys.executable, "-m", "flows.corpus",
+        "--seeds", str(seed_file(args)), "--sample", str(tools),
+        "--instructions-per-tool", str(args.instructions_per_tool),
+        "--model", args.model, "--api-base", base_url, "--concurrency", str(args.concurrency),
+        "--timeout", str(args.client_timeout), "--max-attempts", "8",
+        "--out", str(scratch / name / "out"), "--cache-dir", str(scratch / name / "cache"),
+        *args.extra,
     ]  # fmt: skip
-    return [f"{'ok' if a == b else 'MISMATCH'}: {label} ({a} = {b})" for label, a, b in checks]
+    env = {**os.environ, **ENV_DEFAULTS, "PREFECT_HOME": str(scratch / "prefect-home")}
+    env.pop("PREFECT_API_URL", None)
+    started = time.perf_counter()
+    done = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True)
+    wall = time.perf_counter() - started
+    if done.returncode != 0:
+        raise SystemExit(f"the run of {tools} tools failed ({done.returncode}): {done.stderr[-2000:]}")
+    return Path(done.stdout.strip().splitlines()[-1]), wall
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    started = time.perf_counter()
     parser = argparse.ArgumentParser(prog="python -m bench.corpus_bench", description=__doc__.split("\n")[0])
-    parser.add_argument("--tools", type=int, default=50, help="seeds, a stratified sample (50)")
+    parser.add_argument("--sizes", default="25,100", help="two numbers of tools, sampled (25,100)")
     parser.add_argument("--instructions-per-tool", type=int, default=4, help="instructions per tool (4)")
+    parser.add_argument("--responder", default="varied", help="bench.responders function (varied)")
+    parser.add_argument("--extra", nargs=argparse.REMAINDER, default=[], help="more options for flows.corpus")
     add_common_args(parser, latency=0.2, concurrency=16)
     args = parser.parse_args(argv)
-    from flows.config import SeedSelection
-    from tasks.simulation import SimulationSettings
+    small, large = (int(n) for n in args.sizes.split(","))
 
-    with scratch_dir(args, "corpus-bench-") as scratch:
-        result = run_corpus(
-            args,
-            scratch,
-            seeds=SeedSelection(source=str(seed_file(args)), sample=args.tools, sample_seed=0),
-            simulation=SimulationSettings(instructions_per_tool=args.instructions_per_tool),
-        )
-        chain = longest_chain(result)  # reads the run's Parquet files, before the scratch goes
-    for stage in result.manifest["stages"]:
-        print(f"{stage['name']:<12} in {stage['inputs']:>4}  out {stage['outputs']:>4}  "
-              f"rejected {stage['rejected']:>4}  done at {stage['seconds']:6.2f} s")  # fmt: skip
-    checks = reconcile(result)
-    print("\n".join(checks))
-    print_usage(result, args)
-    calls = result.manifest["llm"]["calls"]
-    wall = max(stage["seconds"] for stage in result.manifest["stages"])
-    ideal = max(calls * args.latency / args.concurrency, chain * args.latency)
-    print(f"longest chain of dependent calls: {chain}")
-    print(f"wall time: pipeline {wall:.2f} s, whole process {time.perf_counter() - started:.2f} s "
-          f"(litellm set-up {result.litellm_setup_seconds:.2f} s)")  # fmt: skip
-    print(f"ideal: max(calls x latency / concurrency, chain x latency) = {ideal:.2f} s")
-    print_efficiency(ideal, wall)
-    ok = result.manifest["status"] == "completed" and all(c.startswith("ok") for c in checks)
+    results: list[Measured] = []
+    with scratch_dir(args, "corpus-bench-") as scratch, fake_server(args, scratch) as server:
+        run_cli(args, scratch, server.base_url, 1, "warm-up")  # Prefect's database, made once
+        for tools in (small, large):
+            before = _completions(server)
+            run_dir, wall = run_cli(args, scratch, server.base_url, tools, f"size-{tools}")
+            manifest = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
+            results.append(Measured(tools, _completions(server) - before, wall, manifest))
+        stats = server.stats()
+    ok = True
+    for m in results:
+        counts = [f"{x['name']} {x['inputs']}->{x['outputs']}+{x['rejected']}" for x in m.manifest["stages"]]
+        stages = ", ".join(counts)
+        stage_eff = m.calls * args.latency / args.concurrency / m.pipeline_s
+        print(f"{m.tools:>4} tools: {m.calls} calls, whole process {m.wall_s:.2f} s, "
+              f"pipeline {m.pipeline_s:.2f} s, stage-only efficiency {stage_eff:.3f}; {stages}; "
+              f"{'reconciled' if m.reconciles() else 'MISMATCH'}")  # fmt: skip
+        ok &= m.reconciles()
+    first, second = results
+    extra_ideal = (second.calls - first.calls) * args.latency / args.concurrency
+    marginal = extra_ideal / (second.wall_s - first.wall_s)
+    verdict = "PASS" if marginal >= TARGET_MARGINAL else "BELOW TARGET"
+    faults = {kind: n for kind, n in stats.get("faults", {}).items() if n} or "none"
+    print(f"fake server: {stats['requests']} requests, faults {faults}")
+    print(f"latency {args.latency:.3f} s, concurrency {args.concurrency}, responder {args.responder}")
+    print(f"marginal efficiency ({first.tools} -> {second.tools} tools): {extra_ideal:.2f} s ideal / "
+          f"{second.wall_s - first.wall_s:.2f} s = {marginal:.3f} "
+          f"(target >= {TARGET_MARGINAL}) {verdict}")  # fmt: skip
     return 0 if ok else 1
+
+
+def _completions(server: Any) -> int:
+    """Chat completions the fake server answered so far (its /stats endpoint)."""
+    import urllib.request
+
+    with urllib.request.urlopen(server.base_url.rsplit("/v1", 1)[0] + "/stats", timeout=10) as response:
+        return int(json.load(response)["completions"])
 
 
 if __name__ == "__main__":

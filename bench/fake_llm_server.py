@@ -287,10 +287,13 @@ class _Handler(BaseHTTPRequestHandler):
         """Log nothing per request."""
 
     def do_GET(self) -> None:
-        """`/health` at once; `/v1/models` after the latency; 404 otherwise."""
+        """`/health` and `/stats` (the counters) at once; `/v1/models` after the latency; 404 otherwise."""
         fake = self.server.fake
-        fake.count("requests")
         path = self.path.split("?", 1)[0].rstrip("/")
+        if path == "/stats":  # not counted as a request: a benchmark reads it between runs
+            self.send_json(HTTPStatus.OK, fake.stats())
+            return
+        fake.count("requests")
         if path == "/health":
             self.send_json(HTTPStatus.OK, {"status": "ok"})
         elif path in ("/v1/models", "/models"):

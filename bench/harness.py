@@ -94,7 +94,7 @@ def fake_server(args: argparse.Namespace, scratch: Path) -> Iterator[FakeServer]
         "--fault-rate", str(args.fault_rate),
         "--fault-kinds", args.fault_kinds,
         "--timeout", str(args.client_timeout * 2),  # a "timeout" fault outlasts the client's timeout
-        "--responder", "bench.responders:toolforge",
+        "--responder", f"bench.responders:{getattr(args, 'responder', 'toolforge')}",
     ]  # fmt: skip
     stderr = scratch / "fake-llm-server.stderr"
     with stderr.open("w", encoding="utf-8") as err:

@@ -157,6 +157,30 @@ def assistant_turn(request: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+_INSTRUCTION = re.compile(r"^User request: (.+)$", re.MULTILINE)
+
+
+def varied_assistant_turn(request: dict[str, Any]) -> dict[str, Any]:
+    """Pick among the allowed answers at random (seeded by the request): a dialogue makes 1 to 4
+    calls of any of the tool's functions before it finishes, so dialogues end at different lengths."""
+    text = _text(request)
+    done = text.count("Observation:")
+    instruction = _INSTRUCTION.search(text)
+    about = instruction.group(1) if instruction else text[:200]
+    wanted = 1 + int(hashlib.sha256(about.encode()).hexdigest(), 16) % 4
+    branches = _schema(request)["anyOf"]
+    functions = [b for b in branches if b["properties"]["action"]["const"] not in {"finish", "getDetails"}]
+    if done >= wanted or not functions:
+        return {"thought": "I have it.", "action": "finish", "final_answer": f"Done after {done} calls."}
+    rng = random.Random(int(hashlib.sha256(text.encode()).hexdigest()[:8], 16))
+    branch = rng.choice(functions)
+    return {
+        "thought": f"Call number {done + 1}.",
+        "action": branch["properties"]["action"]["const"],
+        "action_input": sample_from_schema(branch["properties"]["action_input"], rng=rng),
+    }
+
+
 def user_reply(request: dict[str, Any]) -> dict[str, Any]:
     return {"reply": "Use Lisbon, and the record id 42."}
 
@@ -183,11 +207,23 @@ PROBE_ANSWER = "OK"
 """The answer to a request that asks for no structured output: the model check before a run."""
 
 
-def toolforge(request: dict[str, Any]) -> str:
-    """The answer to one chat-completion request body, as message content (JSON text)."""
+Responders = dict[str, Callable[[dict[str, Any]], dict[str, Any]]]
+
+
+def _answer(responders: Responders, request: dict[str, Any]) -> str:
     name = schema_name(request)
     if not name and not request.get("response_format"):
         return PROBE_ANSWER
-    if name not in RESPONDERS:
+    if name not in responders:
         raise KeyError(f"no canned answer for schema {name!r}")
-    return json.dumps(RESPONDERS[name](request))
+    return json.dumps(responders[name](request))
+
+
+def varied(request: dict[str, Any]) -> str:
+    """Like `toolforge`, but the assistant's answers vary (`varied_assistant_turn`)."""
+    return _answer({**RESPONDERS, "AssistantTurn": varied_assistant_turn}, request)
+
+
+def toolforge(request: dict[str, Any]) -> str:
+    """The answer to one chat-completion request body, as message content (JSON text)."""
+    return _answer(RESPONDERS, request)

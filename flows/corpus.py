@@ -39,34 +39,37 @@ from tasks.simulation import simulate_task, write_instructions_task
 from tasks.toolset import build_tools_task
 
 EXIT_OK, EXIT_BUG, EXIT_INPUT, EXIT_STOPPED = 0, 1, 2, 3
-LARGEST_BATCH = 8
+LARGEST_BATCH = 16
 """Seeds (or tools) per task run, at most: Prefect's cost per task run is then a few ms an item."""
+IN_FLIGHT = 3
+"""Items under way per step, in multiples of the calls allowed in flight."""
 SERVED_FIRST = ["simulation", "instructions", "toolset"]
 """Waiting model calls get a free slot in this order: a dialogue under way before a new tool."""
 
 
 def batch_size(items: int, concurrency: int) -> int:
-    """Items per task run: as many as keep twice `concurrency` task runs busy, 1 to `LARGEST_BATCH`."""
-    return max(1, min(LARGEST_BATCH, math.ceil(items / (2 * concurrency))))
+    """Items per task run: enough task runs that `IN_FLIGHT` x `concurrency` items can be at work,
+    1 to `LARGEST_BATCH` (a batch works its items at the same time)."""
+    return max(1, min(LARGEST_BATCH, math.ceil(items / (IN_FLIGHT * concurrency)), concurrency))
 
 
 def steps(config: CorpusConfig, run: CorpusRun, run_id: str) -> list[Stage]:
     """The run's steps, in order: what each does, in what batches, and where its outcomes go."""
     llm, settings, slots = config.llm, config.simulation, config.llm.concurrency
-    per_task = LARGEST_BATCH  # until `size_batches` knows how many tools to expect
+    at_work = IN_FLIGHT * slots  # items under way per step: a batch's items wait for its slowest
     toolset = Stage(
         "toolset",
         submit=lambda seeds: build_tools_task.submit(seeds, config.toolset, llm, run_id),
         handle=run.file_tools,
-        batch_size=per_task,
-        limit=(slots + 2) * per_task,
+        batch_size=LARGEST_BATCH,  # until `size_batches` knows how many tools to expect
+        limit=at_work,
     )
     instructions = Stage(
         "instructions",
         submit=lambda tools: write_instructions_task.submit(tools, settings, llm, run_id),
         handle=run.file_instructions,
-        batch_size=per_task,
-        limit=(slots + 2) * per_task,
+        batch_size=LARGEST_BATCH,
+        limit=at_work,
     )
     simulation = Stage(  # one tool's instructions per task run
         "simulation",
@@ -75,7 +78,8 @@ def steps(config: CorpusConfig, run: CorpusRun, run_id: str) -> list[Stage]:
         ),
         handle=run.file_simulated,
         batch_size=1,
-        limit=slots + 2,
+        limit=at_work,
+        weight=lambda unit: len(unit.instructions),
     )
     checks = Stage("checks", run=check_instances, handle=run.file_checked, batch_size=100, limit=10_000)
     chosen = {"toolset": [toolset], "instructions": [instructions], "simulation": [simulation, checks]}
@@ -87,9 +91,7 @@ def size_batches(scheduler: Scheduler, tools: int, concurrency: int) -> None:
     """Batches of the toolset and instruction steps sized for `tools` tools (`batch_size`)."""
     for name in ("toolset", "instructions"):
         if name in scheduler.by_name:
-            stage = scheduler.by_name[name]
-            stage.batch_size = batch_size(tools, concurrency)
-            stage.limit = (concurrency + 2) * stage.batch_size
+            scheduler.by_name[name].batch_size = batch_size(tools, concurrency)
 
 
 def start(run: CorpusRun, store: RunStore, scheduler: Scheduler) -> None:
@@ -231,7 +233,7 @@ def run(config: CorpusConfig, resume: str | None = None) -> str:
     except BaseException:
         close_gateway(run_id)
         raise
-    workers = 3 * (config.llm.concurrency + 2) + 2
+    workers = 3 * IN_FLIGHT * config.llm.concurrency + 4  # at most, every batch of every step at once
     flow = corpus_flow.with_options(task_runner=ThreadPoolTaskRunner(max_workers=workers))
     state = flow(config, run_id=run_id, resume_run=resumed is not None, return_state=True)
     PrefectRecords(config.out, run_id).wait()

@@ -135,7 +135,7 @@ class CorpusRun:
 
     def file_tools(self, seeds: list[Seed], future: PrefectFuture) -> None:
         batch = self._batch(future, seeds, failed_tool)
-        for outcome in batch.results:
+        for outcome in batch.outcomes:
             if isinstance(outcome, Tool):
                 self.tools.add([outcome])
                 self._tool_counts(outcome.tool_id)["functions"] = len(outcome.functions)
@@ -149,7 +149,7 @@ class CorpusRun:
 
     def file_instructions(self, tools: list[Tool], future: PrefectFuture) -> None:
         batch = self._batch(future, tools, failed_instructions)
-        for tool, outcome in zip(tools, batch.results, strict=False):
+        for tool, outcome in batch.results:
             self.file_tool_instructions(tool, outcome)
         self._stop_if(batch)
 
@@ -177,7 +177,7 @@ class CorpusRun:
 
         batch = self._batch(future, unit.instructions, failed)
         assert self.scheduler is not None
-        self.scheduler.feed("checks", batch.results)
+        self.scheduler.feed("checks", batch.outcomes)
         self._stop_if(batch)
 
     def file_checked(self, instances: list[Instance], future: Any) -> None:
@@ -217,13 +217,13 @@ class CorpusRun:
             if self.scheduler is not None:
                 self.scheduler.cancel()
 
-    def _stop_if(self, batch: Batch[Any]) -> None:
+    def _stop_if(self, batch: Batch[Any, Any]) -> None:
         if batch.stopped is not None:
             self.stop(batch.stopped)
 
     def _batch(
         self, future: PrefectFuture, items: Sequence[T], failed: Callable[[T, str, bool], Any]
-    ) -> Batch[Any]:
+    ) -> Batch[Any, Any]:
         """The batch's outcomes; when its task run itself failed, a rejection for each item."""
         try:
             return future.result()
@@ -231,7 +231,7 @@ class CorpusRun:
             return Batch(stopped=stopped)
         except Exception as exc:
             reason, llm_failed = failure_reason(exc)
-            return Batch(results=[failed(item, reason, llm_failed) for item in items])
+            return Batch(results=[(item, failed(item, reason, llm_failed)) for item in items])
 
     def _tool_counts(self, tool_id: str) -> Counter[str]:
         return self.per_tool.setdefault(tool_id, Counter())

@@ -41,16 +41,25 @@ class Stage:
     limit: int
     submit: Callable[[list[Any]], PrefectFuture] | None = None
     run: Callable[[list[Any]], Any] | None = None
+    weight: Callable[[Any], int] = lambda item: 1
+    """How many items one queued item stands for (a tool's instructions count each)."""
     queue: deque[Any] = field(default_factory=deque)
     source: Iterator[Any] | None = None
     in_flight: int = 0
+    queued: int = 0
 
     def waiting(self) -> int:
-        return len(self.queue)
+        return self.queued
+
+    def put(self, items: Iterable[Any]) -> None:
+        for item in items:
+            self.queue.append(item)
+            self.queued += self.weight(item)
 
     def take(self) -> list[Any]:
         """The next batch: queued items first, then the source's."""
         batch = [self.queue.popleft() for _ in range(min(self.batch_size, len(self.queue)))]
+        self.queued -= sum(self.weight(item) for item in batch)
         if len(batch) < self.batch_size and self.source is not None:
             more = list(itertools.islice(self.source, self.batch_size - len(batch)))
             if len(more) < self.batch_size - len(batch):
@@ -76,7 +85,7 @@ class Scheduler:
 
     def feed(self, stage: str, items: Iterable[Any]) -> None:
         """Queue items for a stage."""
-        self.by_name[stage].queue.extend(items)
+        self.by_name[stage].put(items)
 
     def run(self) -> None:
         while True:
@@ -89,7 +98,7 @@ class Scheduler:
             except queue.Empty:
                 self.tick()
                 continue
-            stage.in_flight -= len(batch)
+            stage.in_flight -= sum(stage.weight(item) for item in batch)
             self._futures.discard(future)
             if not _was_cancelled(future):
                 stage.handle(batch, future)
@@ -128,7 +137,7 @@ class Scheduler:
             return
         assert stage.submit is not None
         future = stage.submit(batch)
-        stage.in_flight += len(batch)
+        stage.in_flight += sum(stage.weight(item) for item in batch)
         self.task_runs += 1
         self._futures.add(future)
         future.add_done_callback(lambda f: self._done.put((stage, batch, f)))

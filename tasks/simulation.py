@@ -198,14 +198,14 @@ def failed_instructions(tool: Tool, reason: str, llm_failed: bool) -> ToolInstru
 
 def write_instructions_batch(
     tools: list[Tool], gateway: LLMGateway, settings: SimulationSettings
-) -> Batch[ToolInstructions]:
+) -> Batch[Tool, ToolInstructions]:
     """`write_instructions` over a batch of tools, one outcome each."""
     return run_batch(tools, lambda tool: write_instructions(tool, gateway, settings), failed_instructions)
 
 
 def simulate_batch(
     tool: Tool, instructions: list[Instruction], gateway: LLMGateway, settings: SimulationSettings
-) -> Batch[Instance]:
+) -> Batch[Instruction, Instance]:
     """`simulate` over instructions of one tool, one instance each (a failed one already rejected)."""
 
     def failed(instruction: Instruction, reason: str, llm_failed: bool) -> Instance:
@@ -217,7 +217,7 @@ def simulate_batch(
 @batch_task("write-instructions", "instructions-{tools[0].tool_id}")
 def write_instructions_task(
     tools: list[Tool], settings: SimulationSettings, llm: LLMConfig, run_id: str
-) -> Batch[ToolInstructions]:
+) -> Batch[Tool, ToolInstructions]:
     """Prefect task: the user agent's instructions for a batch of tools."""
     return write_instructions_batch(tools, gateway_for(llm, run_id), settings)
 
@@ -225,6 +225,6 @@ def write_instructions_task(
 @batch_task("simulate", "simulate-{instructions[0].instruction_id}")
 def simulate_task(
     tool: Tool, instructions: list[Instruction], settings: SimulationSettings, llm: LLMConfig, run_id: str
-) -> Batch[Instance]:
+) -> Batch[Instruction, Instance]:
     """Prefect task: instructions of one tool through the three-agent simulation."""
     return simulate_batch(tool, instructions, gateway_for(llm, run_id), settings)

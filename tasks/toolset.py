@@ -83,7 +83,7 @@ def failed_tool(seed: Seed, reason: str, llm_failed: bool) -> RejectedTool:
 
 def build_tools(
     seeds: list[Seed], gateway: LLMGateway, settings: ToolsetSettings
-) -> Batch[Tool | RejectedTool]:
+) -> Batch[Seed, Tool | RejectedTool]:
     """`build_tool` over a batch of seeds, one outcome each."""
     return run_batch(seeds, lambda seed: build_tool(seed, gateway, settings), failed_tool)
 
@@ -91,6 +91,6 @@ def build_tools(
 @batch_task("build-tools", "tools-{seeds[0].seed_id}")
 def build_tools_task(
     seeds: list[Seed], settings: ToolsetSettings, llm: LLMConfig, run_id: str
-) -> Batch[Tool | RejectedTool]:
+) -> Batch[Seed, Tool | RejectedTool]:
     """Prefect task: a batch of seeds through the toolset step, on the run's shared gateway."""
     return build_tools(seeds, gateway_for(llm, run_id), settings)

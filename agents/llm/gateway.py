@@ -285,6 +285,7 @@ class LLMGateway:
             response_format = self._response_format(model, schema, schema_name)
             try:
                 litellm = import_litellm()  # the first call sets it up here, outside any slot
+                _price_unlisted(litellm, model)
                 with self.slots.hold(self._priority.get(stage, len(self._priority))):
                     response = litellm.completion(
                         model=model,
@@ -420,6 +421,32 @@ def _cost(response: Any, model: str) -> float:
 
 
 _unpriced_models: set[str] = set()
+_price_checked: set[str] = set()
+_price_lock = threading.Lock()
+
+
+def _price_unlisted(litellm: ModuleType, model: str) -> None:
+    """Register a model litellm has no price for (a self-hosted one) at zero cost, once per process:
+    unlisted, litellm searches its price list again on every call (about 1 ms of CPU each)."""
+    if model in _price_checked or model.startswith(f"{LOCAL_PROVIDER}/"):
+        return
+    with _price_lock:
+        if model in _price_checked:
+            return
+        try:
+            litellm.get_model_info(model=model)
+        except Exception:
+            provider = litellm.get_llm_provider(model=model)[1]
+            price = {"input_cost_per_token": 0.0, "output_cost_per_token": 0.0, "mode": "chat"}
+            litellm_logger = logging.getLogger("LiteLLM")
+            level = litellm_logger.level
+            litellm_logger.setLevel(logging.ERROR)  # it warns that cache-token prices default to 0
+            try:
+                litellm.register_model({model: {**price, "litellm_provider": provider}})
+            finally:
+                litellm_logger.setLevel(level)
+            _unpriced_models.add(model)
+        _price_checked.add(model)
 
 
 _gateways: dict[str, LLMGateway] = {}
