@@ -224,9 +224,12 @@ class CorpusRun:
     def _batch(
         self, future: PrefectFuture, items: Sequence[T], failed: Callable[[T, str, bool], Any]
     ) -> Batch[Any, Any]:
-        """The batch's outcomes; when its task run itself failed, a rejection for each item."""
+        """The batch's outcomes (its model calls added to the run's ledger); when its task run itself
+        failed, a rejection for each item."""
         try:
-            return future.result()
+            batch: Batch[Any, Any] = future.result()
+            self.gateway.ledger.include(batch.usage)
+            return batch
         except ModelUnavailable as stopped:
             return Batch(stopped=stopped)
         except Exception as exc:

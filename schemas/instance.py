@@ -110,4 +110,3 @@ class Instance(BaseModel):
     status: InstanceStatus
     rejection_rule: RejectionRule | None = None
     rejection_reason: str = ""
-

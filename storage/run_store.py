@@ -349,9 +349,7 @@ class RunWriter:
         """
         self._check_open()
         if self._manifest is None or any(w.pending for w in self._parts.values()):
-            raise RuntimeError(
-                f"run {self.run_id}: write every part, then the manifest, before publish()"
-            )
+            raise RuntimeError(f"run {self.run_id}: write every part, then the manifest, before publish()")
         if self._manifest.status != "completed":
             raise RuntimeError(f"run {self.run_id}: status is {self._manifest.status!r}, not 'completed'")
         self.store._write_atomic(posixpath.join(self.store.root, LATEST), f"{self.run_id}\n".encode())

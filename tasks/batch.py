@@ -16,6 +16,7 @@ tried afresh next time.
 
 from __future__ import annotations
 
+import contextvars
 import logging
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -26,6 +27,8 @@ from prefect import task
 
 from agents.llm.errors import LLMCallError, ModelUnavailable
 from agents.llm.redact import redact
+from agents.llm.usage import recording
+from schemas.manifest import UsageRow
 
 log = logging.getLogger(__name__)
 In = TypeVar("In")
@@ -39,6 +42,8 @@ class Batch(Generic[In, Out]):
 
     results: list[tuple[In, Out]] = field(default_factory=list)
     stopped: ModelUnavailable | None = None
+    usage: list[UsageRow] = field(default_factory=list)
+    """The model calls the batch made (the run adds them to its ledger)."""
 
     @property
     def outcomes(self) -> list[Out]:
@@ -70,12 +75,14 @@ def run_batch(
                 log.exception("%s failed on %r", getattr(work, "__name__", "work"), item)
             return failed(item, reason, llm_failed)
 
-    if len(items) == 1:
-        outcomes = [one(items[0])]
-    else:
-        with ThreadPoolExecutor(max_workers=len(items), thread_name_prefix="batch") as pool:
-            outcomes = list(pool.map(one, items))
-    batch: Batch[In, Out] = Batch()
+    with recording() as ledger:
+        if len(items) == 1:
+            outcomes = [one(items[0])]
+        else:  # each item's thread records into the batch's ledger too
+            with ThreadPoolExecutor(max_workers=len(items), thread_name_prefix="batch") as pool:
+                runs = [pool.submit(contextvars.copy_context().run, one, item) for item in items]
+                outcomes = [run.result() for run in runs]
+    batch: Batch[In, Out] = Batch(usage=ledger.rows())
     for item, outcome in zip(items, outcomes, strict=True):
         if isinstance(outcome, ModelUnavailable):
             batch.stopped = batch.stopped or outcome

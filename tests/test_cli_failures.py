@@ -173,10 +173,11 @@ def big_seed_list(count: int) -> str:
 
 def test_thousands_of_task_runs_end_with_the_run_directory_and_every_record(tmp_path, prefect_home, server):
     """2,000 tools at zero latency: Prefect's server used to fall behind, print shutdown tracebacks
-    after the run directory, and lose the task runs it had not written."""
+    after the run directory, and lose the task runs it had not written. At concurrency 1 each task
+    run holds one tool (`flows.corpus.batch_size`), so the run makes 2,000 task runs."""
     path = seeds(tmp_path, big_seed_list(2000))
     args = ["--seeds", path, "--model", "hosted_vllm/fake-model", "--api-base", server.base_url]
-    args += ["--stages", "toolset", "--concurrency", "32"]
+    args += ["--stages", "toolset", "--concurrency", "1"]
 
     done = cli(args, tmp_path, prefect_home)
 
@@ -186,4 +187,5 @@ def test_thousands_of_task_runs_end_with_the_run_directory_and_every_record(tmp_
     assert done.stdout.endswith(f"{run_dir}\n") and run_dir.is_dir()
     manifest = json.loads((run_dir / "manifest.json").read_text())
     assert manifest["status"] == "completed" and manifest["task_runs"] == 2000
+    assert manifest["artifacts"]["tools"]["rows"] == 2000
     assert task_runs_in_prefect(prefect_home, manifest["flow_run_id"]) == {"COMPLETED": 2000}

@@ -32,7 +32,7 @@ from agents.llm.redact import redact, register_secret
 from agents.llm.retry import backoff_delay, is_transient
 from agents.llm.slots import PrioritySlots
 from agents.llm.structured import compact_schema, describe_error, extract_json_object
-from agents.llm.usage import UsageLedger
+from agents.llm.usage import UsageLedger, current_ledger
 
 log = logging.getLogger(__name__)
 T = TypeVar("T", bound=BaseModel)
@@ -220,7 +220,7 @@ class LLMGateway:
             about = {"model": model, "template": template, "messages": messages}
             content, usage, cached = self._single_flight(key, call, about)
             if cached:
-                self.ledger.record_cache_hit(stage, role, model)
+                current_ledger(self.ledger).record_cache_hit(stage, role, model)
         if tally is not None:
             tally.add(usage)
         return Answer(content=content, cached=cached)
@@ -297,7 +297,7 @@ class LLMGateway:
                         **{**params, "seed": params["seed"] + incomplete},
                     )
             except Exception as exc:
-                self.ledger.record_error(stage, role, model)
+                current_ledger(self.ledger).record_error(stage, role, model)
                 if response_format and _rejects_response_format(exc):
                     log.warning("%s does not accept response_format; using instructions instead", model)
                     self._no_schema_support.add(model)
@@ -324,7 +324,8 @@ class LLMGateway:
                 "prompt_tokens": int(getattr(usage, "prompt_tokens", 0) or 0),
                 "completion_tokens": int(getattr(usage, "completion_tokens", 0) or 0),
             }
-            self.ledger.record_call(stage, role, model, **tokens, cost_usd=_cost(response, model))
+            ledger = current_ledger(self.ledger)
+            ledger.record_call(stage, role, model, **tokens, cost_usd=_cost(response, model))
             cut = getattr(choice, "finish_reason", None) == "length"
             if not cut and content.strip():
                 self.health.succeeded(model)

@@ -1,13 +1,22 @@
-"""The usage ledger: calls, cache hits, errors, tokens and cost per stage, role and model."""
+"""The usage ledger: calls, cache hits, errors, tokens and cost per stage, role and model.
+
+A gateway records into its own ledger, or into the ledger of the batch under way in this context
+(`recording`): a batch carries its usage back with its outcomes, whatever process it ran in, and the
+run adds it up (`include`).
+"""
 
 from __future__ import annotations
 
 import threading
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 from schemas.manifest import LLMUsage, UsageRow
 
 _COUNTED = ("calls", "cache_hits", "errors", "prompt_tokens", "completion_tokens", "cost_usd")
+_current: ContextVar[UsageLedger | None] = ContextVar("toolforge_usage_ledger", default=None)
 
 
 class UsageLedger:
@@ -57,8 +66,28 @@ class UsageLedger:
         with self._lock:
             self._row(stage, role, model).errors += 1
 
+    def rows(self) -> list[UsageRow]:
+        with self._lock:
+            return [r.model_copy() for r in self._rows.values()]
+
     def summary(self, stage: str | None = None) -> LLMUsage:
         """Totals and rows, for one stage or all of them."""
         with self._lock:
             rows = [r.model_copy() for r in self._rows.values() if stage is None or r.stage == stage]
         return LLMUsage.from_rows(sorted(rows, key=lambda r: (r.stage, r.role, r.model)))
+
+
+def current_ledger(default: UsageLedger) -> UsageLedger:
+    """The ledger of the batch under way in this context, else `default`."""
+    return _current.get() or default
+
+
+@contextmanager
+def recording() -> Iterator[UsageLedger]:
+    """Record the model calls made in this context (and contexts copied from it) in a new ledger."""
+    ledger = UsageLedger()
+    token = _current.set(ledger)
+    try:
+        yield ledger
+    finally:
+        _current.reset(token)
