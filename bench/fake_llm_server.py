@@ -100,6 +100,8 @@ class FakeLLMServer:
         self._requests = 0
         self._completions = 0
         self._rejected = 0
+        self._in_flight = 0
+        self._peak_in_flight = 0
         self._faults: dict[str, int] = dict.fromkeys(FAULT_KINDS, 0)
         self._httpd: _FakeHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -182,6 +184,12 @@ class FakeLLMServer:
             return self._rejected
 
     @property
+    def peak_in_flight(self) -> int:
+        """The most chat completions under way at once (received, not yet answered)."""
+        with self._lock:
+            return self._peak_in_flight
+
+    @property
     def faults(self) -> dict[str, int]:
         """Injected faults by kind ("429", "500", "timeout", "malformed"): a snapshot."""
         with self._lock:
@@ -194,13 +202,14 @@ class FakeLLMServer:
                 "requests": self._requests,
                 "completions": self._completions,
                 "rejected": self._rejected,
+                "peak_in_flight": self._peak_in_flight,
                 "faults": dict(self._faults),
             }
 
     def reset_counters(self) -> None:
         """Set every counter back to zero."""
         with self._lock:
-            self._requests = self._completions = self._rejected = 0
+            self._requests = self._completions = self._rejected = self._peak_in_flight = 0
             self._faults = dict.fromkeys(FAULT_KINDS, 0)
 
     # -- used by the request handler ---------------------------------------------------------------
@@ -209,6 +218,12 @@ class FakeLLMServer:
         """Add one to `requests`, `completions` or `rejected`."""
         with self._lock:
             setattr(self, f"_{counter}", getattr(self, f"_{counter}") + 1)
+
+    def entered(self, change: int) -> None:
+        """A chat completion started (+1) or was answered (-1): keeps the peak of those under way."""
+        with self._lock:
+            self._in_flight += change
+            self._peak_in_flight = max(self._peak_in_flight, self._in_flight)
 
     def draw_fault(self) -> str | None:
         """The fault to inject into the next chat completion, if any (counted as injected)."""
@@ -313,10 +328,13 @@ class _Handler(BaseHTTPRequestHandler):
         if path not in ("/v1/chat/completions", "/chat/completions"):
             self.reject(HTTPStatus.NOT_FOUND, f"unknown path {self.path}")
             return
-        body = self.read_json_body()
-        if body is None:
-            return
-        self.chat_completion(fake, body, received)
+        fake.entered(+1)  # from the request's arrival to its answer, as the client's slot sees it
+        try:
+            body = self.read_json_body()
+            if body is not None:
+                self.chat_completion(fake, body, received)
+        finally:
+            fake.entered(-1)
 
     def chat_completion(self, fake: FakeLLMServer, body: dict[str, Any], received: float) -> None:
         """Answer one parsed chat completion request, injecting a fault if one is drawn.

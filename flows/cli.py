@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from agents.llm.config import EMBEDDED_MODEL, ROLES, LLMConfig, default_cache_dir
-from flows.config import STAGES, CorpusConfig, PartSettings, SeedSelection
+from flows.config import STAGES, CorpusConfig, ExecutionSettings, PartSettings, SeedSelection
 from tasks.simulation import SimulationSettings
 from tasks.toolset import ToolsetSettings
 
@@ -158,6 +158,25 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="S",
         help="... or every S seconds, whichever comes first (default 10)",
     )
+    run = p.add_argument_group("execution")
+    run.add_argument(
+        "--task-runner",
+        choices=["threads", "dask"],
+        default="threads",
+        help="where task runs execute: threads of this process (default), or Dask worker processes",
+    )
+    run.add_argument(
+        "--dask-address",
+        metavar="ADDRESS",
+        help="a running Dask cluster's scheduler (tcp://host:8786); default: a local cluster",
+    )
+    run.add_argument(
+        "--dask-workers",
+        type=_positive,
+        default=2,
+        metavar="N",
+        help="worker processes of the local Dask cluster (default 2)",
+    )
     p.add_argument(
         "--log-file",
         metavar="PATH",
@@ -206,6 +225,9 @@ def config_from_args(args: argparse.Namespace) -> CorpusConfig:
         from_run=args.from_run,
         out=args.out,
         parts=PartSettings(rows=args.part_rows, seconds=args.part_seconds),
+        execution=ExecutionSettings(
+            task_runner=args.task_runner, dask_address=args.dask_address, dask_workers=args.dask_workers
+        ),
     )
 
 

@@ -36,6 +36,22 @@ class PartSettings(BaseModel):
     seconds: float = Field(default=10.0, gt=0)
 
 
+class ExecutionSettings(BaseModel):
+    """Where a run's task runs execute: threads of the flow's process (the default), or the worker
+    processes of a Dask cluster (`dask`): a local one of `dask_workers` processes, or the running
+    cluster at `dask_address`, on one machine or several. The records do not depend on it."""
+
+    task_runner: Literal["threads", "dask"] = Field(
+        default="threads", description="threads (one process) or dask (several processes or machines)."
+    )
+    dask_address: str | None = Field(
+        default=None, description="Scheduler address of a running Dask cluster (tcp://host:8786)."
+    )
+    dask_workers: int = Field(
+        default=2, ge=1, description="Worker processes of the local Dask cluster (no dask_address)."
+    )
+
+
 class CorpusConfig(BaseModel):
     """Everything a corpus run depends on. Contains no secrets: keys come from the environment."""
 
@@ -47,6 +63,7 @@ class CorpusConfig(BaseModel):
     from_run: str | None = Field(default=None, description="Run id (or 'latest') whose outputs are reused.")
     out: str = Field(default="out", description="Local path or fsspec URL of the run store.")
     parts: PartSettings = Field(default_factory=PartSettings)
+    execution: ExecutionSettings = Field(default_factory=ExecutionSettings)
 
     @model_validator(mode="after")
     def _stages_need_inputs(self) -> CorpusConfig:
@@ -57,6 +74,8 @@ class CorpusConfig(BaseModel):
             raise ValueError(f"stages {self.stages} need a toolset: give --from-run RUN_ID (or latest)")
         if self.stages == ["toolset", "simulation"]:
             raise ValueError("the simulation needs instructions: add the instructions stage")
+        if self.execution.dask_address and self.execution.task_runner != "dask":
+            raise ValueError("--dask-address needs --task-runner dask")
         return self
 
     def public_dump(self) -> dict:

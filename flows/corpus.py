@@ -15,14 +15,23 @@ import math
 import sys
 from collections import defaultdict
 from datetime import UTC, datetime
+from typing import Any
 
 from prefect import flow
 from prefect.artifacts import create_table_artifact
-from prefect.task_runners import ThreadPoolTaskRunner
+from prefect.task_runners import TaskRunner
 
 from agents.llm.gateway import close_gateway, gateway_for
 from agents.llm.preflight import check_models
 from flows.config import CorpusConfig
+from flows.execution import (
+    IN_FLIGHT,
+    dask_workers,
+    finish_on_workers,
+    llm_for_tasks,
+    prefect_api_for,
+    task_runner,
+)
 from flows.filing import CorpusRun, Simulation
 from flows.inputs import check_inputs, earlier_run, load_seeds, resumable_run, roles_for, writable_store
 from flows.progress import ProgressBoard
@@ -41,8 +50,6 @@ from tasks.toolset import build_tools_task
 EXIT_OK, EXIT_BUG, EXIT_INPUT, EXIT_STOPPED = 0, 1, 2, 3
 LARGEST_BATCH = 16
 """Seeds (or tools) per task run, at most: Prefect's cost per task run is then a few ms an item."""
-IN_FLIGHT = 3
-"""Items under way per step, in multiples of the calls allowed in flight."""
 SERVED_FIRST = ["simulation", "instructions", "toolset"]
 """Waiting model calls get a free slot in this order: a dialogue under way before a new tool."""
 
@@ -53,28 +60,37 @@ def batch_size(items: int, concurrency: int) -> int:
     return max(1, min(LARGEST_BATCH, math.ceil(items / (IN_FLIGHT * concurrency)), concurrency))
 
 
-def steps(config: CorpusConfig, run: CorpusRun, run_id: str) -> list[Stage]:
-    """The run's steps, in order: what each does, in what batches, and where its outcomes go."""
-    llm, settings, slots = config.llm, config.simulation, config.llm.concurrency
-    at_work = IN_FLIGHT * slots  # items under way per step: a batch's items wait for its slowest
+def steps(
+    config: CorpusConfig, run: CorpusRun, run_id: str, runner: TaskRunner[Any], workers: int
+) -> list[Stage]:
+    """The run's steps, in order: what each does, in what batches, and where its outcomes go; each
+    step's task runs are submitted to `runner` (threads, or `workers` Dask worker processes)."""
+    llm, settings = llm_for_tasks(config.llm, workers), config.simulation
+    at_work = IN_FLIGHT * config.llm.concurrency  # items under way per step: a batch's wait for its slowest
     toolset = Stage(
         "toolset",
-        submit=lambda seeds: build_tools_task.submit(seeds, config.toolset, llm, run_id),
+        submit=lambda seeds: runner.submit(
+            build_tools_task, {"seeds": seeds, "settings": config.toolset, "llm": llm, "run_id": run_id}
+        ),
         handle=run.file_tools,
         batch_size=LARGEST_BATCH,  # until `size_batches` knows how many tools to expect
         limit=at_work,
     )
     instructions = Stage(
         "instructions",
-        submit=lambda tools: write_instructions_task.submit(tools, settings, llm, run_id),
+        submit=lambda tools: runner.submit(
+            write_instructions_task, {"tools": tools, "settings": settings, "llm": llm, "run_id": run_id}
+        ),
         handle=run.file_instructions,
         batch_size=LARGEST_BATCH,
         limit=at_work,
     )
     simulation = Stage(  # one tool's instructions per task run
         "simulation",
-        submit=lambda units: simulate_task.submit(
-            units[0].tool, units[0].instructions, settings, llm, run_id
+        submit=lambda units: runner.submit(
+            simulate_task,
+            {"tool": units[0].tool, "instructions": units[0].instructions}
+            | {"settings": settings, "llm": llm, "run_id": run_id},
         ),
         handle=run.file_simulated,
         batch_size=1,
@@ -174,9 +190,13 @@ def quiet_garbage_collector() -> None:
 
 
 @flow(name="toolforge-corpus", log_prints=False, persist_result=False)
-def corpus_flow(config: CorpusConfig, run_id: str | None = None, resume_run: bool = False) -> str:
+def corpus_flow(
+    config: CorpusConfig, run_id: str | None = None, resume_run: bool = False, workers: int | None = None
+) -> str:
     """Seeds -> toolset -> instructions -> simulation -> checks, streamed to `<out>/runs/<run_id>/`;
-    returns that folder. With `resume_run`, the run `run_id` is continued in place.
+    returns that folder. With `resume_run`, the run `run_id` is continued in place. The batches run on
+    the task runner `config.execution` names (`flows/execution.py`; `workers`: Dask workers, counted
+    when not given).
 
     The models are checked first (`check_models`; free when `run` just did), so a broken one fails
     the run before its folder exists. A model that fails every call midway stops the run: what was
@@ -188,6 +208,7 @@ def corpus_flow(config: CorpusConfig, run_id: str | None = None, resume_run: boo
     gateway = gateway_for(config.llm, run_id)
     try:
         check_models(gateway, roles_for(config.stages))
+        workers = workers or dask_workers(config)
         writer = store.resume_run(run_id) if resume_run else store.start_run(run_id)
     except BaseException:
         close_gateway(run_id)
@@ -195,11 +216,14 @@ def corpus_flow(config: CorpusConfig, run_id: str | None = None, resume_run: boo
     gateway.serve_first(SERVED_FIRST)
     board = ProgressBoard(gateway)
     run = CorpusRun(config, writer, gateway, board)
-    scheduler = run.scheduler = Scheduler(steps(config, run, run_id), tick=run.tick)
+    runner = task_runner(config, workers)
+    scheduler = run.scheduler = Scheduler(steps(config, run, run_id, runner, workers), tick=run.tick)
     try:
         (resume if resume_run else start)(run, store, scheduler)
         run.write_manifest("running")
-        scheduler.run()
+        with runner:
+            scheduler.run()
+            finish_on_workers(runner, run_id)
         writer.close_parts()
         board.close()
         summarize(run)
@@ -230,13 +254,14 @@ def run(config: CorpusConfig, resume: str | None = None) -> str:
     run_id = resumed or RunStore.new_run_id()
     try:
         check_inputs(config, gateway_for(config.llm, run_id), resuming=resumed is not None)
+        workers = dask_workers(config)
     except BaseException:
         close_gateway(run_id)
         raise
-    workers = 3 * IN_FLIGHT * config.llm.concurrency + 4  # at most, every batch of every step at once
-    flow = corpus_flow.with_options(task_runner=ThreadPoolTaskRunner(max_workers=workers))
-    state = flow(config, run_id=run_id, resume_run=resumed is not None, return_state=True)
-    PrefectRecords(config.out, run_id).wait()
+    kwargs = {"run_id": run_id, "resume_run": resumed is not None, "workers": workers}
+    with prefect_api_for(config):
+        state = corpus_flow(config, **kwargs, return_state=True)
+        PrefectRecords(config.out, run_id).wait()
     return state.result()
 
 

@@ -109,9 +109,10 @@ class Scheduler:
         self.cancelled = True
         dropped = 0
         for future in list(self._futures):
-            wrapped = getattr(future, "wrapped_future", None)
-            if wrapped is not None and wrapped.cancel():
-                dropped += 1
+            wrapped = getattr(future, "wrapped_future", None)  # a thread's or a Dask worker's future
+            if wrapped is not None and not wrapped.done():
+                wrapped.cancel()
+                dropped += bool(wrapped.cancelled())
         self.task_runs -= dropped
         return dropped
 

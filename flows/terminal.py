@@ -117,8 +117,8 @@ class PrefectRecords:
         started = time.monotonic()
         EventsWorker.drain_all(timeout=timeout_s)
         APILogWorker.drain_all(timeout=max(1.0, timeout_s - (time.monotonic() - started)))
-        if get_current_settings().api.url:  # a server that outlives this process records at its pace
-            return None
+        if get_current_settings().api.url and not _ephemeral(get_current_settings().api.url):
+            return None  # a server that outlives this process records at its pace
         expected, flow_run_id = self._expected()
         if flow_run_id is None:
             return None
@@ -144,6 +144,13 @@ class PrefectRecords:
         except (OSError, ValueError):
             return 0, None
         return manifest.task_runs, manifest.flow_run_id
+
+
+def _ephemeral(api_url: str) -> bool:
+    """Whether `api_url` is the ephemeral server this process started (it stops when the process ends)."""
+    from prefect.server.api.server import SubprocessASGIServer
+
+    return any(server.api_url == api_url for server in SubprocessASGIServer._instances.values())
 
 
 def _final_task_runs(flow_run_id: str) -> int:

@@ -157,6 +157,7 @@ def test_json_schema_answer_validates_with_the_pydantic_model(server: FakeLLMSer
         "requests": 1,
         "completions": 1,
         "rejected": 0,
+        "peak_in_flight": 1,
         "faults": {"429": 0, "500": 0, "timeout": 0, "malformed": 0},
     }
 
@@ -243,10 +244,11 @@ def test_concurrent_requests_overlap() -> None:
         with ThreadPoolExecutor(max_workers=32) as pool:
             responses = list(pool.map(lambda _: complete(server, timeout=10), range(32)))
         elapsed = time.perf_counter() - started
-        completions = server.completions
+        completions, peak = server.completions, server.peak_in_flight
 
     assert all(r.choices[0].message.content for r in responses)
     assert completions == 33
+    assert 1 < peak <= 32, "the server keeps the most requests under way at once"
     assert elapsed < 2.5, f"32 requests at 0.2 s latency took {elapsed:.2f} s"
 
 

@@ -1,0 +1,158 @@
+"""Where a run's task runs execute: threads of the flow's process, or the processes of a Dask cluster.
+
+`task_runner(config)` is the Prefect task runner the flow starts (prefect-dask's `DaskTaskRunner` for
+`--task-runner dask`: a `LocalCluster` of `--dask-workers` processes, or the running cluster at
+`--dask-address`, on any number of machines). What the run shares across its task runs holds across
+Dask workers too:
+- the bound on LLM calls in flight: each worker process has its own gateway with an equal share of
+  `--concurrency` (`llm_for_tasks`), so the shares never add up to more than the bound;
+- the LLM cache: one folder (`--cache-dir`, a path every worker sees), each answer written to a
+  temporary file and renamed into place, so concurrent writers never leave a torn entry;
+- the usage ledger: a batch carries its calls' usage back to the flow, which adds it up;
+- the single flight of identical requests: within each worker process (across workers an identical
+  request may be paid twice; the cache holds one answer).
+
+Dask workers report their task runs to Prefect's API like the flow does. Without `PREFECT_API_URL`
+the flow's process starts Prefect's ephemeral server itself (`prefect_api_for`) and names it in the
+settings every task run carries to its worker; a cluster on other machines needs a Prefect server
+they can reach. At the end of the run each worker sends what it has not yet sent (`finish_on_workers`).
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+from urllib.parse import urlsplit
+
+from prefect.settings import PREFECT_API_URL, get_current_settings, temporary_settings
+from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
+
+from agents.llm.config import LLMConfig
+from agents.llm.gateway import close_gateway
+from flows.config import CorpusConfig
+from schemas.errors import InputError
+
+IN_FLIGHT = 3
+"""Items under way per step, in multiples of the calls allowed in flight."""
+STEPS_WITH_TASK_RUNS = 3
+CONNECT_TIMEOUT_S = 10
+DRAIN_TIMEOUT_S = 60
+
+
+def batches_at_once(config: CorpusConfig) -> int:
+    """Task runs that can be under way at once: every batch of every step (a batch of one item at most)."""
+    return STEPS_WITH_TASK_RUNS * IN_FLIGHT * config.llm.concurrency + 4
+
+
+def task_runner(config: CorpusConfig, workers: int) -> TaskRunner[Any]:
+    """The task runner for the run's batches (`workers`: the Dask workers, `dask_workers` counts)."""
+    execution = config.execution
+    if execution.task_runner == "threads":
+        return ThreadPoolTaskRunner(max_workers=batches_at_once(config))
+    from prefect_dask import DaskTaskRunner
+
+    if execution.dask_address:
+        return DaskTaskRunner(address=execution.dask_address)
+    return DaskTaskRunner(
+        cluster_kwargs={
+            "n_workers": workers,
+            "threads_per_worker": math.ceil(batches_at_once(config) / workers),
+            "processes": True,
+            "dashboard_address": None,  # no web dashboard (nor its port) for a run's own cluster
+        }
+    )
+
+
+def dask_workers(config: CorpusConfig) -> int:
+    """The worker processes a Dask run's calls are shared among (1 for threads): `dask_workers` for a
+    local cluster, the workers the cluster at `dask_address` has now. InputError when the cluster
+    cannot be reached or has more workers than `--concurrency` allows calls (each needs one)."""
+    execution = config.execution
+    if execution.task_runner == "threads":
+        return 1
+    if execution.dask_address:
+        workers = _workers_at(execution.dask_address)
+        where = f"the Dask cluster at {execution.dask_address}"
+    else:
+        workers, where = execution.dask_workers, "--dask-workers"
+    if workers > config.llm.concurrency:
+        raise InputError(
+            f"{where} has {workers} workers but --concurrency is {config.llm.concurrency}: each worker "
+            "needs at least one call in flight; raise --concurrency or use fewer workers"
+        )
+    return workers
+
+
+def _workers_at(address: str) -> int:
+    from distributed import Client
+
+    try:
+        with Client(address, timeout=CONNECT_TIMEOUT_S) as client:
+            workers = len(client.scheduler_info(n_workers=-1)["workers"])
+    except (OSError, TimeoutError) as exc:
+        raise InputError(f"cannot reach the Dask scheduler at {address}: {exc}") from None
+    if workers == 0:
+        raise InputError(f"the Dask cluster at {address} has no workers")
+    return workers
+
+
+@contextmanager
+def prefect_api_for(config: CorpusConfig) -> Iterator[None]:
+    """Run the flow within this context: for Dask workers without `PREFECT_API_URL`, the ephemeral
+    server started here (and stopped when the process exits) is the API every worker reports to."""
+    execution = config.execution
+    if execution.task_runner != "dask" or get_current_settings().api.url:
+        yield
+        return
+    if execution.dask_address and not _on_this_machine(execution.dask_address):
+        raise InputError(
+            f"the Dask workers at {execution.dask_address} need a Prefect server they can reach: "
+            "start one (prefect server start) and set PREFECT_API_URL to it"
+        )
+    from prefect.server.api.server import SubprocessASGIServer
+
+    server = SubprocessASGIServer()  # the one this process's client would start: shared, not a second
+    server.start()
+    with temporary_settings({PREFECT_API_URL: server.api_url}):
+        yield
+
+
+def _on_this_machine(address: str) -> bool:
+    host = urlsplit(address if "://" in address else f"tcp://{address}").hostname or ""
+    return host in ("localhost", "127.0.0.1", "::1")
+
+
+def finish_on_workers(runner: TaskRunner[Any], run_id: str) -> None:
+    """Each Dask worker sends its queued Prefect events and logs and forgets the run's gateway."""
+    client = runner.client if _is_dask(runner) else None  # type: ignore[attr-defined]
+    if client is not None:
+        client.run(_finish_worker, run_id)
+
+
+def _is_dask(runner: TaskRunner[Any]) -> bool:
+    return type(runner).__name__ == "DaskTaskRunner"
+
+
+def _finish_worker(run_id: str) -> None:
+    """Run by `Client.run` on a worker's event loop: the draining (which blocks) goes to a thread."""
+    from prefect.events.worker import EventsWorker
+    from prefect.logging.handlers import APILogWorker
+
+    def drain() -> None:
+        EventsWorker.drain_all(timeout=DRAIN_TIMEOUT_S)
+        APILogWorker.drain_all(timeout=DRAIN_TIMEOUT_S)
+
+    close_gateway(run_id)
+    sender = threading.Thread(target=drain, name="toolforge-drain")
+    sender.start()
+    sender.join()
+
+
+def llm_for_tasks(llm: LLMConfig, workers: int) -> LLMConfig:
+    """The model settings each worker process's gateway gets: an equal share of the calls in flight."""
+    if workers == 1:
+        return llm
+    return llm.model_copy(update={"concurrency": llm.concurrency // workers})

@@ -1,0 +1,87 @@
+"""`--task-runner dask`: the batches run in Dask worker processes and the run is the threaded run.
+
+The command runs in a child process against `bench.fake_llm_server` on loopback, once with threads
+and once on a local cluster of two worker processes (each with its own cache folder), and the two
+runs' records are compared. The fake server counts the chat completions under way at once: the
+workers' shares of `--concurrency` never add up to more. Run again on the cache the workers wrote,
+the same command pays for no answer a second time.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bench import responders
+from bench.fake_llm_server import FakeLLMServer
+from tests.test_cli_failures import task_runs_in_prefect
+from tests.test_resume import CONCURRENCY, REPO, command, environment, records, seeds_file
+
+
+@pytest.fixture
+def server() -> Iterator[FakeLLMServer]:
+    with FakeLLMServer(responder=responders.toolforge, latency_s=0.05) as fake:
+        yield fake
+
+
+def run(args: list[str], prefect_home: Path) -> tuple[Path, dict, str]:
+    done = subprocess.run(
+        args, cwd=REPO, env=environment(prefect_home), capture_output=True, text=True, timeout=900
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    run_dir = Path(done.stdout.splitlines()[-1])
+    return run_dir, json.loads((run_dir / "manifest.json").read_text()), done.stderr
+
+
+def test_a_dask_run_equals_the_threaded_run(tmp_path: Path, prefect_home: Path, server: FakeLLMServer):
+    seeds = seeds_file(tmp_path, count=6)
+    threaded_dir, threaded, _ = run(command(seeds, server, tmp_path / "out", tmp_path / "c1"), prefect_home)
+    threaded_calls = server.completions
+    server.reset_counters()
+
+    dask = ["--task-runner", "dask", "--dask-workers", "2"]
+    dask_run = command(seeds, server, tmp_path / "out", tmp_path / "c2", *dask)
+    dask_dir, manifest, stderr = run(dask_run, prefect_home)
+
+    assert manifest["status"] == "completed" and manifest["config"]["execution"]["task_runner"] == "dask"
+    assert records(dask_dir) == records(threaded_dir)
+    assert manifest["llm"]["calls"] == threaded["llm"]["calls"] == threaded_calls == server.completions
+    assert [row["calls"] for row in manifest["llm"]["by_stage_role"]] == [
+        row["calls"] for row in threaded["llm"]["by_stage_role"]
+    ], "the manifest adds up the usage of every worker"
+    assert 1 < server.peak_in_flight <= CONCURRENCY
+    assert "Traceback" not in stderr
+    # the workers' task runs reached Prefect's server, every one of them finished
+    assert task_runs_in_prefect(prefect_home, manifest["flow_run_id"]) == {"COMPLETED": manifest["task_runs"]}
+
+    server.reset_counters()
+    again_dir, again, _ = run(dask_run, prefect_home)
+    assert records(again_dir) == records(dask_dir)
+    assert server.completions <= 1, "answers the workers cached were paid again (only the model check may be)"
+    assert again["llm"]["cache_hits"] > 0
+
+
+@pytest.mark.parametrize(
+    ("extra", "says"),
+    [
+        (["--dask-workers", "5"], "--dask-workers has 5 workers but --concurrency is 4"),
+        (["--dask-address", "tcp://127.0.0.1:9"], "cannot reach the Dask scheduler at tcp://127.0.0.1:9"),
+    ],
+)
+def test_a_dask_cluster_that_cannot_serve_the_run_is_one_line(
+    tmp_path: Path, prefect_home: Path, server: FakeLLMServer, extra: list[str], says: str
+):
+    seeds = seeds_file(tmp_path, count=2)
+    args = command(seeds, server, tmp_path / "out", tmp_path / "c", "--task-runner", "dask")
+    done = subprocess.run(
+        [*args, *extra], cwd=REPO, env=environment(prefect_home), capture_output=True, text=True, timeout=300
+    )
+
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.strip().splitlines()[-1].startswith(f"error: {says}")
+    assert "Traceback" not in done.stderr
+    assert not (tmp_path / "out" / "runs").exists() or not any((tmp_path / "out" / "runs").iterdir())
