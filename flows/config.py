@@ -64,6 +64,11 @@ class CorpusConfig(BaseModel):
     out: str = Field(default="out", description="Local path or fsspec URL of the run store.")
     parts: PartSettings = Field(default_factory=PartSettings)
     execution: ExecutionSettings = Field(default_factory=ExecutionSettings)
+    series: str | None = Field(
+        default=None,
+        description="Name of the series this run belongs to (a scheduled deployment sets its own): the "
+        "run reports what changed since the series' previous completed run in the same store.",
+    )
 
     @model_validator(mode="after")
     def _stages_need_inputs(self) -> CorpusConfig:

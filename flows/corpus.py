@@ -13,16 +13,16 @@ import functools
 import gc
 import math
 import sys
-from collections import defaultdict
+from collections import Counter, defaultdict
 from datetime import UTC, datetime
 from typing import Any
 
 from prefect import flow
-from prefect.artifacts import create_table_artifact
 from prefect.task_runners import TaskRunner
 
 from agents.llm.gateway import close_gateway, gateway_for
 from agents.llm.preflight import check_models
+from agents.llm.redact import redact
 from flows.config import CorpusConfig
 from flows.execution import (
     IN_FLIGHT,
@@ -33,16 +33,27 @@ from flows.execution import (
     task_runner,
 )
 from flows.filing import CorpusRun, Simulation
-from flows.inputs import check_inputs, earlier_run, load_seeds, resumable_run, roles_for, writable_store
+from flows.inputs import (
+    check_inputs,
+    earlier_run,
+    load_seeds,
+    resumable_run,
+    roles_for,
+    with_secret_key,
+    writable_store,
+)
 from flows.progress import ProgressBoard
+from flows.report import RunReport
 from flows.scheduler import Scheduler, Stage
 from flows.terminal import PrefectRecords, TerminalLog
 from schemas.errors import InputError, RunStopped
 from schemas.instance import Instruction
+from schemas.rejection import Rejection
 from schemas.seed import Seed
 from schemas.tool import Tool
 from storage.run_store import RunStore
 from tasks import seeds as seed_reader
+from tasks.changes import compare_runs, previous_in_series
 from tasks.checks import check_instances
 from tasks.simulation import simulate_task, write_instructions_task
 from tasks.toolset import build_tools_task
@@ -169,11 +180,14 @@ def queue_simulations(run: CorpusRun, store: RunStore, run_id: str, done: set[st
             run.queue("simulation", [Simulation(tool, waiting[tool.tool_id])], len(waiting[tool.tool_id]))
 
 
-def summarize(run: CorpusRun) -> None:
-    """A table artifact in the Prefect UI: one row per tool."""
-    stats = {s.name: s for s in run.stage_stats()}
-    description = ", ".join(f"{s.name}: {s.outputs} out, {s.rejected} rejected" for s in stats.values())
-    create_table_artifact(key="corpus-summary", table=list(run.summary_rows()), description=description)
+def finish(run: CorpusRun, store: RunStore, report: RunReport) -> None:
+    """The run's summary in the UI; for a run of a series, what changed since its previous run."""
+    run_id, series = run.writer.run_id, run.config.series
+    if series:
+        run.changes = compare_runs(store, series, previous_in_series(store, series, run_id), run_id)
+    rejections = Counter((r.step, r.rule) for r in store.iter_records(run_id, "rejections", Rejection))
+    usage, tools = run.gateway.ledger.summary(), list(run.summary_rows())
+    report.finish(run.stage_stats(), rejections, usage, tools, run.changes)
 
 
 @functools.cache
@@ -203,6 +217,7 @@ def corpus_flow(
     finished is written, the manifest says `failed` and why, and `RunStopped` is raised.
     """
     quiet_garbage_collector()
+    config = with_secret_key(config)
     store = RunStore(config.out)
     run_id = run_id or store.new_run_id()
     gateway = gateway_for(config.llm, run_id)
@@ -215,22 +230,26 @@ def corpus_flow(
         raise
     gateway.serve_first(SERVED_FIRST)
     board = ProgressBoard(gateway)
-    run = CorpusRun(config, writer, gateway, board)
+    run, report = CorpusRun(config, writer, gateway, board), RunReport(board)
     runner = task_runner(config, workers)
-    scheduler = run.scheduler = Scheduler(steps(config, run, run_id, runner, workers), tick=run.tick)
+    tick = lambda: (run.tick(), report.update())  # noqa: E731
+    scheduler = run.scheduler = Scheduler(steps(config, run, run_id, runner, workers), tick=tick)
     try:
         (resume if resume_run else start)(run, store, scheduler)
+        report.problems(run.notes)
         run.write_manifest("running")
         with runner:
             scheduler.run()
             finish_on_workers(runner, run_id)
         writer.close_parts()
         board.close()
-        summarize(run)
+        finish(run, store, report)
         if run.stopped is not None:
             raise RunStopped(f"{run.stopped}. The run stopped; what it finished is in {writer.run_dir} "
                              f"(status failed; --resume {run_id} continues it)")  # fmt: skip
     except BaseException as exc:
+        cause = str(exc) if run.stopped else f"{type(exc).__name__}: {exc}"
+        report.logger.error("the run failed: %s", redact(cause))
         if run.stopped is None:
             run.notes.append(f"failed: {type(exc).__name__}: {exc}")
         with contextlib.suppress(Exception):
@@ -250,6 +269,7 @@ def run(config: CorpusConfig, resume: str | None = None) -> str:
 
     The checks come before Prefect starts its server, so bad input fails in seconds (InputError).
     """
+    config = with_secret_key(config)
     resumed = resumable_run(writable_store(config), resume, config) if resume else None
     run_id = resumed or RunStore.new_run_id()
     try:

@@ -26,7 +26,7 @@ from flows.config import CorpusConfig
 from flows.progress import ProgressBoard
 from flows.scheduler import Scheduler
 from schemas.instance import Instance, Instruction
-from schemas.manifest import Manifest, StageStats
+from schemas.manifest import Manifest, RunChanges, StageStats
 from schemas.rejection import Rejection
 from schemas.seed import Seed
 from schemas.tool import RejectedTool, Tool
@@ -66,6 +66,7 @@ class CorpusRun:
         self.started_at = datetime.now(UTC)
         self.resumed: list[datetime] = []
         self.notes: list[str] = []
+        self.changes: RunChanges | None = None
         self.inputs: dict[str, str] = {}
         self.stopped: ModelUnavailable | None = None
         stages = config.stages
@@ -294,6 +295,7 @@ class CorpusRun:
                 task_runs=self.scheduler.task_runs if self.scheduler else 0,
                 resumed=self.resumed,
                 process=f"{socket.gethostname()}:{os.getpid()}",
+                changes=self.changes,
             )
         )
 

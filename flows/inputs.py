@@ -16,6 +16,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from pydantic import SecretStr
+
 from agents.llm.gateway import LLMGateway
 from agents.llm.preflight import check_models
 from flows.config import CorpusConfig, Stage
@@ -161,3 +163,21 @@ def _status(store: RunStore, run_id: str) -> str | None:
 
 def _plain(value: Any) -> Any:
     return json.loads(json.dumps(value, sort_keys=True, default=str))
+
+
+def with_secret_key(config: CorpusConfig) -> CorpusConfig:
+    """`config` with the API key of the Prefect Secret block that `llm.secret_block` names (read
+    once, held out of every dump); InputError when the block cannot be read."""
+    llm = config.llm
+    if llm.secret_block is None or llm.api_key is not None:
+        return config
+    from prefect.blocks.system import Secret
+
+    try:
+        key = Secret.load(llm.secret_block).get()
+    except Exception as exc:  # not found, not a Secret, no server: the block cannot be used
+        raise InputError(f"cannot read the Prefect Secret block {llm.secret_block!r}: {exc}") from None
+    if not isinstance(key, str) or not key:
+        raise InputError(f"the Prefect Secret block {llm.secret_block!r} holds no text key")
+    secret_llm = llm.model_copy(update={"api_key": SecretStr(key)})
+    return config.model_copy(update={"llm": secret_llm})

@@ -83,6 +83,21 @@ class LLMUsage(BaseModel):
         )
 
 
+class RunChanges(BaseModel):
+    """What changed between a run of a series (a scheduled deployment's runs) and the series' previous
+    completed run: tools by name, added, removed or changed (any field of the tool record), and counts."""
+
+    series: str
+    previous_run_id: str | None = None
+    tools_before: int = 0
+    tools_after: int = 0
+    instances_before: int = 0
+    instances_after: int = 0
+    added: list[str] = Field(default_factory=list)
+    removed: list[str] = Field(default_factory=list)
+    changed: list[str] = Field(default_factory=list)
+
+
 class Manifest(BaseModel):
     """The record of one run, written as `runs/<run_id>/manifest.json`.
 
@@ -106,3 +121,6 @@ class Manifest(BaseModel):
     task_runs: int = Field(default=0, description="Prefect task runs the run started.")
     resumed: list[datetime] = Field(default_factory=list, description="When the run was resumed, if it was.")
     process: str = Field(default="", description="`host:pid` of the process writing the run.")
+    changes: RunChanges | None = Field(
+        default=None, description="For a run of a series: what changed since its previous run."
+    )

@@ -477,7 +477,8 @@ def test_a_model_that_fails_every_call_midway_stops_the_run_with_what_it_finishe
     assert toolset["inputs"] == toolset["outputs"] + toolset["rejected"] + toolset["unfinished"]
     tools, rejected = table(run_dir, "tools"), table(run_dir, "rejected_tools")
     assert list(tools["name"]) == ["Api 0"] and len(rejected) == toolset["rejected"]
-    # only the failures before the breaker tripped are rejections; the rest were neither retried by
-    # Prefect (3 tries each) nor rejected: at most one call per seed, plus Api 0's second
-    assert toolset["rejected"] < 3 and toolset["unfinished"] >= 27
+    # only the failures before the breaker tripped are rejections (2 in a row, or 4 when Api 0's last
+    # answer lands between them and restarts the streak); the rest were neither retried by Prefect
+    # (3 tries each) nor rejected: at most one call per seed, plus Api 0's second
+    assert toolset["rejected"] <= 4 and toolset["unfinished"] >= 25
     assert scripted_llm.calls <= 30 + 1

@@ -13,7 +13,7 @@ import pytest
 from agents.llm.config import LLMConfig
 from bench import responders
 from bench.fake_llm_server import FakeLLMServer
-from flows import corpus
+from flows import corpus, report
 from flows.config import CorpusConfig, SeedSelection
 from schemas.calls import check_response
 from schemas.errors import InputError
@@ -124,7 +124,9 @@ def test_a_simulation_whose_llm_call_fails_is_filed_as_a_rejected_instance(
 
     scripted_llm.script = script
     summaries: list[list[dict]] = []
-    monkeypatch.setattr(corpus, "create_table_artifact", lambda table, **_: summaries.append(table))
+    reports: list[str] = []
+    monkeypatch.setattr(report, "create_table_artifact", lambda table, **_: summaries.append(table))
+    monkeypatch.setattr(report, "create_markdown_artifact", lambda markdown, **_: reports.append(markdown))
     run_dir = corpus.run(config_for(tmp_path, llm_config, simulation={"instructions_per_tool": 2}))
     run = tables(run_dir)
     assert len(run["instructions"]) == len(run["instances"]) + len(run["rejected_instances"]) == 4
@@ -142,6 +144,10 @@ def test_a_simulation_whose_llm_call_fails_is_filed_as_a_rejected_instance(
     (summary,) = summaries
     counts = {row["tool"]: (row["instructions"], row["accepted"], row["rejected"]) for row in summary}
     assert counts == {"atlas": (2, 2, 0), "harbours": (2, 0, 2)}
+    # and its report: rejections by step and rule, usage per stage and role
+    (markdown,) = reports
+    assert "| simulation | llm_error | 2 |" in markdown
+    assert "| simulation | executor | scripted/test |" in markdown
 
 
 def test_stage_choices_that_lack_inputs_are_refused(llm_config, tmp_path):

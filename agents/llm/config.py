@@ -8,6 +8,7 @@ from typing import Literal
 from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
+from pydantic.json_schema import SkipJsonSchema
 
 LOCAL_PROVIDER = "local"  # litellm provider name of in-process GGUF models (agents/llm/local_provider.py)
 EMBEDDED_MODEL = f"{LOCAL_PROVIDER}/smollm2"
@@ -38,10 +39,18 @@ class LLMConfig(BaseModel):
     api_base: str | None = Field(
         default=None, description="OpenAI-compatible server (vLLM, llama.cpp, Ollama)."
     )
-    api_base_userinfo: SecretStr | None = Field(
+    api_base_userinfo: SkipJsonSchema[SecretStr | None] = Field(
         default=None,
         exclude=True,
         description="`user:password` from api_base, held apart from it and left out of every dump.",
+    )
+    secret_block: str | None = Field(
+        default=None,
+        description="Name of a Prefect Secret block holding the models' API key, read when the run "
+        "starts (a deployment names it); else litellm reads the key from the environment.",
+    )
+    api_key: SkipJsonSchema[SecretStr | None] = Field(
+        default=None, exclude=True, description="The key read from `secret_block`; in no dump or form."
     )
     temperature: float = Field(default=0.3, ge=0, le=2)
     max_tokens: int = Field(default=1024, ge=16)
@@ -97,11 +106,12 @@ class LLMConfig(BaseModel):
         return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
     def secrets(self) -> list[str]:
-        """The secret values these settings hold (for redaction): the password of `api_base`."""
-        if self.api_base_userinfo is None:
-            return []
-        user, _, password = self.api_base_userinfo.get_secret_value().partition(":")
-        return [value for value in (password or user,) if value]
+        """The secret values these settings hold (for redaction): the password of `api_base`, the key."""
+        found = [self.api_key.get_secret_value()] if self.api_key is not None else []
+        if self.api_base_userinfo is not None:
+            user, _, password = self.api_base_userinfo.get_secret_value().partition(":")
+            found.append(password or user)
+        return [value for value in found if value]
 
 
 def strip_credentials(url: str | None) -> str | None:

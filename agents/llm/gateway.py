@@ -372,11 +372,15 @@ class LLMGateway:
         return None
 
     def endpoint(self, model: str) -> dict[str, Any]:
-        """api_base and, for OpenAI-compatible servers without a key in the environment, a placeholder key."""
+        """api_base; the key read from a Prefect Secret block, if any; for OpenAI-compatible servers
+        without a key in the environment, a placeholder key."""
+        endpoint: dict[str, Any] = {}
+        if self.config.api_key is not None:
+            endpoint["api_key"] = self.config.api_key.get_secret_value()
         if not self.config.api_base:
-            return {}
-        endpoint: dict[str, Any] = {"api_base": self.config.api_base_url()}
-        if model.startswith("openai/") and not os.environ.get("OPENAI_API_KEY"):
+            return endpoint
+        endpoint["api_base"] = self.config.api_base_url()
+        if "api_key" not in endpoint and model.startswith("openai/") and not os.environ.get("OPENAI_API_KEY"):
             endpoint["api_key"] = os.environ.get("TOOLFORGE_API_KEY", "no-key")
         return endpoint
 

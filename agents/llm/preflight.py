@@ -84,11 +84,14 @@ def _problem(gateway: LLMGateway, model: str, roles: list[str]) -> str | None:
             "litellm cannot tell which provider serves it; name the model as provider/model, e.g. "
             "openai/gpt-4o-mini, anthropic/claude-3-5-haiku-20241022, hosted_vllm/NAME with --api-base"
         )
-    if not api_base:
+    if not api_base and gateway.config.api_key is None:  # a key from a Secret block: the probe tells
         environment = litellm.validate_environment(model=model)
         missing = [k for k in environment.get("missing_keys") or [] if not _ADDRESS.search(k)]
         if missing:  # an address litellm asks for has a default (Ollama's localhost): the call tells
-            return f"missing credentials: set {' and '.join(missing)} in the environment"
+            return (
+                f"missing credentials: set {' and '.join(missing)} in the environment "
+                "(or name a Prefect Secret block holding the key: secret_block)"
+            )
     return _probe(gateway, litellm, model, roles[0])
 
 

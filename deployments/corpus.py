@@ -1,0 +1,85 @@
+"""ToolForge's Prefect deployments, defined once: served from one process, or deployed to a work pool.
+
+- `corpus`: a corpus run on demand (the UI's "Run" or `prefect deployment run toolforge-corpus/corpus`),
+  its parameter a form made from `CorpusConfig` (types, defaults, descriptions).
+- `regeneration`: the same flow on a cron schedule (nightly by default) that re-reads its seed list
+  (a path or URL, such as the public-apis README) and regenerates the corpus. Unchanged seeds cost
+  no LLM call (the answers are cached); the run is of the series named after the deployment, so its
+  manifest and a markdown artifact list the tools added, removed and changed since the previous run.
+
+No parameter holds a secret: a key stays in the environment of whatever runs the flow (the serving
+process, or the worker), or in a Prefect Secret block the deployment names (`secret_block`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from flows.config import CorpusConfig
+from flows.corpus import corpus_flow
+
+REPO = Path(__file__).resolve().parents[1]
+ENTRYPOINT = "flows/corpus.py:corpus_flow"
+PUBLIC_APIS = "https://raw.githubusercontent.com/public-apis/public-apis/master/README.md"
+NIGHTLY = "0 3 * * *"
+REGENERATION = "regeneration"
+TAGS = ["toolforge"]
+
+
+def parameters(config: CorpusConfig) -> dict[str, Any]:
+    """A deployment's parameters: the settings that differ from the defaults, as JSON (the worker
+    fills in the rest, its own cache folder among them); never a secret (`LLMConfig` dumps none)."""
+    return {"config": config.model_dump(mode="json", exclude_defaults=True)}
+
+
+def configs(base: CorpusConfig, regeneration_seeds: str | None = None) -> dict[str, CorpusConfig]:
+    """Each deployment's configuration: `base` as given, and `base` reading `regeneration_seeds`
+    (the public-apis README unless given) as the series `regeneration`."""
+    seeds = base.seeds.model_copy(update={"source": regeneration_seeds or base.seeds.source or PUBLIC_APIS})
+    regeneration = base.model_copy(update={"seeds": seeds, "series": REGENERATION})
+    return {"corpus": base, REGENERATION: regeneration}
+
+
+def runner_deployments(
+    base: CorpusConfig, cron: str = NIGHTLY, regeneration_seeds: str | None = None
+) -> list[Any]:
+    """The deployments served from this process (`serve`)."""
+    made = []
+    for name, config in configs(base, regeneration_seeds).items():
+        schedule = {"cron": cron} if name == REGENERATION else {}
+        made.append(
+            corpus_flow.to_deployment(name=name, parameters=parameters(config), tags=TAGS, **schedule)
+        )
+    return made
+
+
+def deploy(
+    base: CorpusConfig,
+    work_pool: str,
+    cron: str = NIGHTLY,
+    regeneration_seeds: str | None = None,
+    source: Path = REPO,
+) -> list[str]:
+    """Register the deployments with a work pool (a `process` pool runs them from `source`, a folder
+    every worker of the pool can read); returns their ids.
+
+    `RunnerDeployment.apply`, not `flow.deploy`: with Prefect 3.8.8 `flow.deploy` (and the end of
+    `prefect deploy`) asks the server for the pool's workers with a null limit, which it refuses (422).
+    """
+    flow = corpus_flow.from_source(source=str(source), entrypoint=ENTRYPOINT)
+    ids = []
+    for name, config in configs(base, regeneration_seeds).items():
+        schedule = {"cron": cron} if name == REGENERATION else {}
+        deployment = flow.to_deployment(
+            name=name, work_pool_name=work_pool, parameters=parameters(config), tags=TAGS, **schedule
+        )
+        ids.append(str(deployment.apply()))
+    return ids
+
+
+def serve(deployments: Sequence[Any]) -> None:
+    from prefect import serve as prefect_serve
+
+    prefect_serve(*deployments)

@@ -1,0 +1,138 @@
+"""What a run shows in Prefect's UI: its stages' progress, its log, its summary and what changed.
+
+`RunReport` follows a run from its flow: a progress artifact per stage (`toolset-progress`, ...)
+updated every `EVERY_S` seconds, and the terminal's progress lines, ingest problems and notes in the
+run's log (the UI's Logs tab). At the end it publishes the summary: a table (one row per tool) and a
+markdown artifact with the counts, rejections by step and rule, and LLM usage and cost; for a run of
+a series (a scheduled deployment), the changes since the series' previous run. Outside a flow run
+(the plain functions in tests) the lines go to this module's logger and no artifact is made.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from typing import Any
+from uuid import UUID
+
+from prefect.artifacts import (
+    create_markdown_artifact,
+    create_progress_artifact,
+    create_table_artifact,
+    update_progress_artifact,
+)
+from prefect.context import FlowRunContext
+
+from flows.progress import ProgressBoard
+from schemas.manifest import LLMUsage, RunChanges, StageStats
+
+log = logging.getLogger(__name__)
+EVERY_S = 10.0
+
+
+def run_logger() -> logging.Logger | logging.LoggerAdapter[logging.Logger]:
+    """The flow run's logger (its lines reach the UI), else this module's."""
+    if FlowRunContext.get() is None:
+        return log
+    from prefect.logging import get_run_logger
+
+    return get_run_logger()
+
+
+class RunReport:
+    """The UI's view of a running run; `update()` is cheap to call often (it acts every `EVERY_S`)."""
+
+    def __init__(self, board: ProgressBoard, every_s: float = EVERY_S) -> None:
+        self.board, self.every_s = board, every_s
+        self.in_flow = FlowRunContext.get() is not None
+        self.logger = run_logger()
+        self._artifacts: dict[str, UUID] = {}
+        self._last = 0.0
+
+    def problems(self, lines: list[str]) -> None:
+        """Ingest problems and other notes, one log line each."""
+        for line in lines:
+            self.logger.warning(line)
+
+    def update(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self._last < self.every_s:
+            return
+        self._last = now
+        for name, stage in self.board.stages.items():
+            self.logger.info(stage.line())
+            if not self.in_flow:
+                continue
+            done = 100.0 * (stage.ok + stage.rejected) / stage.total if stage.total else 0.0
+            if name not in self._artifacts:
+                key = f"{name}-progress"
+                self._artifacts[name] = create_progress_artifact(done, key=key, description=f"{name} stage")
+            else:
+                update_progress_artifact(self._artifacts[name], done)
+
+    def finish(
+        self,
+        stages: list[StageStats],
+        rejections: Counter[tuple[str, str]],
+        usage: LLMUsage,
+        tool_rows: list[dict[str, Any]],
+        changes: RunChanges | None,
+    ) -> str:
+        """The last progress, then the summary artifacts (and the changes); returns the markdown."""
+        self.update(force=True)
+        markdown = summary_markdown(stages, rejections, usage)
+        if changes is not None:
+            markdown += "\n" + changes_markdown(changes)
+            for line in changes_markdown(changes).splitlines()[2:]:
+                self.logger.info(line.lstrip("- "))
+        if self.in_flow:
+            description = ", ".join(f"{s.name}: {s.outputs} out, {s.rejected} rejected" for s in stages)
+            create_table_artifact(key="corpus-summary", table=tool_rows, description=description)
+            create_markdown_artifact(markdown, key="corpus-report", description="counts, rejections, usage")
+        return markdown
+
+
+def table(header: list[str], rows: list[list[Any]]) -> list[str]:
+    """A markdown table's lines."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return lines + ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+
+
+def summary_markdown(stages: list[StageStats], rejections: Counter[tuple[str, str]], usage: LLMUsage) -> str:
+    """The run's counts per stage, rejections by step and rule, and LLM usage and cost."""
+    lines = ["## Stages", ""]
+    lines += table(
+        ["stage", "in", "out", "rejected", "unfinished", "seconds"],
+        [[s.name, s.inputs, s.outputs, s.rejected, s.unfinished, f"{s.seconds:.1f}"] for s in stages],
+    )
+    lines += ["", "## Rejections by rule", ""]
+    by_rule = [[step, rule, n] for (step, rule), n in sorted(rejections.items())]
+    lines += table(["step", "rule", "count"], by_rule) if by_rule else ["None."]
+    lines += ["", "## LLM usage", ""]
+    rows = [*usage.by_stage_role, usage]
+    lines += table(
+        ["stage", "role", "model", "calls", "cached", "errors", "tokens in", "tokens out", "cost (USD)"],
+        [
+            [getattr(r, "stage", "**all**"), getattr(r, "role", ""), getattr(r, "model", ""), r.calls,
+             r.cache_hits, r.errors, r.prompt_tokens, r.completion_tokens, f"{r.cost_usd:.4f}"]
+            for r in rows
+        ],
+    )  # fmt: skip
+    return "\n".join(lines) + "\n"
+
+
+def changes_markdown(changes: RunChanges) -> str:
+    if changes.previous_run_id is None:
+        return f"## Changes\n\nThe first run of series `{changes.series}`: nothing to compare with.\n"
+    lines = [
+        "## Changes",
+        "",
+        f"- since run `{changes.previous_run_id}` of series `{changes.series}`",
+        f"- tools: {changes.tools_before} then, {changes.tools_after} now",
+        f"- instances: {changes.instances_before} then, {changes.instances_after} now",
+    ]
+    for what, names in (("added", changes.added), ("removed", changes.removed), ("changed", changes.changed)):
+        shown = ", ".join(names[:50]) + (f" and {len(names) - 50} more" if len(names) > 50 else "")
+        lines.append(f"- tools {what} ({len(names)}): {shown or 'none'}")
+    return "\n".join(lines) + "\n"
