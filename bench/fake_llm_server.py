@@ -302,11 +302,14 @@ class _Handler(BaseHTTPRequestHandler):
         """Log nothing per request."""
 
     def do_GET(self) -> None:
-        """`/health` and `/stats` (the counters) at once; `/v1/models` after the latency; 404 otherwise."""
+        """`/health` and `/stats` (the counters; `/stats?reset` zeroes them after answering) at once;
+        `/v1/models` after the latency; 404 otherwise."""
         fake = self.server.fake
         path = self.path.split("?", 1)[0].rstrip("/")
         if path == "/stats":  # not counted as a request: a benchmark reads it between runs
             self.send_json(HTTPStatus.OK, fake.stats())
+            if "reset" in self.path.partition("?")[2]:  # /stats?reset: then start counting afresh
+                fake.reset_counters()
             return
         fake.count("requests")
         if path == "/health":
