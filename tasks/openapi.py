@@ -126,7 +126,8 @@ def spec_problems(spec: dict[str, Any], limit: int = 5) -> list[str]:
     try:
         for error in OpenAPIV30SpecValidator(spec).iter_errors():
             where = "/".join(str(p) for p in error.absolute_path)
-            problems.append(f"{where}: {error.message}" if where else error.message)
+            message = error.message.split("\n\n", 1)[0]  # jsonschema-rs adds the schema and instance
+            problems.append(f"{where}: {message}" if where else message)
             if len(problems) >= limit:
                 break
     except Exception as exc:  # the validator trips over some malformed specs instead of reporting them

@@ -71,3 +71,12 @@ def test_an_error_in_the_helper_reruns_the_check_in_process():
         assert validator.starts == 1  # the helper itself is fine: it is kept
     finally:
         validator.close()
+
+
+def test_a_problem_is_one_line_naming_where_and_what():
+    """jsonschema-rs (the schema check's backend) explains each error over several paragraphs: a
+    problem keeps its first line, which is what a rejection reason and a repair prompt show."""
+    missing_version = {"openapi": "3.0.3", "info": {"title": "T"}, "paths": {}}
+    (problem,) = openapi.spec_problems(missing_version)
+    assert problem.startswith("info: ") and "version" in problem and "required" in problem
+    assert "\n" not in problem
