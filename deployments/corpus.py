@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from flows.config import CorpusConfig
+from flows.config import CorpusConfig, SeedSelection
 from flows.corpus import corpus_flow
 
 REPO = Path(__file__).resolve().parents[1]
@@ -37,9 +37,20 @@ def parameters(config: CorpusConfig) -> dict[str, Any]:
 def configs(base: CorpusConfig, regeneration_seeds: str | None = None) -> dict[str, CorpusConfig]:
     """Each deployment's configuration: `base` as given, and `base` reading `regeneration_seeds`
     (the public-apis README unless given) as the series `regeneration`."""
-    seeds = base.seeds.model_copy(update={"source": regeneration_seeds or base.seeds.source or PUBLIC_APIS})
+    if "://" not in base.out:  # a local run store, made absolute: a worker runs elsewhere
+        base = base.model_copy(update={"out": str(Path(base.out).resolve())})
+    corpus = base.model_copy(update={"seeds": _absolute(base.seeds)})
+    source = regeneration_seeds or base.seeds.source or PUBLIC_APIS
+    seeds = _absolute(base.seeds.model_copy(update={"source": source}))
     regeneration = base.model_copy(update={"seeds": seeds, "series": REGENERATION})
-    return {"corpus": base, REGENERATION: regeneration}
+    return {"corpus": corpus, REGENERATION: regeneration}
+
+
+def _absolute(seeds: SeedSelection) -> SeedSelection:
+    """A seed list given as a path that exists here, made absolute: a worker runs elsewhere."""
+    if seeds.source and "://" not in seeds.source and Path(seeds.source).exists():
+        return seeds.model_copy(update={"source": str(Path(seeds.source).resolve())})
+    return seeds
 
 
 def runner_deployments(
