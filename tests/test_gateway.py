@@ -465,3 +465,43 @@ def test_setting_litellm_up_loads_what_the_first_calls_would_load_inside_their_s
         if name.startswith(("tiktoken", "openai.resources", "litellm.proxy"))
     ]
     assert heavy == []
+
+
+# -- litellm's own success logging -----------------------------------------------------------------
+
+
+def test_litellm_logs_a_call_only_for_a_callback_someone_registered(tmp_path, monkeypatch):
+    """litellm builds a logging payload for every answer, on a thread of this process; the gateway
+    skips that work while no litellm callback would read it, and leaves it alone when one would."""
+    from litellm.litellm_core_utils.litellm_logging import Logging
+
+    from bench.fake_llm_server import FakeLLMServer
+
+    handled: list[object] = []
+    original = Logging.success_handler
+    monkeypatch.setattr(
+        Logging, "success_handler", lambda self, *a, **k: (handled.append(self), original(self, *a, **k))
+    )
+    seen: list[str] = []
+
+    def callback(kwargs, response, start, end) -> None:
+        seen.append(response.choices[0].message.content)
+
+    with FakeLLMServer() as server:
+        config = LLMConfig(
+            model="hosted_vllm/fake-model", api_base=server.base_url, cache_dir=str(tmp_path), use_cache=False
+        )
+        gateway = LLMGateway(config)
+        messages = [{"role": "user", "content": "hello"}]
+        gateway.complete(stage="s", role="user", messages=messages, template="t")
+        time.sleep(0.5)  # litellm's logging runs on a background thread
+        assert handled == []
+
+        monkeypatch.setattr(litellm, "success_callback", [callback])
+        answer = gateway.complete(
+            stage="s", role="user", messages=[{"role": "user", "content": "again"}], template="t"
+        )
+        deadline = time.monotonic() + 10
+        while not seen and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(handled) == 1 and seen == [answer.content]

@@ -15,9 +15,11 @@ import os
 import random
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future
+from contextlib import contextmanager
 from dataclasses import dataclass
+from importlib import import_module
 from pathlib import Path
 from types import ModuleType
 from typing import Any, TypeVar
@@ -71,11 +73,12 @@ def _warm_up(litellm: ModuleType) -> None:
         import openai.resources  # noqa: F401
 
         litellm.encoding  # noqa: B018  (a lazy attribute: loads tiktoken's default encoding)
-        litellm.completion(
-            model="openai/toolforge-warm-up",
-            messages=[{"role": "user", "content": "warm up"}],
-            mock_response="ok",  # answered by litellm itself: no request leaves the process
-        )
+        with _unlogged(litellm):
+            litellm.completion(
+                model="openai/toolforge-warm-up",
+                messages=[{"role": "user", "content": "warm up"}],
+                mock_response="ok",  # answered by litellm itself: no request leaves the process
+            )
     except Exception as exc:  # only a head start: the first real call loads whatever is missing
         log.debug("litellm warm-up skipped: %s", exc)
 
@@ -286,7 +289,7 @@ class LLMGateway:
             try:
                 litellm = import_litellm()  # the first call sets it up here, outside any slot
                 _price_unlisted(litellm, model)
-                with self.slots.hold(self._priority.get(stage, len(self._priority))):
+                with self.slots.hold(self._priority.get(stage, len(self._priority))), _unlogged(litellm):
                     response = litellm.completion(
                         model=model,
                         messages=messages,
@@ -383,6 +386,24 @@ class LLMGateway:
         if "api_key" not in endpoint and model.startswith("openai/") and not os.environ.get("OPENAI_API_KEY"):
             endpoint["api_key"] = os.environ.get("TOOLFORGE_API_KEY", "no-key")
         return endpoint
+
+
+@contextmanager
+def _unlogged(litellm: ModuleType) -> Iterator[None]:
+    """A call without litellm's success logging when no litellm callback is registered: litellm
+    builds a logging payload for every answer on a background thread of this process (2-3 ms of CPU
+    a call, measured in bench/README.md) that nothing reads; the gateway keeps its own ledger.
+    litellm skips it for its own internal calls, marked by this context variable."""
+    marker = getattr(import_module("litellm._internal_context"), "is_internal_call", None)
+    callbacks = ("callbacks", "success_callback", "_async_success_callback", "input_callback")
+    if marker is None or any(getattr(litellm, name, None) for name in callbacks):
+        yield
+        return
+    token = marker.set(True)
+    try:
+        yield
+    finally:
+        marker.reset(token)
 
 
 def _with_format_instructions(
