@@ -232,22 +232,24 @@ def corpus_flow(
     board = ProgressBoard(gateway)
     run, report = CorpusRun(config, writer, gateway, board), RunReport(board)
     runner = task_runner(config, workers)
-    tick = lambda: (run.tick(), report.update())  # noqa: E731
+    tick = lambda: (run.tick(), report.update(), report.notes(run.notes))  # noqa: E731
     scheduler = run.scheduler = Scheduler(steps(config, run, run_id, runner, workers), tick=tick)
     try:
         (resume if resume_run else start)(run, store, scheduler)
-        report.problems(run.notes)
+        report.notes(run.notes)
         run.write_manifest("running")
         with runner:
             scheduler.run()
             finish_on_workers(runner, run_id)
         writer.close_parts()
         board.close()
+        report.notes(run.notes)
         finish(run, store, report)
         if run.stopped is not None:
             raise RunStopped(f"{run.stopped}. The run stopped; what it finished is in {writer.run_dir} "
                              f"(status failed; --resume {run_id} continues it)")  # fmt: skip
     except BaseException as exc:
+        report.notes(run.notes)
         cause = str(exc) if run.stopped else f"{type(exc).__name__}: {exc}"
         report.logger.error("the run failed: %s", redact(cause))
         if run.stopped is None:

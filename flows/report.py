@@ -24,6 +24,7 @@ from prefect.artifacts import (
 )
 from prefect.context import FlowRunContext
 
+from agents.llm.redact import redact
 from flows.progress import ProgressBoard
 from schemas.manifest import LLMUsage, RunChanges, StageStats
 
@@ -49,11 +50,13 @@ class RunReport:
         self.logger = run_logger()
         self._artifacts: dict[str, UUID] = {}
         self._last = 0.0
+        self._noted = 0
 
-    def problems(self, lines: list[str]) -> None:
-        """Ingest problems and other notes, one log line each."""
-        for line in lines:
-            self.logger.warning(line)
+    def notes(self, notes: list[str]) -> None:
+        """The run's notes not logged yet (ingest problems, shortfalls, why it stopped), a line each."""
+        for line in notes[self._noted :]:
+            self.logger.warning(redact(line))
+        self._noted = max(self._noted, len(notes))
 
     def update(self, force: bool = False) -> None:
         now = time.monotonic()

@@ -33,12 +33,13 @@ KEY = "sk-deployment-Qm47ToolForgeKey"
 SECRET_BLOCK = "toolforge-test-key"
 CRON = "0 3 * * *"
 SEED_ROW = "| [{name}](https://{slug}.example.org) | Records about {name} | No | Yes | Yes |"
+BROKEN_ROW = "| Broken row without a link |"
 HEADER = "### Things\n| API | Description | Auth | HTTPS | CORS |\n|---|---|---|---|---|\n"
 
 
-def seed_list(path: Path, names: list[str]) -> Path:
+def seed_list(path: Path, names: list[str], broken: str = "") -> Path:
     rows = [SEED_ROW.format(name=name, slug=name.lower().replace(" ", "-")) for name in names]
-    path.write_text(HEADER + "\n".join(rows) + "\n", encoding="utf-8")
+    path.write_text(HEADER + "\n".join([*rows, *([broken] if broken else [])]) + "\n", encoding="utf-8")
     return path
 
 
@@ -135,7 +136,7 @@ def prefect(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrefectServer]
 @pytest.fixture(scope="module")
 def deployed(prefect: PrefectServer, fake: FakeLLMServer, tmp_path_factory: pytest.TempPathFactory) -> dict:
     work = tmp_path_factory.mktemp("deployed")
-    corpus_seeds = seed_list(work / "corpus.md", ["Cat Facts", "Dog Photos"])
+    corpus_seeds = seed_list(work / "corpus.md", ["Cat Facts", "Dog Photos"], broken=BROKEN_ROW)
     regeneration_seeds = seed_list(work / "nightly.md", ["Tide Tables", "Star Charts"])
     prefect.python(
         "-c", f"from prefect.blocks.system import Secret; Secret(value={KEY!r}).save({SECRET_BLOCK!r})"
@@ -193,7 +194,11 @@ def test_a_deployment_run_completes_with_its_artifacts_and_log(prefect: PrefectS
     assert made["simulation-progress"]["data"] == 100
     assert "## Rejections by rule" in made["corpus-report"]["data"]
     assert "| **all** |" in made["corpus-report"]["data"]
-    expected = ["toolset      2/2 tools · 2 ok", "simulation   4/4 instances"]
+    expected = [
+        "toolset      2/2 tools · 2 ok",
+        "simulation   4/4 instances",
+        "(Broken row without a link): skipped",
+    ]
     deadline, lines = time.monotonic() + 60, ""
     while not all(line in lines for line in expected) and time.monotonic() < deadline:
         lines = logs(prefect, flow_run["id"])  # the flow's process sends its last lines as it ends
