@@ -86,8 +86,9 @@ class RunReport:
         self.update(force=True)
         markdown = summary_markdown(stages, rejections, usage)
         if changes is not None:
-            markdown += "\n" + changes_markdown(changes)
-            for line in changes_markdown(changes).splitlines()[2:]:
+            changed = changes_markdown(changes)
+            markdown += "\n" + changed
+            for line in changed.splitlines()[2:]:
                 self.logger.info(line.lstrip("- "))
         if self.in_flow:
             description = ", ".join(f"{s.name}: {s.outputs} out, {s.rejected} rejected" for s in stages)
