@@ -134,7 +134,7 @@ def run_corpus(args: argparse.Namespace, scratch: Path, **config: Any) -> RunRes
         os.environ.setdefault(name, value)
     import agents.llm  # noqa: F401  (first: keeps litellm offline)
     from agents.llm.config import LLMConfig
-    from agents.llm.gateway import import_litellm
+    from agents.llm.litellm_setup import import_litellm
     from flows import corpus
     from flows.config import CorpusConfig
 

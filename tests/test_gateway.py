@@ -429,7 +429,7 @@ FIRST_CALL_AFTER_SET_UP = textwrap.dedent(
     """
     import json, sys
     import agents.llm
-    from agents.llm.gateway import import_litellm
+    from agents.llm.litellm_setup import import_litellm
     from bench.fake_llm_server import FakeLLMServer
 
     litellm = import_litellm()
@@ -505,3 +505,33 @@ def test_litellm_logs_a_call_only_for_a_callback_someone_registered(tmp_path, mo
         while not seen and time.monotonic() < deadline:
             time.sleep(0.05)
         assert len(handled) == 1 and seen == [answer.content]
+
+
+def test_litellm_prices_a_listed_model_and_skips_pricing_an_unlisted_one(tmp_path, monkeypatch):
+    """A model in litellm's price list is priced by litellm as before; one registered at zero cost (a
+    self-hosted model) is known to cost 0 and litellm's calculation is not run for it."""
+    from litellm.litellm_core_utils.litellm_logging import Logging
+
+    from bench.fake_llm_server import FakeLLMServer
+
+    priced: list[object] = []
+    original = Logging._prompt_for_cost_calculation  # reached only by litellm's own calculation
+    monkeypatch.setattr(
+        Logging,
+        "_prompt_for_cost_calculation",
+        lambda self, *a, **k: (priced.append(self), original(self))[1],
+    )
+    with FakeLLMServer() as server:
+        costs = {}
+        for model in ("hosted_vllm/fake-model", "openai/gpt-4o-mini"):
+            config = LLMConfig(
+                model=model, api_base=server.base_url, cache_dir=str(tmp_path), use_cache=False
+            )
+            gateway = LLMGateway(config)
+            gateway.complete(
+                stage="s", role="user", messages=[{"role": "user", "content": model}], template="t"
+            )
+            costs[model] = (gateway.ledger.summary().cost_usd, len(priced))
+    assert costs["hosted_vllm/fake-model"] == (0.0, 0)
+    cost, calculations = costs["openai/gpt-4o-mini"]
+    assert cost > 0 and calculations >= 1

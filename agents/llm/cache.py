@@ -1,7 +1,9 @@
 """A disk cache of LLM answers, keyed by everything that can change an answer.
 
 One JSON file per answer under `<dir>/<k[:2]>/<k>.json`, written to a temporary file and renamed
-into place, so a crash never leaves a corrupt entry; an unreadable entry counts as a miss.
+into place, so a killed process never leaves a partial entry. Entries are not fsynced: after a crash
+of the machine itself an entry may read back empty, and an unreadable entry counts as a miss (the
+call is made again), so durability would buy nothing for its cost on every call.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ import hashlib
 import json
 import logging
 import os
-import tempfile
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +30,7 @@ class LLMCache:
 
     def __init__(self, directory: str | Path) -> None:
         self.directory = Path(directory).expanduser()
+        self._made: set[str] = set()  # subfolders known to exist: one mkdir per folder, not per put
 
     def _path(self, key: str) -> Path:
         return self.directory / key[:2] / f"{key}.json"
@@ -46,14 +49,19 @@ class LLMCache:
 
     def put(self, key: str, entry: dict[str, Any]) -> None:
         path = self._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{key[:8]}-", suffix=".tmp", dir=path.parent)
+        text = json.dumps(entry, ensure_ascii=False)  # one shot: C's encoder, not json.dump's chunks
+        # unique per process and thread: concurrent writers of one key (Dask workers) never share it
+        tmp = path.with_name(f".{key}.{os.getpid()}.{threading.get_ident()}.tmp")
         try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                json.dump(entry, handle, ensure_ascii=False)
-                handle.flush()
-                os.fsync(handle.fileno())
+            if key[:2] not in self._made:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                self._made.add(key[:2])
+            try:
+                tmp.write_text(text, encoding="utf-8")
+            except FileNotFoundError:  # the folder was removed under us (a cleared cache): make it again
+                path.parent.mkdir(parents=True, exist_ok=True)
+                tmp.write_text(text, encoding="utf-8")
             os.replace(tmp, path)
         except BaseException:
-            Path(tmp).unlink(missing_ok=True)
+            tmp.unlink(missing_ok=True)
             raise

@@ -15,13 +15,10 @@ import os
 import random
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import Future
-from contextlib import contextmanager
 from dataclasses import dataclass
-from importlib import import_module
 from pathlib import Path
-from types import ModuleType
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -30,6 +27,7 @@ from agents.llm.cache import LLMCache, cache_key
 from agents.llm.config import LOCAL_PROVIDER, LLMConfig
 from agents.llm.errors import LLMCallError, StructuredOutputError
 from agents.llm.health import ModelHealth
+from agents.llm.litellm_setup import call_cost, import_litellm, price_unlisted, unlogged
 from agents.llm.redact import redact, register_secret
 from agents.llm.retry import backoff_delay, is_transient
 from agents.llm.slots import PrioritySlots
@@ -40,47 +38,6 @@ log = logging.getLogger(__name__)
 T = TypeVar("T", bound=BaseModel)
 INCOMPLETE_RETRIES = 2
 """Asks again after an answer cut at the token limit or empty."""
-
-_litellm: ModuleType | None = None
-_litellm_lock = threading.Lock()
-
-
-def import_litellm() -> ModuleType:
-    """litellm, imported and set up by the first call that needs a model: a run answered wholly from
-    the cache never imports it (about 2 s of a re-run's time)."""
-    global _litellm
-    if _litellm is None:
-        with _litellm_lock:
-            if _litellm is None:
-                import litellm
-
-                from agents.llm import local_provider
-
-                litellm.suppress_debug_info = True
-                litellm.drop_params = True
-                local_provider.register()
-                _warm_up(litellm)
-                _litellm = litellm
-    return _litellm
-
-
-def _warm_up(litellm: ModuleType) -> None:
-    """Load what litellm defers to its first completion (its tokenizer, the modules and response types
-    every call uses, the OpenAI SDK's resources that `openai/` and other routes use: about 0.6 s),
-    once, here. Left to the first calls, that work runs under Python's import locks inside every slot
-    at once, and the first `concurrency` calls all wait for it."""
-    try:
-        import openai.resources  # noqa: F401
-
-        litellm.encoding  # noqa: B018  (a lazy attribute: loads tiktoken's default encoding)
-        with _unlogged(litellm):
-            litellm.completion(
-                model="openai/toolforge-warm-up",
-                messages=[{"role": "user", "content": "warm up"}],
-                mock_response="ok",  # answered by litellm itself: no request leaves the process
-            )
-    except Exception as exc:  # only a head start: the first real call loads whatever is missing
-        log.debug("litellm warm-up skipped: %s", exc)
 
 
 @dataclass(frozen=True)
@@ -288,8 +245,8 @@ class LLMGateway:
             response_format = self._response_format(model, schema, schema_name)
             try:
                 litellm = import_litellm()  # the first call sets it up here, outside any slot
-                _price_unlisted(litellm, model)
-                with self.slots.hold(self._priority.get(stage, len(self._priority))), _unlogged(litellm):
+                price_unlisted(litellm, model)
+                with self.slots.hold(self._priority.get(stage, len(self._priority))), unlogged(litellm):
                     response = litellm.completion(
                         model=model,
                         messages=messages,
@@ -328,7 +285,7 @@ class LLMGateway:
                 "completion_tokens": int(getattr(usage, "completion_tokens", 0) or 0),
             }
             ledger = current_ledger(self.ledger)
-            ledger.record_call(stage, role, model, **tokens, cost_usd=_cost(response, model))
+            ledger.record_call(stage, role, model, **tokens, cost_usd=call_cost(response, model))
             cut = getattr(choice, "finish_reason", None) == "length"
             if not cut and content.strip():
                 self.health.succeeded(model)
@@ -388,24 +345,6 @@ class LLMGateway:
         return endpoint
 
 
-@contextmanager
-def _unlogged(litellm: ModuleType) -> Iterator[None]:
-    """A call without litellm's success logging when no litellm callback is registered: litellm
-    builds a logging payload for every answer on a background thread of this process (2-3 ms of CPU
-    a call, measured in bench/README.md) that nothing reads; the gateway keeps its own ledger.
-    litellm skips it for its own internal calls, marked by this context variable."""
-    marker = getattr(import_module("litellm._internal_context"), "is_internal_call", None)
-    callbacks = ("callbacks", "success_callback", "_async_success_callback", "input_callback")
-    if marker is None or any(getattr(litellm, name, None) for name in callbacks):
-        yield
-        return
-    token = marker.set(True)
-    try:
-        yield
-    finally:
-        marker.reset(token)
-
-
 def _with_format_instructions(
     messages: list[dict[str, str]], schema: dict[str, Any] | None
 ) -> list[dict[str, str]]:
@@ -430,49 +369,6 @@ def _supports_schema(model: str) -> bool:
 
 def _rejects_response_format(exc: Exception) -> bool:
     return isinstance(exc, import_litellm().BadRequestError) and "response_format" in str(exc).lower()
-
-
-def _cost(response: Any, model: str) -> float:
-    """The call's price in USD from litellm's price list; 0 for local models and unpriced ones."""
-    if model.startswith(f"{LOCAL_PROVIDER}/") or model in _unpriced_models:
-        return 0.0
-    known = (getattr(response, "_hidden_params", None) or {}).get("response_cost")
-    if known is not None:  # litellm priced the call already
-        return float(known)
-    try:
-        return float(import_litellm().completion_cost(completion_response=response) or 0.0)
-    except Exception:  # not in the price list (a self-hosted model): do not look it up again
-        _unpriced_models.add(model)
-        return 0.0
-
-
-_unpriced_models: set[str] = set()
-_price_checked: set[str] = set()
-_price_lock = threading.Lock()
-
-
-def _price_unlisted(litellm: ModuleType, model: str) -> None:
-    """Register a model litellm has no price for (a self-hosted one) at zero cost, once per process:
-    unlisted, litellm searches its price list again on every call (about 1 ms of CPU each)."""
-    if model in _price_checked or model.startswith(f"{LOCAL_PROVIDER}/"):
-        return
-    with _price_lock:
-        if model in _price_checked:
-            return
-        try:
-            litellm.get_model_info(model=model)
-        except Exception:
-            provider = litellm.get_llm_provider(model=model)[1]
-            price = {"input_cost_per_token": 0.0, "output_cost_per_token": 0.0, "mode": "chat"}
-            litellm_logger = logging.getLogger("LiteLLM")
-            level = litellm_logger.level
-            litellm_logger.setLevel(logging.ERROR)  # it warns that cache-token prices default to 0
-            try:
-                litellm.register_model({model: {**price, "litellm_provider": provider}})
-            finally:
-                litellm_logger.setLevel(level)
-            _unpriced_models.add(model)
-        _price_checked.add(model)
 
 
 _gateways: dict[str, LLMGateway] = {}

@@ -69,7 +69,7 @@ def _problem(gateway: LLMGateway, model: str, roles: list[str]) -> str | None:
     """Why `model` cannot serve the run, or None."""
     if model.startswith(f"{LOCAL_PROVIDER}/"):
         return local_model_problem(model.removeprefix(f"{LOCAL_PROVIDER}/"))
-    from agents.llm.gateway import import_litellm
+    from agents.llm.litellm_setup import import_litellm
 
     litellm = import_litellm()
     provider = model.split("/", 1)[0]
