@@ -29,7 +29,6 @@ from flows.execution import (
     dask_workers,
     finish_on_workers,
     llm_for_tasks,
-    prefect_api_for,
     task_runner,
 )
 from flows.filing import CorpusRun, Simulation
@@ -42,6 +41,7 @@ from flows.inputs import (
     with_secret_key,
     writable_store,
 )
+from flows.prefect_api import prefect_api_for
 from flows.progress import ProgressBoard
 from flows.report import RunReport
 from flows.scheduler import Scheduler, Stage
@@ -269,19 +269,21 @@ def run(config: CorpusConfig, resume: str | None = None) -> str:
     """Check the inputs, then run the flow (or resume the run `resume` names, `latest` for the newest
     unfinished one); return the run directory once Prefect has recorded every task run of it.
 
-    The checks come before Prefect starts its server, so bad input fails in seconds (InputError).
+    Prefect's server (when none is configured) starts in the background while the inputs are checked;
+    bad input fails in seconds all the same (InputError), and the server is stopped.
     """
     config = with_secret_key(config)
     resumed = resumable_run(writable_store(config), resume, config) if resume else None
     run_id = resumed or RunStore.new_run_id()
-    try:
-        check_inputs(config, gateway_for(config.llm, run_id), resuming=resumed is not None)
-        workers = dask_workers(config)
-    except BaseException:
-        close_gateway(run_id)
-        raise
-    kwargs = {"run_id": run_id, "resume_run": resumed is not None, "workers": workers}
-    with prefect_api_for(config):
+    with prefect_api_for(config) as api_ready:
+        try:
+            check_inputs(config, gateway_for(config.llm, run_id), resuming=resumed is not None)
+            workers = dask_workers(config)
+        except BaseException:
+            close_gateway(run_id)
+            raise
+        api_ready()
+        kwargs = {"run_id": run_id, "resume_run": resumed is not None, "workers": workers}
         state = corpus_flow(config, **kwargs, return_state=True)
         PrefectRecords(config.out, run_id).wait()
     return state.result()

@@ -12,22 +12,17 @@ Dask workers too:
 - the single flight of identical requests: within each worker process (across workers an identical
   request may be paid twice; the cache holds one answer).
 
-Dask workers report their task runs to Prefect's API like the flow does. Without `PREFECT_API_URL`
-the flow's process starts Prefect's ephemeral server itself (`prefect_api_for`) and names it in the
-settings every task run carries to its worker; a cluster on other machines needs a Prefect server
-they can reach. At the end of the run each worker sends what it has not yet sent (`finish_on_workers`).
+Dask workers report their task runs to Prefect's API like the flow does (`flows.prefect_api` names
+it to them); a cluster on other machines needs a Prefect server they can reach. At the end of the
+run each worker sends what it has not yet sent (`finish_on_workers`).
 """
 
 from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
-from urllib.parse import urlsplit
 
-from prefect.settings import PREFECT_API_URL, get_current_settings, temporary_settings
 from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 
 from agents.llm.config import LLMConfig
@@ -97,32 +92,6 @@ def _workers_at(address: str) -> int:
     if workers == 0:
         raise InputError(f"the Dask cluster at {address} has no workers")
     return workers
-
-
-@contextmanager
-def prefect_api_for(config: CorpusConfig) -> Iterator[None]:
-    """Run the flow within this context: for Dask workers without `PREFECT_API_URL`, the ephemeral
-    server started here (and stopped when the process exits) is the API every worker reports to."""
-    execution = config.execution
-    if execution.task_runner != "dask" or get_current_settings().api.url:
-        yield
-        return
-    if execution.dask_address and not _on_this_machine(execution.dask_address):
-        raise InputError(
-            f"the Dask workers at {execution.dask_address} need a Prefect server they can reach: "
-            "start one (prefect server start) and set PREFECT_API_URL to it"
-        )
-    from prefect.server.api.server import SubprocessASGIServer
-
-    server = SubprocessASGIServer()  # the one this process's client would start: shared, not a second
-    server.start()
-    with temporary_settings({PREFECT_API_URL: server.api_url}):
-        yield
-
-
-def _on_this_machine(address: str) -> bool:
-    host = urlsplit(address if "://" in address else f"tcp://{address}").hostname or ""
-    return host in ("localhost", "127.0.0.1", "::1")
 
 
 def finish_on_workers(runner: TaskRunner[Any], run_id: str) -> None:

@@ -17,6 +17,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import psutil
 import pytest
 
 from bench import responders
@@ -75,6 +76,19 @@ def closed_port() -> int:
         return sock.getsockname()[1]
 
 
+def prefect_servers_of(prefect_home: Path) -> list[int]:
+    """Pids of Prefect API servers running for `prefect_home` (the ephemeral one a run starts)."""
+    pids = []
+    for process in psutil.process_iter(["cmdline"]):
+        try:
+            command = " ".join(process.info["cmdline"] or [])
+            if "server:create_app" in command and process.environ().get("PREFECT_HOME") == str(prefect_home):
+                pids.append(process.pid)
+        except psutil.Error:
+            continue
+    return pids
+
+
 def task_runs_in_prefect(prefect_home: Path, flow_run_id: str) -> dict[str, int]:
     """Task runs of a flow run in Prefect's database, by state type."""
     with sqlite3.connect(f"file:{prefect_home / 'prefect.db'}?mode=ro", uri=True) as db:
@@ -121,6 +135,8 @@ def test_a_server_where_nothing_listens_stops_the_run_before_it_starts(tmp_path,
 
     assert_one_error_line(done, 2, "role toolsmith", "model hosted_vllm/m", api_base, "cannot connect")
     assert not (tmp_path / "out" / "runs").exists()
+    # Prefect's server, started in the background while the model was checked, did not outlive it
+    assert prefect_servers_of(prefect_home) == []
 
 
 def test_a_model_litellm_cannot_place_is_named(tmp_path, prefect_home):
