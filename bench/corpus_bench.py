@@ -50,7 +50,7 @@ class Measured:
         return (
             self.manifest["status"] == "completed"
             and rows["seeds"] == rows["tools"] + rows["rejected_tools"]
-            and rows["instructions"] == rows["instances"] + rows["rejected_instances"]
+            and rows["instructions"] == rows["dialogs"] + rows["rejected_dialogs"]
         )
 
 

@@ -123,26 +123,31 @@ _OBJECTS = ["Lisbon", "Osaka", "Nairobi", "Lima", "Oslo", "Denver", "Hanoi", "Po
 
 
 def instruction_batch(request: dict[str, Any]) -> dict[str, Any]:
-    """Distinct instructions naming the tool's first function (the only one the decoding schema allows)."""
+    """Distinct requests: naming the tool's first function where the decoding schema asks for
+    functions (the only one it allows), else requests that need no function of the tool."""
     batch = _schema(request)["properties"]["instructions"]
-    count = batch.get("minItems", 1)
-    functions = batch["items"]["properties"]["functions"]["items"]["enum"]
-    styles = ["command", "question", "story"]
-    return {
-        "instructions": [
-            {
-                "text": f"Please {_TASKS[i % 10]} what {_api_name(request)} has on {_OBJECTS[(i * 3) % 10]} "
-                f"for trip {i + 1}",
-                "style": styles[i % 3],
-                "functions": [functions[0]],
-            }
-            for i in range(count)
-        ]
-    }
+    functions = batch["items"]["properties"].get("functions")
+    api, styles = _api_name(request), ["command", "question", "story"]
+    instructions = []
+    for i in range(batch.get("minItems", 1)):
+        if functions is None:
+            text = f"What is a good way to {_TASKS[i % 10]} a weekend in {_OBJECTS[(i * 7 + 1) % 10]} "
+            text += f"without {api}, idea {i + 1}?"
+            instructions.append({"text": text, "style": styles[i % 3]})
+            continue
+        text = f"Please {_TASKS[i % 10]} what {api} has on {_OBJECTS[(i * 3) % 10]} for trip {i + 1}"
+        first = functions["items"]["enum"][0]
+        instructions.append({"text": text, "style": styles[i % 3], "functions": [first]})
+    return {"instructions": instructions}
 
 
 def assistant_turn(request: dict[str, Any]) -> dict[str, Any]:
-    """Call the first function with arguments sampled from its schema; finish once something came back."""
+    """Call the first function with arguments sampled from its schema; finish once something came back
+    (at once where finishing is the only move: a non_tool dialogue)."""
+    only_finish = [b["properties"]["action"]["const"] for b in _schema(request)["anyOf"]] == ["finish"]
+    if only_finish:
+        answer = "Here is what I know, without the API."
+        return {"thought": "No function is needed.", "action": "finish", "final_answer": answer}
     if "Observation:" in _text(request):
         return {
             "thought": "The function answered; I can tell the user.",
@@ -197,6 +202,7 @@ RESPONDERS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     "Introduction": introduction,
     "FunctionCatalog": function_catalog,
     "InstructionBatch": instruction_batch,
+    "NonToolBatch": instruction_batch,
     "AssistantTurn": assistant_turn,
     "UserReply": user_reply,
     "ExecutorAnswer": executor_answer,

@@ -27,7 +27,7 @@ import pandas as pd
 
 from bench.harness import ENV_DEFAULTS, REPO, add_common_args, fake_server, scratch_dir, seed_file
 
-ARTIFACTS = ("seeds", "tools", "rejected_tools", "instructions", "instances", "rejected_instances")
+ARTIFACTS = ("seeds", "tools", "rejected_tools", "instructions", "dialogs", "rejected_dialogs")
 ARTIFACTS += ("rejections",)
 
 

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import argparse
+from typing import get_args
+
+from pydantic import ValidationError
 
 from agents.llm.config import EMBEDDED_MODEL, ROLES, LLMConfig, default_cache_dir
 from flows.config import STAGES, CorpusConfig, ExecutionSettings, PartSettings, SeedSelection
+from schemas.dialog import DialogType
 from tasks.simulation import SimulationSettings
 from tasks.toolset import ToolsetSettings
 
@@ -138,10 +142,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="instructions the user agent writes per tool (default 10)",
     )
     build.add_argument(
+        "--dialog-mix",
+        type=_dialog_mix,
+        default=None,
+        metavar="TYPE=SHARE,...",
+        help="the share of each dialogue type among a tool's instructions: single (a request the tool "
+        "serves) and non_tool (one it cannot serve, answered without a call); default single=0.9,"
+        "non_tool=0.1; single=1 makes ToolAlpaca's dialogues only",
+    )
+    build.add_argument(
         "--max-steps",
         type=_positive,
         default=5,
-        help="actions allowed per instance before it is rejected (default 5)",
+        help="actions allowed per dialogue before it is rejected (default 5)",
     )
     p.add_argument("--out", default="out", help="run store: local path or fsspec URL (default ./out)")
     p.add_argument(
@@ -219,7 +232,9 @@ def config_from_args(args: argparse.Namespace) -> CorpusConfig:
         llm=llm,
         toolset=ToolsetSettings(max_functions=args.max_functions),
         simulation=SimulationSettings(
-            instructions_per_tool=args.instructions_per_tool, max_steps=args.max_steps
+            instructions_per_tool=args.instructions_per_tool,
+            max_steps=args.max_steps,
+            **({"dialog_mix": args.dialog_mix} if args.dialog_mix is not None else {}),
         ),
         stages=stages,
         from_run=args.from_run,
@@ -231,6 +246,24 @@ def config_from_args(args: argparse.Namespace) -> CorpusConfig:
     )
 
 
+def _dialog_mix(text: str) -> dict[str, float]:
+    """`single=0.9,non_tool=0.1` as {type: share}."""
+    known = list(get_args(DialogType))
+    mix: dict[str, float] = {}
+    for item in (part.strip() for part in text.split(",") if part.strip()):
+        name, equals, share = item.partition("=")
+        name = name.strip()
+        if name not in known:
+            raise argparse.ArgumentTypeError(f"unknown dialogue type {name!r}; types are {known}")
+        try:
+            mix[name] = float(share) if equals else 1.0
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{item!r}: a share is a number, as in single=0.9") from None
+    if not mix:
+        raise argparse.ArgumentTypeError("name at least one dialogue type, as in single=1")
+    return mix
+
+
 def parse_command_line(argv: list[str] | None = None) -> tuple[CorpusConfig, argparse.Namespace]:
     """The run's configuration and the options of the command line itself (`--log-file`); a usage
     error exits with status 2 and one line."""
@@ -238,7 +271,10 @@ def parse_command_line(argv: list[str] | None = None) -> tuple[CorpusConfig, arg
     args = parser.parse_args(argv)
     try:
         return config_from_args(args), args
-    except ValueError as exc:  # pydantic's ValidationError is a ValueError
+    except ValidationError as exc:  # one line: each field and what is wrong with it
+        parser.error("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()))
+        raise
+    except ValueError as exc:
         parser.error(str(exc))
         raise
 

@@ -47,14 +47,14 @@ from flows.report import RunReport
 from flows.scheduler import Scheduler, Stage
 from flows.terminal import PrefectRecords, TerminalLog
 from schemas.errors import InputError, RunStopped
-from schemas.instance import Instruction
 from schemas.rejection import Rejection
 from schemas.seed import Seed
+from schemas.simulation import Instruction
 from schemas.tool import Tool
 from storage.run_store import RunStore
 from tasks import seeds as seed_reader
 from tasks.changes import compare_runs, previous_in_series
-from tasks.checks import check_instances
+from tasks.checks import check_dialogs
 from tasks.simulation import simulate_task, write_instructions_task
 from tasks.toolset import build_tools_task
 
@@ -108,7 +108,7 @@ def steps(
         limit=at_work,
         weight=lambda unit: len(unit.instructions),
     )
-    checks = Stage("checks", run=check_instances, handle=run.file_checked, batch_size=100, limit=10_000)
+    checks = Stage("checks", run=check_dialogs, handle=run.file_checked, batch_size=100, limit=10_000)
     chosen = {"toolset": [toolset], "instructions": [instructions], "simulation": [simulation, checks]}
     order = [name for name in ("toolset", "instructions", "simulation") if name in config.stages]
     return [stage for name in order for stage in chosen[name]]

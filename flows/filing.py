@@ -25,16 +25,17 @@ from agents.llm.redact import redact
 from flows.config import CorpusConfig
 from flows.progress import ProgressBoard
 from flows.scheduler import Scheduler
-from schemas.instance import Instance, Instruction
+from schemas.dialog import Dialog
 from schemas.manifest import Manifest, RunChanges, StageStats
 from schemas.rejection import Rejection
 from schemas.seed import Seed
+from schemas.simulation import Instruction
 from schemas.tool import RejectedTool, Tool
 from storage.run_store import RunStore, RunWriter
 from tasks.batch import Batch, failure_reason
 from tasks.checks import Checked
 from tasks.code_version import code_version
-from tasks.simulation import ToolInstructions, failed_instructions, rejected_instance
+from tasks.simulation import ToolInstructions, failed_instructions, rejected_dialog
 from tasks.toolset import failed_tool
 
 T = TypeVar("T")
@@ -80,13 +81,13 @@ class CorpusRun:
         self.rejections = parts("rejections", Rejection)
         writes_instructions = "instructions" in stages or "simulation" in stages
         self.instructions = parts("instructions", Instruction) if writes_instructions else None
-        self.instances = parts("instances", Instance) if "simulation" in stages else None
-        self.rejected_instances = parts("rejected_instances", Instance) if "simulation" in stages else None
+        self.dialogs = parts("dialogs", Dialog) if "simulation" in stages else None
+        self.rejected_dialogs = parts("rejected_dialogs", Dialog) if "simulation" in stages else None
         self.tools_with_instructions: set[str] = set()
         self.rejected_by_step: Counter[str] = Counter()
         self.per_tool: dict[str, Counter[str]] = {}
         self._manifest_at = 0.0
-        for stage, unit in (("toolset", "tools"), ("instructions", "tools"), ("simulation", "instances")):
+        for stage, unit in (("toolset", "tools"), ("instructions", "tools"), ("simulation", "dialogs")):
             if stage in stages:
                 board.stage(stage, unit)
 
@@ -122,14 +123,14 @@ class CorpusRun:
         self.tools_with_instructions = set(instruction_tools)
         for tool_id in instruction_tools:
             self._tool_counts(tool_id)["instructions"] += 1
-        for name, status in (("instances", "accepted"), ("rejected_instances", "rejected")):
+        for name, status in (("dialogs", "accepted"), ("rejected_dialogs", "rejected")):
             for tool_id in column(name, "tool_id"):
                 self._tool_counts(tool_id)[status] += 1
         instructions_rejected = {r.item_id for r in rejections if r.step == "instructions"}
         return {
             "toolset": {*column("tools", "tool_id"), *column("rejected_tools", "tool_id")},
             "instructions": self.tools_with_instructions | instructions_rejected,
-            "simulation": {*column("instances", "instance_id"), *column("rejected_instances", "instance_id")},
+            "simulation": {*column("dialogs", "dialog_id"), *column("rejected_dialogs", "dialog_id")},
         }
 
     # -- filing ---------------------------------------------------------------------------------------
@@ -172,28 +173,28 @@ class CorpusRun:
     def file_simulated(self, units: list[Simulation], future: PrefectFuture) -> None:
         (unit,) = units
 
-        def failed(instruction: Instruction, reason: str, llm_failed: bool) -> Instance:
+        def failed(instruction: Instruction, reason: str, llm_failed: bool) -> Dialog:
             rule = "llm_error" if llm_failed else "task_failed"
-            return rejected_instance(unit.tool, instruction, rule, reason)
+            return rejected_dialog(unit.tool, instruction, rule, reason)
 
         batch = self._batch(future, unit.instructions, failed)
         assert self.scheduler is not None
         self.scheduler.feed("checks", batch.outcomes)
         self._stop_if(batch)
 
-    def file_checked(self, instances: list[Instance], future: Any) -> None:
+    def file_checked(self, dialogs: list[Dialog], future: Any) -> None:
         checked: Checked = future.result()
-        assert self.instances is not None and self.rejected_instances is not None
-        self.instances.add(checked.accepted)
-        self.rejected_instances.add(checked.rejected)
+        assert self.dialogs is not None and self.rejected_dialogs is not None
+        self.dialogs.add(checked.accepted)
+        self.rejected_dialogs.add(checked.rejected)
         self.rejections.add(checked.rejections)
         for rejection in checked.rejections:
             self.rejected_by_step[rejection.step] += 1
-        for instance in checked.accepted:
-            self._tool_counts(instance.tool_id)["accepted"] += 1
+        for dialog in checked.accepted:
+            self._tool_counts(dialog.tool_id)["accepted"] += 1
             self.board.advance("simulation", True)
-        for instance in checked.rejected:
-            self._tool_counts(instance.tool_id)["rejected"] += 1
+        for dialog in checked.rejected:
+            self._tool_counts(dialog.tool_id)["rejected"] += 1
             self.board.advance("simulation", False)
 
     def queue(self, stage: str, items: list[Any], count: int | None = None) -> None:
@@ -254,8 +255,8 @@ class CorpusRun:
             ),
             "simulation": (
                 rows.get("instructions", 0),
-                rows.get("instances", 0),
-                rows.get("rejected_instances", 0),
+                rows.get("dialogs", 0),
+                rows.get("rejected_dialogs", 0),
             ),
         }
         finished = {
@@ -308,7 +309,7 @@ class CorpusRun:
             self.write_manifest("running")
 
     def summary_rows(self) -> Iterator[dict[str, Any]]:
-        """One row per tool: functions, instructions, accepted and rejected instances."""
+        """One row per tool: functions, instructions, accepted and rejected dialogues."""
         for tool_id in sorted(self.per_tool)[:SUMMARY_ROWS]:
             counts = self.per_tool[tool_id]
             yield {

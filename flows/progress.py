@@ -10,7 +10,7 @@ from agents.llm.gateway import LLMGateway
 
 
 class StageProgress:
-    """Counts for one stage: `instances  14/20 · 11 ok · 3 rejected · 52 LLM calls · 0 cached · 41.2s`."""
+    """Counts for one stage: `dialogs  14/20 · 11 ok · 3 rejected · 52 LLM calls · 0 cached · 41.2s`."""
 
     def __init__(self, stage: str, unit: str, gateway: LLMGateway, started: float) -> None:
         self.stage, self.unit, self.gateway = stage, unit, gateway

@@ -134,7 +134,7 @@ def changes_markdown(changes: RunChanges) -> str:
         "",
         f"- since run `{changes.previous_run_id}` of series `{changes.series}`",
         f"- tools: {changes.tools_before} then, {changes.tools_after} now",
-        f"- instances: {changes.instances_before} then, {changes.instances_after} now",
+        f"- dialogues: {changes.dialogs_before} then, {changes.dialogs_after} now",
     ]
     for what, names in (("added", changes.added), ("removed", changes.removed), ("changed", changes.changed)):
         shown = ", ".join(names[:50]) + (f" and {len(names) - 50} more" if len(names) > 50 else "")

@@ -18,7 +18,7 @@ from urllib.parse import quote, urlencode
 from openapi_schema_validator import OAS30Validator
 from pydantic import BaseModel, Field
 
-from schemas.instance import ExecutorAnswer
+from schemas.simulation import ExecutorAnswer
 from schemas.spec import (
     Operation,
     function_inputs,

@@ -91,8 +91,8 @@ class RunChanges(BaseModel):
     previous_run_id: str | None = None
     tools_before: int = 0
     tools_after: int = 0
-    instances_before: int = 0
-    instances_after: int = 0
+    dialogs_before: int = 0
+    dialogs_after: int = 0
     added: list[str] = Field(default_factory=list)
     removed: list[str] = Field(default_factory=list)
     changed: list[str] = Field(default_factory=list)

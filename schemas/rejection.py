@@ -8,9 +8,9 @@ from pydantic import BaseModel, Field
 class Rejection(BaseModel):
     """One item a step rejected: a row of `rejections`, which lists every rejection of a run by step
     and rule (the rejected tools and dialogues themselves are in `rejected_tools` and
-    `rejected_instances`)."""
+    `rejected_dialogs`)."""
 
-    item_id: str = Field(description="The id of what was rejected: a seed, tool or instance id.")
+    item_id: str = Field(description="The id of what was rejected: a seed, tool or dialogue id.")
     step: str
     rule: str
     reason: str

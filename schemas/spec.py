@@ -297,6 +297,38 @@ def arguments_schema(spec: dict[str, Any], operation: dict[str, Any]) -> dict[st
     }
 
 
+def function_tools(spec: dict[str, Any]) -> list[dict[str, Any]]:
+    """The spec's functions as OpenAI `tools`: each a name, a description and its parameters as one
+    JSON schema object (a parameter's description, where the spec has one, kept in its schema)."""
+    tools = []
+    for op in operations(spec):
+        inputs = function_inputs(spec, op.operation)
+        properties = {}
+        for item in inputs:
+            schema = dict(item.schema)
+            raw = next(
+                (
+                    p
+                    for p in op.operation.get("parameters") or []
+                    if resolve(spec, p).get("name") == item.name
+                ),
+                None,
+            )
+            described = resolve(spec, raw).get("description") if raw is not None else None
+            if described and "description" not in schema:
+                schema["description"] = described
+            properties[item.name] = schema
+        parameters = {
+            "type": "object",
+            "properties": properties,
+            "required": [i.name for i in inputs if i.required],
+        }
+        description = op.operation.get("summary") or op.operation.get("description") or ""
+        function = {"name": op.name, "description": str(description), "parameters": parameters}
+        tools.append({"type": "function", "function": function})
+    return tools
+
+
 def inline_refs(spec: dict[str, Any], schema: Any, _open: tuple[str, ...] = ()) -> Any:
     """`schema` with every local `$ref` replaced by its target (a recursive or unresolvable one by `{}`:
     anything)."""

@@ -3,7 +3,7 @@
 A series is a name a run carries in its configuration (`CorpusConfig.series`; a scheduled deployment
 sets its own name). `previous_in_series` finds the series' last completed run before a given one;
 `compare_runs` lists the tools added, removed and changed (any field of the tool record: a seed whose
-description changed gives another tool) and counts tools and instances on both sides.
+description changed gives another tool) and counts tools and dialogues on both sides.
 """
 
 from __future__ import annotations
@@ -35,12 +35,12 @@ def compare_runs(store: RunStore, series: str, previous: str | None, run_id: str
         series=series,
         previous_run_id=previous,
         tools_after=len(now),
-        instances_after=_rows(store, run_id, "instances"),
+        dialogs_after=_rows(store, run_id, "dialogs"),
     )
     if previous is None:
         return changes
     then = _tool_digests(store, previous)
-    changes.tools_before, changes.instances_before = len(then), _rows(store, previous, "instances")
+    changes.tools_before, changes.dialogs_before = len(then), _rows(store, previous, "dialogs")
     changes.added = sorted(now.keys() - then.keys())
     changes.removed = sorted(then.keys() - now.keys())
     changes.changed = sorted(name for name in now.keys() & then.keys() if now[name] != then[name])
@@ -60,4 +60,4 @@ def _tool_digests(store: RunStore, run_id: str) -> dict[str, str]:
 
 def _rows(store: RunStore, run_id: str, name: str) -> int:
     """Rows in an artifact's parts (what its files hold, whatever the manifest said last)."""
-    return len(store.read_column(run_id, name, "instance_id")) if store.has_artifact(run_id, name) else 0
+    return len(store.read_column(run_id, name, "dialog_id")) if store.has_artifact(run_id, name) else 0

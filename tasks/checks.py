@@ -1,8 +1,8 @@
 """The checks step: ToolAlpaca's shape filters over simulated dialogues, each a named rule.
 
-A rule looks at one instance and returns why it fails, or None. `check_instances` applies the rules
-in order to every simulated instance: the first rule that fails rejects it (`rejection_rule`,
-`rejection_reason`), one that passes them all is accepted; an instance rejected before (its
+A rule looks at one dialogue and returns why it fails, or None. `check_dialogs` applies the rules
+in order to every simulated dialogue: the first rule that fails rejects it (`rejection_rule`,
+`rejection_reason`), one that passes them all is accepted; a dialogue rejected before (its
 simulation could not run) passes through unchanged. Another check is another rule here, or another
 step in the flow.
 """
@@ -12,36 +12,47 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from schemas.instance import Instance, RejectionRule
+from schemas.dialog import Dialog, RejectionRule
 from schemas.rejection import Rejection
 
 STEP = "checks"
-Rule = Callable[[Instance], str | None]
+Rule = Callable[[Dialog], str | None]
 
 
-def too_many_steps(instance: Instance) -> str | None:
+def too_many_steps(dialog: Dialog) -> str | None:
     """The assistant wanted more actions than the step limit allows."""
-    return instance.ending_detail if instance.ending == "step_limit" else None
+    return dialog.ending_detail if dialog.ending == "step_limit" else None
 
 
-def unparseable_output(instance: Instance) -> str | None:
+def unparseable_output(dialog: Dialog) -> str | None:
     """The assistant's (or the user's) answer stayed unusable after the allowed repairs."""
-    return instance.ending_detail if instance.ending == "assistant_unusable" else None
+    return dialog.ending_detail if dialog.ending == "assistant_unusable" else None
 
 
-def invalid_observation(instance: Instance) -> str | None:
+def invalid_observation(dialog: Dialog) -> str | None:
     """The simulated API's answer stayed invalid for the spec after the allowed repairs."""
-    return instance.ending_detail if instance.ending == "executor_unusable" else None
+    return dialog.ending_detail if dialog.ending == "executor_unusable" else None
 
 
-def no_function_call(instance: Instance) -> str | None:
-    """The assistant called no function of the tool (a clarifying question alone does not count)."""
-    return None if instance.functions_used else "the assistant called no function"
+def no_function_call(dialog: Dialog) -> str | None:
+    """A dialogue made to use the tool called none of its functions (a clarifying question alone does
+    not count)."""
+    if dialog.dialog_type == "non_tool" or dialog.functions_used:
+        return None
+    return "the assistant called no function"
 
 
-def no_final_answer(instance: Instance) -> str | None:
+def tool_called_in_non_tool(dialog: Dialog) -> str | None:
+    """A dialogue whose request needs no tool called one."""
+    if dialog.dialog_type != "non_tool" or not dialog.functions_used:
+        return None
+    called = ", ".join(dialog.functions_used)
+    return f"a non_tool dialogue is answered without a call; the assistant called {called}"
+
+
+def no_final_answer(dialog: Dialog) -> str | None:
     """The dialogue ended without a final answer, or with an empty one."""
-    return None if instance.final_answer.strip() else "the final answer is empty"
+    return None if dialog.final_answer.strip() else "the final answer is empty"
 
 
 SHAPE_RULES: list[tuple[RejectionRule, Rule]] = [
@@ -49,47 +60,48 @@ SHAPE_RULES: list[tuple[RejectionRule, Rule]] = [
     ("unparseable_output", unparseable_output),
     ("invalid_observation", invalid_observation),
     ("no_function_call", no_function_call),
+    ("tool_called_in_non_tool", tool_called_in_non_tool),
     ("no_final_answer", no_final_answer),
 ]
 
 
 @dataclass
 class Checked:
-    """The instances that passed every rule, those rejected, and a rejection row for each of them."""
+    """The dialogues that passed every rule, those rejected, and a rejection row for each of them."""
 
-    accepted: list[Instance] = field(default_factory=list)
-    rejected: list[Instance] = field(default_factory=list)
+    accepted: list[Dialog] = field(default_factory=list)
+    rejected: list[Dialog] = field(default_factory=list)
     rejections: list[Rejection] = field(default_factory=list)
 
 
-def check_instances(
-    instances: Sequence[Instance], rules: Sequence[tuple[RejectionRule, Rule]] = SHAPE_RULES
+def check_dialogs(
+    dialogs: Sequence[Dialog], rules: Sequence[tuple[RejectionRule, Rule]] = SHAPE_RULES
 ) -> Checked:
-    """Accept or reject each simulated instance by the first rule it fails."""
+    """Accept or reject each simulated dialogue by the first rule it fails."""
     checked = Checked()
-    for instance in instances:
-        if instance.status == "simulated":
-            instance = _verdict(instance, rules)
-        if instance.status == "accepted":
-            checked.accepted.append(instance)
+    for dialog in dialogs:
+        if dialog.status == "simulated":
+            dialog = _verdict(dialog, rules)
+        if dialog.status == "accepted":
+            checked.accepted.append(dialog)
             continue
-        checked.rejected.append(instance)
-        step = STEP if instance.ending != "not_simulated" else "simulation"
+        checked.rejected.append(dialog)
+        step = STEP if dialog.ending != "not_simulated" else "simulation"
         checked.rejections.append(
             Rejection(
-                item_id=instance.instance_id,
+                item_id=dialog.dialog_id,
                 step=step,
-                rule=str(instance.rejection_rule),
-                reason=instance.rejection_reason,
+                rule=str(dialog.rejection_rule),
+                reason=dialog.rejection_reason,
             )
         )
     return checked
 
 
-def _verdict(instance: Instance, rules: Sequence[tuple[RejectionRule, Rule]]) -> Instance:
+def _verdict(dialog: Dialog, rules: Sequence[tuple[RejectionRule, Rule]]) -> Dialog:
     for name, rule in rules:
-        reason = rule(instance)
+        reason = rule(dialog)
         if reason is not None:
             update = {"status": "rejected", "rejection_rule": name, "rejection_reason": reason}
-            return instance.model_copy(update=update)
-    return instance.model_copy(update={"status": "accepted"})
+            return dialog.model_copy(update=update)
+    return dialog.model_copy(update={"status": "accepted"})

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from agents.assistant import agent as assistant
 from agents.executor.agent import ROLE as EXECUTOR_ROLE
@@ -19,7 +19,10 @@ from agents.executor.agent import ToolExecutor
 from agents.llm.config import LLMConfig
 from agents.llm.gateway import LLMGateway, StructuredOutputError, Tally, gateway_for
 from agents.user import agent as user
-from schemas.instance import ASK_USER, FINISH, Ending, Instance, Instruction, RejectionRule, Step
+from schemas.dialog import Dialog, DialogType, Ending, Message, RejectionRule, ToolCall, tool_message
+from schemas.react import step_count
+from schemas.simulation import ASK_USER, FINISH, Instruction
+from schemas.spec import function_tools
 from schemas.tool import Tool
 from tasks.batch import Batch, batch_task, run_batch
 
@@ -31,11 +34,36 @@ SIMULATION_ROLES = (assistant.ROLE, user.ROLE, EXECUTOR_ROLE)
 """The model roles the simulation calls."""
 
 
+DEFAULT_MIX: dict[DialogType, float] = {"single": 0.9, "non_tool": 0.1}
+
+
 class SimulationSettings(BaseModel):
     """Knobs of the instruction and simulation stages."""
 
     instructions_per_tool: int = Field(default=10, ge=1, le=20)
     max_steps: int = Field(default=5, ge=1, le=20, description="Actions allowed before a final answer.")
+    dialog_mix: dict[DialogType, float] = Field(
+        default_factory=lambda: dict(DEFAULT_MIX),
+        description="The share of each dialogue type among a tool's instructions (`single=1`: ToolAlpaca's).",
+    )
+
+    @field_validator("dialog_mix")
+    @classmethod
+    def _shares(cls, mix: dict[DialogType, float]) -> dict[DialogType, float]:
+        if any(share < 0 for share in mix.values()) or sum(mix.values()) <= 0:
+            raise ValueError(f"dialog mix {mix}: shares must be at least 0, and one above 0")
+        return {kind: share for kind, share in mix.items() if share > 0}
+
+    def counts(self) -> dict[DialogType, int]:
+        """Instructions per tool of each type: `instructions_per_tool` split by the mix's shares,
+        rounded by largest remainder (ties to the type listed first), so they add up exactly."""
+        total, weights = self.instructions_per_tool, sum(self.dialog_mix.values())
+        exact = {kind: total * share / weights for kind, share in self.dialog_mix.items()}
+        counts = {kind: int(value) for kind, value in exact.items()}
+        by_remainder = sorted(exact, key=lambda kind: -(exact[kind] - counts[kind]))
+        for kind in by_remainder[: total - sum(counts.values())]:
+            counts[kind] += 1
+        return {kind: count for kind, count in counts.items() if count}
 
 
 class ToolInstructions(BaseModel):
@@ -49,61 +77,77 @@ class ToolInstructions(BaseModel):
 
 
 def write_instructions(tool: Tool, gateway: LLMGateway, settings: SimulationSettings) -> ToolInstructions:
-    """The user agent's instructions for one tool, with stable ids `<tool_id>-<n>`."""
-    try:
-        drafts, repeats = user.write_instructions(
-            gateway, tool, settings.instructions_per_tool, INSTRUCTIONS_STAGE
-        )
-    except StructuredOutputError as exc:
+    """The user agent's instructions for one tool, of each dialogue type its share of the mix, with
+    stable ids `<tool_id>-<n>` (the types in the mix's order)."""
+    writers = {"single": user.write_instructions, "non_tool": user.write_non_tool_requests}
+    instructions: list[Instruction] = []
+    problems: list[str] = []
+    shortfalls: list[str] = []
+    for kind, count in settings.counts().items():
+        try:
+            drafts, repeats = writers[kind](gateway, tool, count, INSTRUCTIONS_STAGE)
+        except StructuredOutputError as exc:
+            problems.append(f"user ({kind}): {exc}")
+            shortfalls.append(f"0 of {count} {kind} instructions: {exc}")
+            continue
+        for draft in drafts:
+            instructions.append(
+                Instruction(
+                    instruction_id=f"{tool.tool_id}-{len(instructions) + 1}",
+                    tool_id=tool.tool_id,
+                    dialog_type=kind,
+                    text=draft.text.strip(),
+                    style=draft.style,
+                    functions=getattr(draft, "functions", []),
+                )
+            )
+        if len(drafts) < count:
+            shortfall = f"{len(drafts)} of {count} {kind} instructions"
+            if repeats:
+                shortfall += "; dropped as near-duplicates: " + "; ".join(repr(d.text[:80]) for d in repeats)
+            shortfalls.append(shortfall)
+    if not instructions:
         return ToolInstructions(
-            tool_id=tool.tool_id, instructions=[], rule="no_instructions", problem=f"user: {exc}"
+            tool_id=tool.tool_id, instructions=[], rule="no_instructions", problem="; ".join(problems)
         )
-    instructions = [
-        Instruction(
-            instruction_id=f"{tool.tool_id}-{n}",
-            tool_id=tool.tool_id,
-            text=d.text.strip(),
-            style=d.style,
-            functions=d.functions,
-        )
-        for n, d in enumerate(drafts, start=1)
-    ]
-    shortfall = ""
-    if len(instructions) < settings.instructions_per_tool:
-        shortfall = f"{len(instructions)} of {settings.instructions_per_tool} instructions"
-        if repeats:
-            shortfall += "; dropped as near-duplicates: " + "; ".join(repr(d.text[:80]) for d in repeats)
-    return ToolInstructions(tool_id=tool.tool_id, instructions=instructions, shortfall=shortfall)
-
-
-def _observation(status_code: int, body: dict[str, Any]) -> str:
-    return json.dumps({"status_code": status_code, "body": body}, ensure_ascii=False)
+    return ToolInstructions(tool_id=tool.tool_id, instructions=instructions, shortfall="; ".join(shortfalls))
 
 
 class _Dialogue:
-    """The state of one simulated instance while it runs."""
+    """The state of one simulated dialogue while it runs."""
 
-    def __init__(self, tool: Tool, instruction: Instruction) -> None:
+    def __init__(self, tool: Tool, instruction: Instruction, spec: dict[str, Any] | None = None) -> None:
         self.tool, self.instruction = tool, instruction
-        self.steps: list[Step] = []
+        self.spec = spec if spec is not None else json.loads(tool.openapi)
+        self.messages: list[Message] = [Message(role="user", content=instruction.text)]
         self.tally = Tally()
-        self.functions = [r.name for r in tool.routes]
 
-    def functions_called(self) -> list[str]:
-        """The tool's functions called so far, each once, in the order of their first call."""
-        used = [s.action for s in self.steps if s.observer == "tool" and s.action in self.functions]
-        return list(dict.fromkeys(used))
+    def call(self, thought: str, name: str, arguments: dict[str, Any]) -> ToolCall:
+        """An assistant message with one function call; the call, for its answer."""
+        calls = sum(len(m.tool_calls) for m in self.messages)
+        arguments_text = json.dumps(arguments, ensure_ascii=False)
+        call = ToolCall(id=f"call_{calls + 1}", name=name, arguments=arguments_text)
+        self.messages.append(Message(role="assistant", thought=thought, tool_calls=[call]))
+        return call
 
-    def finish(self, final_answer: str = "", ending: Ending = "final_answer", detail: str = "") -> Instance:
-        """The simulated instance, status `simulated`: the checks step decides."""
-        return Instance(
-            instance_id=self.instruction.instruction_id,
+    def finish(
+        self, final_answer: str = "", ending: Ending = "final_answer", detail: str = "", thought: str = ""
+    ) -> Dialog:
+        """The simulated dialogue, status `simulated`: the checks step decides. A final answer is the
+        last assistant message (with the thought that led to it)."""
+        messages = list(self.messages)
+        if ending == "final_answer":
+            messages.append(Message(role="assistant", content=final_answer, thought=thought))
+        return Dialog(
+            dialog_id=self.instruction.instruction_id,
             tool_id=self.tool.tool_id,
+            dialog_type=self.instruction.dialog_type,
             instruction=self.instruction.text,
-            steps=self.steps,
+            messages=messages,
+            tools=json.dumps(function_tools(self.spec), ensure_ascii=False),
+            tool_ids=[self.tool.tool_id],
             final_answer=final_answer,
-            functions_used=self.functions_called(),
-            step_count=len(self.steps),
+            **Dialog.counted(messages),
             llm_calls=self.tally.calls,
             prompt_tokens=self.tally.prompt_tokens,
             completion_tokens=self.tally.completion_tokens,
@@ -115,13 +159,13 @@ class _Dialogue:
 
 def simulate(
     tool: Tool, instruction: Instruction, gateway: LLMGateway, settings: SimulationSettings
-) -> Instance:
+) -> Dialog:
     """User, assistant and tool executor play out one instruction, until the assistant's final answer,
     its wish for one action more than `max_steps` allow, or an answer of a role that no repair made
-    usable; the instance records which (`ending`). A failed LLM call propagates.
+    usable; the dialogue records which (`ending`). A failed LLM call propagates.
     """
-    dialogue = _Dialogue(tool, instruction)
     spec = json.loads(tool.openapi)
+    dialogue = _Dialogue(tool, instruction, spec)
     executor = ToolExecutor(tool, gateway)
     role = assistant.ROLE
     try:
@@ -132,63 +176,46 @@ def simulate(
                 tool,
                 spec,
                 instruction.text,
-                dialogue.steps,
+                dialogue.messages,
                 max_steps=settings.max_steps,
                 stage=SIMULATION_STAGE,
                 tally=dialogue.tally,
+                dialog_type=instruction.dialog_type,
             )
             if turn.action == FINISH:
-                return dialogue.finish(turn.final_answer.strip())
-            if len(dialogue.steps) >= settings.max_steps:
+                return dialogue.finish(turn.final_answer.strip(), thought=turn.thought)
+            if step_count(dialogue.messages) >= settings.max_steps:
                 return dialogue.finish(
                     ending="step_limit",
                     detail=f"the assistant wanted an action after {settings.max_steps} steps "
                     f"(at most {settings.max_steps} allowed)",
                 )
-            action_input = json.dumps(turn.action_input, ensure_ascii=False)
             if turn.action == ASK_USER:
                 role = user.ROLE
+                question = str(turn.action_input.get("Question", ""))
+                dialogue.messages.append(
+                    Message(role="assistant", content=question, thought=turn.thought, clarification=True)
+                )
                 reply = user.answer_question(
-                    gateway,
-                    tool,
-                    instruction.text,
-                    str(turn.action_input.get("Question", "")),
-                    SIMULATION_STAGE,
-                    dialogue.tally,
+                    gateway, tool, instruction.text, question, SIMULATION_STAGE, dialogue.tally
                 )
-                dialogue.steps.append(
-                    Step(
-                        thought=turn.thought,
-                        action=turn.action,
-                        action_input=action_input,
-                        observation=reply,
-                        observer="user",
-                    )
-                )
+                dialogue.messages.append(Message(role="user", content=reply, clarification=True))
                 continue
             role = EXECUTOR_ROLE
+            call = dialogue.call(turn.thought, turn.action, turn.action_input)
             answer = executor.execute(turn.action, turn.action_input, tally=dialogue.tally)
-            dialogue.steps.append(
-                Step(
-                    thought=turn.thought,
-                    action=turn.action,
-                    action_input=action_input,
-                    observation=_observation(answer.status_code, answer.body),
-                    observer="tool",
-                    status_code=answer.status_code,
-                )
-            )
+            dialogue.messages.append(tool_message(call, answer.status_code, answer.body))
     except StructuredOutputError as exc:
         ending: Ending = "executor_unusable" if role == EXECUTOR_ROLE else "assistant_unusable"
         return dialogue.finish(ending=ending, detail=f"{role}: {exc}")
 
 
-def rejected_instance(tool: Tool, instruction: Instruction, rule: RejectionRule, reason: str) -> Instance:
+def rejected_dialog(tool: Tool, instruction: Instruction, rule: RejectionRule, reason: str) -> Dialog:
     """The record of an instruction whose simulation could not run to an ending (a call or the code
     failed): rejected at once, by `rule`."""
-    instance = _Dialogue(tool, instruction).finish(ending="not_simulated", detail=reason)
+    dialog = _Dialogue(tool, instruction).finish(ending="not_simulated", detail=reason)
     verdict = {"status": "rejected", "rejection_rule": rule, "rejection_reason": reason}
-    return instance.model_copy(update=verdict)
+    return dialog.model_copy(update=verdict)
 
 
 def failed_instructions(tool: Tool, reason: str, llm_failed: bool) -> ToolInstructions:
@@ -205,11 +232,11 @@ def write_instructions_batch(
 
 def simulate_batch(
     tool: Tool, instructions: list[Instruction], gateway: LLMGateway, settings: SimulationSettings
-) -> Batch[Instruction, Instance]:
-    """`simulate` over instructions of one tool, one instance each (a failed one already rejected)."""
+) -> Batch[Instruction, Dialog]:
+    """`simulate` over instructions of one tool, one dialogue each (a failed one already rejected)."""
 
-    def failed(instruction: Instruction, reason: str, llm_failed: bool) -> Instance:
-        return rejected_instance(tool, instruction, "llm_error" if llm_failed else "task_failed", reason)
+    def failed(instruction: Instruction, reason: str, llm_failed: bool) -> Dialog:
+        return rejected_dialog(tool, instruction, "llm_error" if llm_failed else "task_failed", reason)
 
     return run_batch(instructions, lambda instruction: simulate(tool, instruction, gateway, settings), failed)
 
@@ -225,6 +252,6 @@ def write_instructions_task(
 @batch_task("simulate", "simulate-{instructions[0].instruction_id}")
 def simulate_task(
     tool: Tool, instructions: list[Instruction], settings: SimulationSettings, llm: LLMConfig, run_id: str
-) -> Batch[Instruction, Instance]:
+) -> Batch[Instruction, Dialog]:
     """Prefect task: instructions of one tool through the three-agent simulation."""
     return simulate_batch(tool, instructions, gateway_for(llm, run_id), settings)

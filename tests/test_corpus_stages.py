@@ -17,7 +17,7 @@ from flows import corpus, report
 from flows.config import CorpusConfig, SeedSelection
 from schemas.calls import check_response
 from schemas.errors import InputError
-from schemas.instance import ExecutorAnswer
+from schemas.simulation import ExecutorAnswer
 from tests.fake_llm import ScriptedLLM
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
@@ -37,7 +37,7 @@ def config_for(tmp_path: Path, llm: LLMConfig, **changes) -> CorpusConfig:
 
 
 def tables(run_dir: str) -> dict[str, pd.DataFrame]:
-    names = ["tools", "instructions", "instances", "rejected_instances"]
+    names = ["tools", "instructions", "dialogs", "rejected_dialogs"]
     return {n: pd.read_parquet(Path(run_dir) / n) for n in names}
 
 
@@ -49,12 +49,13 @@ def assert_observations_valid(run: dict[str, pd.DataFrame]) -> int:
     """Every 2xx tool observation conforms to its operation's response schema; returns how many."""
     specs = {row.tool_id: json.loads(row.openapi) for row in run["tools"].itertuples()}
     checked = 0
-    for frame in (run["instances"], run["rejected_instances"]):
+    for frame in (run["dialogs"], run["rejected_dialogs"]):
         for row in frame.itertuples():
-            for step in row.steps:
-                if step["observer"] == "tool" and 200 <= (step["status_code"] or 0) < 300:
-                    answer = ExecutorAnswer.model_validate(json.loads(step["observation"]))
-                    check_response(specs[row.tool_id], step["action"], answer)
+            for message in row.messages:
+                if message["role"] == "tool" and 200 <= message["status_code"] < 300:
+                    body = json.loads(message["content"])
+                    answer = ExecutorAnswer(status_code=message["status_code"], body=body)
+                    check_response(specs[row.tool_id], message["name"], answer)
                     checked += 1
     return checked
 
@@ -67,8 +68,8 @@ def test_a_full_run_reconciles_and_every_2xx_observation_is_valid(
     run_dir = corpus.run(config)
     run = tables(run_dir)
     assert len(run["instructions"]) == 6
-    assert len(run["instructions"]) == len(run["instances"]) + len(run["rejected_instances"])
-    assert len(run["instances"]) == 6 and set(run["instances"]["status"]) == {"accepted"}
+    assert len(run["instructions"]) == len(run["dialogs"]) + len(run["rejected_dialogs"])
+    assert len(run["dialogs"]) == 6 and set(run["dialogs"]["status"]) == {"accepted"}
     assert assert_observations_valid(run) == 6
     stages = {s["name"]: s for s in manifest(run_dir)["stages"]}
     assert stages["simulation"]["inputs"] == 6 and stages["simulation"]["outputs"] == 6
@@ -82,7 +83,7 @@ def test_a_full_run_reconciles_and_every_2xx_observation_is_valid(
     again = corpus.run(config)
     assert manifest(again)["llm"]["calls"] == 0 and scripted_llm.calls == calls
     # rows come in the order they were finished: the same records, sorted by id
-    assert sorted(tables(again)["instances"]["instance_id"]) == sorted(run["instances"]["instance_id"])
+    assert sorted(tables(again)["dialogs"]["dialog_id"]) == sorted(run["dialogs"]["dialog_id"])
 
 
 def test_stages_run_separately_and_reuse_an_earlier_runs_outputs(
@@ -109,11 +110,11 @@ def test_stages_run_separately_and_reuse_an_earlier_runs_outputs(
 
     third = corpus.run(config_for(tmp_path, llm_config, stages=["simulation"], from_run=Path(second).name))
     run = tables(third)
-    assert len(run["instances"]) + len(run["rejected_instances"]) == len(run["instructions"]) == 4
+    assert len(run["dialogs"]) + len(run["rejected_dialogs"]) == len(run["instructions"]) == 4
     assert {r["stage"] for r in manifest(third)["llm"]["by_stage_role"]} == {"simulation"}
 
 
-def test_a_simulation_whose_llm_call_fails_is_filed_as_a_rejected_instance(
+def test_a_simulation_whose_llm_call_fails_is_filed_as_a_rejected_dialog(
     scripted_llm: ScriptedLLM, llm_config, tmp_path, monkeypatch
 ):
     def script(request: dict) -> str:
@@ -129,13 +130,13 @@ def test_a_simulation_whose_llm_call_fails_is_filed_as_a_rejected_instance(
     monkeypatch.setattr(report, "create_markdown_artifact", lambda markdown, **_: reports.append(markdown))
     run_dir = corpus.run(config_for(tmp_path, llm_config, simulation={"instructions_per_tool": 2}))
     run = tables(run_dir)
-    assert len(run["instructions"]) == len(run["instances"]) + len(run["rejected_instances"]) == 4
-    assert set(run["instances"]["tool_id"]) == {"atlas"}
-    failed = run["rejected_instances"]
+    assert len(run["instructions"]) == len(run["dialogs"]) + len(run["rejected_dialogs"]) == 4
+    assert set(run["dialogs"]["tool_id"]) == {"atlas"}
+    failed = run["rejected_dialogs"]
     assert set(failed["tool_id"]) == {"harbours"} and set(failed["rejection_rule"]) == {"llm_error"}
     assert all("AuthenticationError" in reason for reason in failed["rejection_reason"])
-    assert (failed["step_count"] == 0).all() and (failed["final_answer"] == "").all()
-    assert sorted(failed["instance_id"]) == sorted(
+    assert (failed["calls"] == 0).all() and (failed["final_answer"] == "").all()
+    assert sorted(failed["dialog_id"]) == sorted(
         i for i in run["instructions"]["instruction_id"] if i.startswith("harbours")
     )
     stages = {s["name"]: s for s in manifest(run_dir)["stages"]}
@@ -179,6 +180,21 @@ def test_the_corpus_flow_over_http_through_the_fake_server(tmp_path):
         run_dir = corpus.run(config_for(tmp_path, llm, simulation={"instructions_per_tool": 2}))
         completions = server.completions
     run = tables(run_dir)
-    assert len(run["instances"]) == 4 and len(run["rejected_instances"]) == 0
+    assert len(run["dialogs"]) == 4 and len(run["rejected_dialogs"]) == 0
     assert assert_observations_valid(run) == 4
     assert manifest(run_dir)["llm"]["calls"] == completions
+
+
+def test_a_run_with_a_mix_of_dialogue_types_files_both(scripted_llm: ScriptedLLM, llm_config, tmp_path):
+    scripted_llm.script = responders.toolforge
+    mix = {"single": 0.5, "non_tool": 0.5}
+    run_dir = corpus.run(
+        config_for(tmp_path, llm_config, simulation={"instructions_per_tool": 2, "dialog_mix": mix})
+    )
+    run = tables(run_dir)
+    assert sorted(run["instructions"]["dialog_type"]) == ["non_tool", "non_tool", "single", "single"]
+    dialogs = run["dialogs"].set_index("dialog_id")
+    assert len(dialogs) == 4 and len(run["rejected_dialogs"]) == 0
+    by_type = dialogs.groupby("dialog_type")["calls"].agg(list).to_dict()
+    assert by_type["non_tool"] == [0, 0] and min(by_type["single"]) >= 1
+    assert manifest(run_dir)["config"]["simulation"]["dialog_mix"] == mix

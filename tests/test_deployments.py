@@ -196,7 +196,7 @@ def test_a_deployment_run_completes_with_its_artifacts_and_log(prefect: PrefectS
     assert "| **all** |" in made["corpus-report"]["data"]
     expected = [
         "toolset      2/2 tools · 2 ok",
-        "simulation   4/4 instances",
+        "simulation   4/4 dialogs",
         "(Broken row without a link): skipped",
     ]
     deadline, lines = time.monotonic() + 60, ""
@@ -236,7 +236,7 @@ def test_the_regeneration_has_its_schedule_and_reports_what_changed(
     assert changes["previous_run_id"] == run_folder(deployed["work"], first["id"]).name
     assert (changes["added"], changes["removed"], changes["changed"]) == (["Moon Phases"], [], [])
     assert (changes["tools_before"], changes["tools_after"]) == (2, 3)
-    assert (changes["instances_before"], changes["instances_after"]) == (4, 6)
+    assert (changes["dialogs_before"], changes["dialogs_after"]) == (4, 6)
     assert fake.completions == manifest["llm"]["calls"], "every call the server answered is in the ledger"
     assert fake.completions - 1 == per_tool, "the second run paid for more than the new seed"
     assert manifest["llm"]["cache_hits"] > 0

@@ -23,8 +23,8 @@ from schemas.calls import (
     plain_schema,
     response_schema,
 )
-from schemas.instance import ExecutorAnswer
 from schemas.seed import Seed
+from schemas.simulation import ExecutorAnswer
 from schemas.spec import nl_documentation, routes
 from schemas.tool import FunctionCatalog, FunctionDoc, Tool
 from tasks import openapi

@@ -19,7 +19,7 @@ from agents.assistant.agent import decoding_schema as assistant_decoding_schema
 from agents.executor.decoding import decoding_schema as executor_decoding_schema
 from schemas import calls
 from schemas import spec as spec_reading
-from schemas.instance import ExecutorAnswer
+from schemas.simulation import ExecutorAnswer
 from tasks.openapi import spec_problems
 
 HOLIDAY = {

@@ -26,7 +26,7 @@ from bench.fake_llm_server import FakeLLMServer
 from storage.run_store import RunStore
 
 REPO = Path(__file__).resolve().parents[1]
-ARTIFACTS = ["seeds", "tools", "rejected_tools", "instructions", "instances", "rejected_instances"]
+ARTIFACTS = ["seeds", "tools", "rejected_tools", "instructions", "dialogs", "rejected_dialogs"]
 ARTIFACTS += ["rejections"]
 CONCURRENCY = 4
 
@@ -80,7 +80,7 @@ def kill_midway(args: list[str], out: Path, prefect_home: Path) -> Path:
     deadline = time.monotonic() + 300
     try:
         while time.monotonic() < deadline:
-            parts = list(out.glob("runs/*/instances/part-*.parquet"))
+            parts = list(out.glob("runs/*/dialogs/part-*.parquet"))
             if parts:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait(30)
@@ -88,7 +88,7 @@ def kill_midway(args: list[str], out: Path, prefect_home: Path) -> Path:
                 return run_dir
             assert process.poll() is None, "the run ended before it could be killed"
             time.sleep(0.05)
-        raise AssertionError("no part of instances was written within 300 s")
+        raise AssertionError("no part of dialogs was written within 300 s")
     finally:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
@@ -131,7 +131,7 @@ def crash(tmp_path: Path, server: FakeLLMServer, prefect_home: Path) -> Crash:
     assert manifest["status"] == "running"  # never completed, and never latest
     assert not (tmp_path / "out" / "latest").exists()
     store = RunStore(str(tmp_path / "out"))
-    finished = [store.read_column(killed.name, n, "instance_id") for n in ("instances", "rejected_instances")]
+    finished = [store.read_column(killed.name, n, "dialog_id") for n in ("dialogs", "rejected_dialogs")]
     assert 0 < len(finished[0]) + len(finished[1]) < 36
     return Crash(whole, args, killed, uninterrupted_calls, killed_calls)
 

@@ -23,8 +23,8 @@ from pydantic import BaseModel, Field
 
 import storage.run_store as run_store
 from schemas.arrow import arrow_schema, from_table, to_table
-from schemas.instance import Instruction
 from schemas.manifest import LLMUsage, Manifest, StageStats, UsageRow
+from schemas.simulation import Instruction
 from storage import RunStore, RunWriter
 
 # -- models ----------------------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,12 +13,13 @@ from agents.assistant import agent as assistant
 from agents.llm.gateway import LLMGateway
 from agents.user.agent import drop_near_duplicates, near_duplicate
 from bench import responders
-from schemas.instance import DraftInstruction, Instance, Instruction
-from schemas.react import render_react
+from schemas.dialog import Dialog
+from schemas.react import render_react, step_count
 from schemas.rejection import Rejection
 from schemas.seed import Seed
+from schemas.simulation import DraftInstruction, Instruction
 from schemas.tool import Tool
-from tasks.checks import check_instances
+from tasks.checks import check_dialogs
 from tasks.simulation import SimulationSettings, simulate, write_instructions
 from tasks.toolset import build_tool
 from tests.fake_llm import ScriptedLLM
@@ -75,36 +77,49 @@ def finish(text: str = "Lisbon has 3 records.") -> dict[str, Any]:
     return {"thought": "I have what I need.", "action": "finish", "final_answer": text}
 
 
-def run(tool: Tool, llm_config, **settings: Any) -> Instance:
-    """The instance as the run files it: simulated, then through the checks step."""
+def run(tool: Tool, llm_config, **settings: Any) -> Dialog:
+    """The dialogue as the run files it: simulated, then through the checks step."""
     simulated = simulate(tool, INSTRUCTION, LLMGateway(llm_config), SimulationSettings(**settings))
     assert simulated.status == "simulated" and simulated.rejection_rule is None
-    checked = check_instances([simulated])
-    (instance,) = checked.accepted + checked.rejected
-    rule, reason = str(instance.rejection_rule), instance.rejection_reason
+    checked = check_dialogs([simulated])
+    (dialog,) = checked.accepted + checked.rejected
+    rule, reason = str(dialog.rejection_rule), dialog.rejection_reason
     expected = [Rejection(item_id="atlas-1", step="checks", rule=rule, reason=reason)]
     assert checked.rejections == (expected if checked.rejected else [])
-    return instance
+    return dialog
 
 
 def test_a_function_call_then_a_final_answer_is_accepted(scripted_llm, llm_config, tool):
     scripted(scripted_llm)
-    instance = run(tool, llm_config)
-    assert instance.status == "accepted" and instance.rejection_rule is None
-    assert instance.step_count == 1 and instance.functions_used == ["searchAtlas"]
-    step = instance.steps[0]
-    assert step.observer == "tool" and step.status_code == 200
-    observation = json.loads(step.observation)
-    assert set(observation["body"]) == {"results", "count"}
-    assert instance.llm_calls == 3 and instance.prompt_tokens > 0  # assistant, executor, assistant
+    dialog = run(tool, llm_config)
+    assert dialog.status == "accepted" and dialog.rejection_rule is None
+    assert dialog.calls == 1 and dialog.functions_used == ["searchAtlas"]
+    request, calling, result, answer = dialog.messages
+    assert (request.role, request.content) == ("user", INSTRUCTION.text)
+    (made,) = calling.tool_calls
+    assert (made.id, made.name, set(json.loads(made.arguments))) == (
+        "call_1",
+        "searchAtlas",
+        {"query", "limit"},
+    )
+    assert (result.role, result.tool_call_id, result.name) == ("tool", "call_1", "searchAtlas")
+    assert result.status_code == 200
+    assert set(json.loads(result.content)) == {"results", "count"}
+    assert (answer.role, answer.tool_calls, answer.content) == ("assistant", [], dialog.final_answer)
+    assert (dialog.turns, dialog.calls_per_turn, dialog.distinct_functions) == (1, 1, 1)
+    offered = json.loads(dialog.tools)
+    assert {t["function"]["name"] for t in offered} == {"searchAtlas", "getAtlasRecord"}
+    assert offered[0]["type"] == "function" and offered[0]["function"]["parameters"]["type"] == "object"
+    assert (dialog.dialog_type, dialog.tool_ids) == ("single", ["atlas"])
+    assert dialog.llm_calls == 3 and dialog.prompt_tokens > 0  # assistant, executor, assistant
 
 
 def test_more_than_max_steps_is_rejected(scripted_llm, llm_config, tool):
     cities = iter(["Lisbon", "Porto", "Faro", "Braga"])
     scripted(scripted_llm, AssistantTurn=lambda request: call("searchAtlas", query=next(cities)))
-    instance = run(tool, llm_config, max_steps=2)
-    assert instance.status == "rejected" and instance.rejection_rule == "too_many_steps"
-    assert instance.step_count == 2
+    dialog = run(tool, llm_config, max_steps=2)
+    assert dialog.status == "rejected" and dialog.rejection_rule == "too_many_steps"
+    assert step_count(dialog.messages) == dialog.calls == 2
 
 
 def test_no_function_call_is_rejected_even_after_a_clarification(scripted_llm, llm_config, tool):
@@ -113,28 +128,30 @@ def test_no_function_call_is_rejected_even_after_a_clarification(scripted_llm, l
     scripted(
         scripted_llm, AssistantTurn=turns(call("getDetails", Question="Which city do you mean?"), finish())
     )
-    instance = run(tool, llm_config.model_copy(update={"use_cache": False}))  # same first prompt as above
-    assert instance.rejection_rule == "no_function_call" and instance.steps[0].observer == "user"
+    dialog = run(tool, llm_config.model_copy(update={"use_cache": False}))  # same first prompt as above
+    assert dialog.rejection_rule == "no_function_call" and dialog.calls == 0
+    question, reply = dialog.messages[1:3]
+    assert question.clarification and reply.clarification and reply.role == "user"
 
 
 def test_unparseable_assistant_output_is_rejected(scripted_llm, llm_config, tool):
     scripted(scripted_llm, AssistantTurn=lambda r: "Thought: I am not JSON")
-    instance = run(tool, llm_config)
-    assert instance.rejection_rule == "unparseable_output" and "assistant" in instance.rejection_reason
+    dialog = run(tool, llm_config)
+    assert dialog.rejection_rule == "unparseable_output" and "assistant" in dialog.rejection_reason
 
 
 def test_unknown_action_is_fed_back_then_rejected(scripted_llm, llm_config, tool):
     scripted(scripted_llm, AssistantTurn=turns(call("deleteEverything")))
-    instance = run(tool, llm_config)
-    assert instance.rejection_rule == "unparseable_output" and "deleteEverything" in instance.rejection_reason
+    dialog = run(tool, llm_config)
+    assert dialog.rejection_rule == "unparseable_output" and "deleteEverything" in dialog.rejection_reason
     assert "is not one of" in scripted_llm.requests[-1]["messages"][-1]["content"]
 
 
 def test_repeating_an_answered_call_is_fed_back(scripted_llm, llm_config, tool):
     lisbon = call("searchAtlas", query="Lisbon")
     scripted(scripted_llm, AssistantTurn=turns(lisbon, lisbon, finish()))
-    instance = run(tool, llm_config)
-    assert instance.status == "accepted" and instance.step_count == 1
+    dialog = run(tool, llm_config)
+    assert dialog.status == "accepted" and dialog.calls == 1
     feedback = [m["content"] for r in scripted_llm.requests for m in r["messages"] if m["role"] == "user"]
     assert any("step 1 already did searchAtlas with this input" in text for text in feedback)
 
@@ -189,12 +206,15 @@ def test_clarification_round_trip_through_the_user_agent(scripted_llm, llm_confi
         ),
         UserReply=reply,
     )
-    instance = run(tool, llm_config)
-    assert instance.status == "accepted" and instance.step_count == 2
-    ask, search = instance.steps
-    assert (ask.observer, ask.observation) == ("user", "Porto, please.")
+    dialog = run(tool, llm_config)
+    assert dialog.status == "accepted" and step_count(dialog.messages) == 2
+    _, ask, reply, search, _, _ = dialog.messages
+    assert (ask.role, ask.clarification) == ("assistant", True)
+    assert ask.content == "Which city should I search for?"
+    assert (reply.role, reply.content, reply.clarification) == ("user", "Porto, please.", True)
+    assert dialog.turns == 1  # a reply to a question is not a request
     assert "Which city should I search for?" in seen_by_user[0] and INSTRUCTION.text in seen_by_user[0]
-    assert json.loads(search.action_input) == {"query": "Porto"}
+    assert json.loads(search.tool_calls[0].arguments) == {"query": "Porto"}
     # the assistant saw the user's answer before its second action
     assistant_prompts = [r for r in scripted_llm.requests if responders.schema_name(r) == "AssistantTurn"]
     assert "Observation: Porto, please." in assistant_prompts[1]["messages"][-1]["content"]
@@ -217,11 +237,12 @@ def test_a_second_call_uses_the_id_returned_by_the_first(scripted_llm, llm_confi
         ),
         ExecutorAnswer=executor,
     )
-    instance = run(tool, llm_config)
-    assert instance.status == "accepted", instance.rejection_reason
-    assert instance.functions_used == ["searchAtlas", "getAtlasRecord"]
-    first, second = (json.loads(s.observation) for s in instance.steps)
-    assert first["body"]["results"] == ["rec-77"] and second["body"]["id"] == "rec-77"
+    dialog = run(tool, llm_config)
+    assert dialog.status == "accepted", dialog.rejection_reason
+    assert dialog.functions_used == ["searchAtlas", "getAtlasRecord"]
+    first, second = (json.loads(m.content) for m in dialog.messages if m.role == "tool")
+    assert first["results"] == ["rec-77"] and second["id"] == "rec-77"
+    assert (dialog.calls, dialog.distinct_functions, dialog.calls_per_turn) == (2, 2, 1)
 
 
 def test_a_tool_error_can_be_fixed_and_retried(scripted_llm, llm_config, tool):
@@ -231,16 +252,16 @@ def test_a_tool_error_can_be_fixed_and_retried(scripted_llm, llm_config, tool):
             call("searchAtlas", limit=3), call("searchAtlas", query="Lisbon", limit=3), finish()
         ),
     )
-    instance = run(tool, llm_config)
-    assert instance.status == "accepted" and instance.step_count == 2
-    error = json.loads(instance.steps[0].observation)
-    assert error["status_code"] == 400 and "query" in error["body"]["error"]["message"]
+    dialog = run(tool, llm_config)
+    assert dialog.status == "accepted" and dialog.calls == 2
+    error = next(m for m in dialog.messages if m.role == "tool")
+    assert error.status_code == 400 and "query" in json.loads(error.content)["error"]["message"]
 
 
-def test_invalid_observations_that_cannot_be_repaired_reject_the_instance(scripted_llm, llm_config, tool):
+def test_invalid_observations_that_cannot_be_repaired_reject_the_dialog(scripted_llm, llm_config, tool):
     scripted(scripted_llm, ExecutorAnswer=lambda r: {"status_code": 200, "body": {"results": "not a list"}})
-    instance = run(tool, llm_config)
-    assert instance.rejection_rule == "invalid_observation" and "executor" in instance.rejection_reason
+    dialog = run(tool, llm_config)
+    assert dialog.rejection_rule == "invalid_observation" and "executor" in dialog.rejection_reason
 
 
 def test_rendering_to_react_text(scripted_llm, llm_config, tool):
@@ -303,14 +324,14 @@ def test_fewer_instructions_than_asked_are_explained(scripted_llm, llm_config, t
     scripted(scripted_llm, InstructionBatch=lambda r: {"instructions": [draft, repeat]})
     result = write_instructions(tool, LLMGateway(llm_config), SimulationSettings(instructions_per_tool=2))
     assert [i.text for i in result.instructions] == [draft["text"]] and not result.problem
-    assert result.shortfall.startswith("1 of 2 instructions; dropped as near-duplicates:")
+    assert result.shortfall.startswith("1 of 2 single instructions; dropped as near-duplicates:")
     assert "Lima, please!" in result.shortfall
 
 
 def test_instructions_that_never_validate_are_reported_not_raised(scripted_llm, llm_config, tool):
     scripted(scripted_llm, InstructionBatch=lambda r: "nothing useful")
     result = write_instructions(tool, LLMGateway(llm_config), SimulationSettings(instructions_per_tool=2))
-    assert result.instructions == [] and "user:" in result.problem
+    assert result.instructions == [] and "user (single):" in result.problem
 
 
 def test_near_duplicates_are_removed():
@@ -321,3 +342,114 @@ def test_near_duplicates_are_removed():
     ]
     assert [d.text for d in drop_near_duplicates(drafts)] == [drafts[0].text, drafts[2].text]
     assert not near_duplicate("a b c d", "e f g h")
+
+
+def test_a_dialogue_renders_to_the_same_react_text_and_prompts_as_the_step_record_did(
+    scripted_llm, llm_config, tool
+):
+    """The ReAct text of a dialogue (a clarification, a failed call, a chained call, non-ASCII text)
+    and every prompt the assistant saw are byte for byte what the step-list record gave for the same
+    LLM answers (tests/data/react_golden.json, written by the code before messages): the training text
+    is unchanged, and a cache filled before still answers the same requests."""
+    golden = json.loads((Path(__file__).parent / "data" / "react_golden.json").read_text(encoding="utf-8"))
+
+    def executor(request):
+        text = "\n".join(m["content"] for m in request["messages"])
+        if "/records/rec-77" in text:
+            body = {"id": "rec-77", "title": "Lisboa – capital", "details": "Capital", "n": 1.5}
+            return {"status_code": 200, "body": body}
+        return {"status_code": 200, "body": {"results": ["rec-77"], "count": 1}}
+
+    scripted(
+        scripted_llm,
+        AssistantTurn=turns(
+            call("getDetails", Question="Which city should I search for?"),
+            call("searchAtlas", limit=3),
+            call("searchAtlas", query="Lisboa ção", limit=3),
+            call("getAtlasRecord", recordId="rec-77"),
+            finish("Record rec-77 is Lisboa – the capital."),
+        ),
+        UserReply=lambda request: {"reply": "Lisboa, please."},
+        ExecutorAnswer=executor,
+    )
+    dialog = run(tool, llm_config)
+    prompts = [r["messages"] for r in scripted_llm.requests if responders.schema_name(r) == "AssistantTurn"]
+    assert dialog.status == golden["status"] == "accepted"
+    assert render_react(dialog) == golden["react"]
+    assert prompts == golden["prompts"]
+
+
+# -- dialogue types -----------------------------------------------------------------------------------
+
+NON_TOOL = Instruction(
+    instruction_id="atlas-2",
+    tool_id="atlas",
+    dialog_type="non_tool",
+    text="What is a good way to spend a rainy weekend in Lisbon?",
+    style="question",
+    functions=[],
+)
+
+
+def test_the_mix_splits_a_tools_instructions_by_largest_remainder():
+    assert SimulationSettings().counts() == {"single": 9, "non_tool": 1}
+    assert SimulationSettings(instructions_per_tool=3).counts() == {"single": 3}
+    half = {"single": 0.5, "non_tool": 0.5}
+    assert SimulationSettings(instructions_per_tool=3, dialog_mix=half).counts() == {
+        "single": 2,
+        "non_tool": 1,
+    }
+    assert SimulationSettings(dialog_mix={"single": 1, "non_tool": 0}).counts() == {"single": 10}
+    for bad in ({"single": -1.0}, {"single": 0.0}, {"parallel": 1.0}):
+        with pytest.raises(ValueError):
+            SimulationSettings(dialog_mix=bad)
+
+
+def test_non_tool_instructions_are_numbered_after_the_single_ones(scripted_llm, llm_config, tool):
+    scripted(scripted_llm)
+    settings = SimulationSettings(instructions_per_tool=4, dialog_mix={"single": 0.5, "non_tool": 0.5})
+    result = write_instructions(tool, LLMGateway(llm_config), settings)
+    assert [i.instruction_id for i in result.instructions] == ["atlas-1", "atlas-2", "atlas-3", "atlas-4"]
+    assert [i.dialog_type for i in result.instructions] == ["single", "single", "non_tool", "non_tool"]
+    assert [i.functions for i in result.instructions[2:]] == [[], []]
+    asked = [responders.schema_name(r) for r in scripted_llm.requests]
+    assert asked == ["InstructionBatch", "NonToolBatch"] and not result.shortfall
+
+
+def test_a_non_tool_dialogue_is_answered_without_a_call(scripted_llm, llm_config, tool):
+    scripted(scripted_llm)
+    simulated = simulate(tool, NON_TOOL, LLMGateway(llm_config), SimulationSettings())
+    checked = check_dialogs([simulated])
+    (dialog,) = checked.accepted
+    assert (dialog.dialog_type, dialog.calls, dialog.turns) == ("non_tool", 0, 1)
+    assert [m.role for m in dialog.messages] == ["user", "assistant"] and dialog.final_answer
+    # the protocol is in the grammar: finishing was the only move the assistant could decode
+    (request,) = scripted_llm.requests
+    branches = request["response_format"]["json_schema"]["schema"]["anyOf"]
+    assert [b["properties"]["action"]["const"] for b in branches] == ["finish"]
+    assert render_react(dialog) == f"{NON_TOOL.text}\nFinal Answer: {dialog.final_answer}"
+
+
+def test_a_dialogue_without_the_shape_of_its_type_is_rejected_by_a_rule_naming_it(
+    scripted_llm, llm_config, tool
+):
+    scripted(scripted_llm)
+    gateway, settings = LLMGateway(llm_config), SimulationSettings()
+    single = simulate(tool, INSTRUCTION, gateway, settings)
+    non_tool = simulate(tool, NON_TOOL, gateway, settings)
+    # near-misses: a non_tool dialogue that calls a tool, a single one that calls none
+    calls_a_tool = single.model_copy(update={"dialog_type": "non_tool"})
+    calls_none = non_tool.model_copy(update={"dialog_type": "single"})
+    checked = check_dialogs([single, non_tool, calls_a_tool, calls_none])
+    assert [d.dialog_type for d in checked.accepted] == ["single", "non_tool"]
+    assert [(r.rule, r.reason) for r in checked.rejections] == [
+        (
+            "tool_called_in_non_tool",
+            "a non_tool dialogue is answered without a call; the assistant called searchAtlas",
+        ),
+        ("no_function_call", "the assistant called no function"),
+    ]
+    # the assistant cannot even be made to call one: a call is refused in a non_tool dialogue
+    turn = assistant.AssistantTurn(thought="t", action="searchAtlas", action_input={"query": "x"})
+    with pytest.raises(ValueError, match=r"not one of \['finish'\]"):
+        assistant.check_turn(turn, ["searchAtlas"], {}, "non_tool")

@@ -1,4 +1,4 @@
-"""The assistant role: the next ReAct step for an instruction, given the steps so far."""
+"""The assistant role: the next ReAct step for an instruction, given the dialogue so far."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ from typing import Any
 from agents.llm.gateway import LLMGateway, Tally
 from agents.llm.prompts import PromptTemplate, load_prompt
 from agents.llm.structured import bounded
-from schemas.instance import ASK_USER, FINISH, AssistantTurn, Step
-from schemas.react import render_steps
+from schemas.dialog import DialogType, Message
+from schemas.react import render_steps, step_count
+from schemas.simulation import ASK_USER, FINISH, AssistantTurn
 from schemas.spec import arguments_schema, operations
 from schemas.tool import Tool
 
@@ -31,13 +32,26 @@ def _branch(action: str, extra: dict[str, Any], required: list[str]) -> dict[str
     }
 
 
-def answered_actions(steps: list[Step]) -> dict[tuple[str, str], int]:
-    """(action, input as canonical JSON) -> step number, for every step that got its answer: a 2xx
+def answered_actions(messages: list[Message]) -> dict[tuple[str, str], int]:
+    """(action, input as canonical JSON) -> step number, for every action that got its answer: a 2xx
     tool response or the user's reply. Doing the same again can only bring the same answer."""
+    results = {m.tool_call_id: m.status_code for m in messages if m.role == "tool"}
     answered: dict[tuple[str, str], int] = {}
-    for number, step in enumerate(steps, 1):
-        if step.observer == "user" or (step.status_code is not None and 200 <= step.status_code < 300):
-            answered.setdefault((step.action, _canonical(step.action_input)), number)
+    step = 0
+    for index, message in enumerate(messages):
+        if message.role != "assistant":
+            continue
+        if message.clarification:
+            step += 1
+            if any(m.role == "user" for m in messages[index + 1 :]):
+                question = {"Question": message.content}
+                answered.setdefault((ASK_USER, _canonical(question)), step)
+            continue
+        for call in message.tool_calls:
+            step += 1
+            status = results.get(call.id)
+            if status is not None and 200 <= status < 300:
+                answered.setdefault((call.name, _canonical(call.arguments)), step)
     return answered
 
 
@@ -60,14 +74,21 @@ def _not_empty(arguments: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def decoding_schema(
-    spec: dict[str, Any], answered: dict[tuple[str, str], int] | None = None
+    spec: dict[str, Any],
+    answered: dict[tuple[str, str], int] | None = None,
+    dialog_type: DialogType = "single",
 ) -> dict[str, Any]:
     """One branch per action: each function with its own arguments, a question, or the final answer.
 
     A function already answered for an empty input cannot be called with an empty input again (a small
     model otherwise repeats the same call until it runs out of steps); other repeats are refused by
-    `check_turn`, which a grammar cannot express.
+    `check_turn`, which a grammar cannot express. In a `non_tool` dialogue the final answer is the
+    only move: the request needs none of the functions.
     """
+    final = {"type": "string", "maxLength": 1000}
+    finish = _branch(FINISH, {"final_answer": final}, ["final_answer"])
+    if dialog_type == "non_tool":
+        return {"anyOf": [finish]}
     answered = answered or {}
     branches = []
     for op in operations(spec):
@@ -84,20 +105,22 @@ def decoding_schema(
         "required": ["Question"],
     }
     branches.append(_branch(ASK_USER, {"action_input": question}, ["action_input"]))
-    final = {"type": "string", "maxLength": 1000}
-    branches.append(_branch(FINISH, {"final_answer": final}, ["final_answer"]))
+    branches.append(finish)
     return {"anyOf": branches}
 
 
 def check_turn(
-    turn: AssistantTurn, functions: list[str], answered: dict[tuple[str, str], int] | None = None
+    turn: AssistantTurn,
+    functions: list[str],
+    answered: dict[tuple[str, str], int] | None = None,
+    dialog_type: DialogType = "single",
 ) -> None:
-    """Refuse a step whose action is neither a function, a question nor a finish, or that repeats a
-    step already answered (fed back to the model).
+    """Refuse a step whose action is neither a function, a question nor a finish (only a finish in a
+    `non_tool` dialogue), or that repeats a step already answered (fed back to the model).
 
     An empty final answer is not refused here: the simulation files it under its own rule.
     """
-    allowed = [*functions, ASK_USER, FINISH]
+    allowed = [FINISH] if dialog_type == "non_tool" else [*functions, ASK_USER, FINISH]
     if turn.action not in allowed:
         raise ValueError(f"action {turn.action!r} is not one of {allowed}")
     if turn.action == ASK_USER and not str(turn.action_input.get("Question", "")).strip():
@@ -115,21 +138,23 @@ def next_turn(
     tool: Tool,
     spec: dict[str, Any],
     instruction: str,
-    steps: list[Step],
+    messages: list[Message],
     *,
     max_steps: int,
     stage: str,
     tally: Tally | None = None,
+    dialog_type: DialogType = "single",
 ) -> AssistantTurn:
-    """The assistant's next step (StructuredOutputError when its answer cannot be used)."""
+    """The assistant's next step (StructuredOutputError when its answer cannot be used). It is not
+    told the dialogue's type: in a `non_tool` one the decoding schema only lets it answer."""
     prompt = step_prompt()
-    history = render_steps(steps)
+    history = render_steps(messages)
     history += (
-        f"\nYou have taken {len(steps)} of at most {max_steps} steps. What is your next step?"
-        if steps
+        f"\nYou have taken {step_count(messages)} of at most {max_steps} steps. What is your next step?"
+        if history
         else "What is your first step?"
     )
-    messages = prompt.render(
+    request = prompt.render(
         name=tool.name,
         documentation=tool.nl_documentation,
         max_steps=max_steps,
@@ -137,15 +162,15 @@ def next_turn(
         history=history.strip(),
     )
     functions = [r.name for r in tool.routes]
-    answered = answered_actions(steps)
+    answered = answered_actions(messages)
     return gateway.structured(
         stage=stage,
         role=ROLE,
-        messages=messages,
+        messages=request,
         output=AssistantTurn,
         template=prompt.key,
-        check=lambda turn: check_turn(turn, functions, answered),
-        decoding_schema=decoding_schema(spec, answered),
+        check=lambda turn: check_turn(turn, functions, answered, dialog_type),
+        decoding_schema=decoding_schema(spec, answered, dialog_type),
         max_tokens=700,
         tally=tally,
     )

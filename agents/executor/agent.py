@@ -18,7 +18,7 @@ from schemas.calls import (
     error_answer,
     response_schema,
 )
-from schemas.instance import ExecutorAnswer
+from schemas.simulation import ExecutorAnswer
 from schemas.spec import nl_documentation, operation_by_name
 from schemas.tool import Tool
 

@@ -1,0 +1,115 @@
+"""A simulated dialogue as messages: the record of `dialogs` (accepted) and `rejected_dialogs`.
+
+The messages have the shape the field uses (OpenAI chat): `user`; `assistant` with content, an
+optional thought and `tool_calls` (id, function name, arguments as JSON text); `tool` with the
+call's id, the function's name, the HTTP status code and the response body as JSON text. A clarifying
+question of the assistant and the user's reply to it are messages too, marked `clarification` (the
+ReAct rendering writes them as ToolAlpaca's `getDetails` action). Every training format (ReAct text,
+OpenAI JSONL, HF/TRL, ShareGPT, BFCL) is a rendering of this one record; `schemas/react.py` is the
+ReAct one.
+
+The counts a user filters on (`turns`, `calls`, `calls_per_turn`, `distinct_functions`) are derived
+from the messages by `Dialog.counted`, the one place they are computed.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+DialogType = Literal["single", "non_tool"]
+"""What a dialogue is made to teach: `single`, a request the tool serves, with one or more calls
+(ToolAlpaca's kind); `non_tool`, a request the tool cannot serve or that needs no tool, answered
+without a call (BFCL's irrelevance)."""
+DialogStatus = Literal["simulated", "accepted", "rejected"]
+Ending = Literal["final_answer", "step_limit", "assistant_unusable", "executor_unusable", "not_simulated"]
+RejectionRule = Literal[
+    "too_many_steps",
+    "no_function_call",
+    "tool_called_in_non_tool",
+    "unparseable_output",
+    "no_final_answer",
+    "invalid_observation",
+    "llm_error",
+    "task_failed",
+]
+
+
+class ToolCall(BaseModel):
+    """One function call of an assistant message."""
+
+    id: str = Field(description="Unique within the dialogue: `call_<n>`, counted from 1.")
+    name: str = Field(description="The function called.")
+    arguments: str = Field(description="The arguments, as JSON text (an object).")
+
+
+class Message(BaseModel):
+    """One message of a dialogue; the fields a role does not use stay empty."""
+
+    role: Literal["user", "assistant", "tool"]
+    content: str = Field(
+        default="",
+        description="user: the request or reply; assistant: the answer or question; tool: the body (JSON).",
+    )
+    thought: str = Field(default="", description="assistant: its reasoning before acting (ReAct's Thought).")
+    tool_calls: list[ToolCall] = Field(default_factory=list, description="assistant: the calls it makes.")
+    tool_call_id: str = Field(default="", description="tool: the id of the call this answers.")
+    name: str = Field(default="", description="tool: the function that answered.")
+    status_code: int | None = Field(default=None, description="tool: the HTTP status of the response.")
+    clarification: bool = Field(
+        default=False, description="An assistant's clarifying question, or the user's reply to it."
+    )
+
+
+def tool_message(call: ToolCall, status_code: int, body: dict[str, Any]) -> Message:
+    """The tool's answer to `call`."""
+    content = json.dumps(body, ensure_ascii=False)
+    return Message(
+        role="tool", content=content, tool_call_id=call.id, name=call.name, status_code=status_code
+    )
+
+
+class Dialog(BaseModel):
+    """A simulated dialogue: a row of `dialogs` (accepted) or `rejected_dialogs`.
+
+    The simulation records how the dialogue ended (`ending`, with `ending_detail`) and leaves the
+    status `simulated`; the checks step (`tasks/checks.py`) accepts it or rejects it by a named rule.
+    """
+
+    dialog_id: str = Field(description="The instruction's id: `<tool_id>-<n>`, stable across runs.")
+    tool_id: str = Field(description="The tool the request was written for.")
+    dialog_type: DialogType = "single"
+    instruction: str = Field(description="The user's first request.")
+    messages: list[Message]
+    tools: str = Field(description="The functions offered to the assistant: OpenAI `tools`, as JSON text.")
+    tool_ids: list[str] = Field(description="The tools whose functions were offered.")
+    final_answer: str = Field(description="The assistant's last answer.")
+    functions_used: list[str] = Field(description="Functions called, each once, in order of first call.")
+    turns: int = Field(description="User requests (a reply to a clarifying question is not one).")
+    calls: int = Field(description="Function calls made.")
+    calls_per_turn: int = Field(description="The most calls in one assistant message.")
+    distinct_functions: int
+    llm_calls: int = Field(description="LLM calls the simulation made (answers from the cache included).")
+    prompt_tokens: int
+    completion_tokens: int
+    ending: Ending = Field(default="final_answer", description="How the simulation ended.")
+    ending_detail: str = Field(default="", description="What ended it, when not a final answer.")
+    status: DialogStatus
+    rejection_rule: RejectionRule | None = None
+    rejection_reason: str = ""
+
+    @staticmethod
+    def counted(messages: list[Message]) -> dict[str, Any]:
+        """The counts stored with a dialogue, from its messages."""
+        calls = [call for m in messages if m.role == "assistant" for call in m.tool_calls]
+        used = list(dict.fromkeys(call.name for call in calls))
+        per_message = [len(m.tool_calls) for m in messages if m.role == "assistant"]
+        return {
+            "functions_used": used,
+            "turns": sum(1 for m in messages if m.role == "user" and not m.clarification),
+            "calls": len(calls),
+            "calls_per_turn": max(per_message, default=0),
+            "distinct_functions": len(used),
+        }

@@ -1,0 +1,84 @@
+"""Simulation records: the instructions the user agent writes, and the agents' structured answers.
+
+`InstructionBatch`, `AssistantTurn`, `UserReply` and `ExecutorAnswer` are structured answers asked
+of the LLM; `Instruction` is the row of `instructions`. The dialogue the agents play out is a
+`Dialog` (`schemas/dialog.py`).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from schemas.dialog import DialogType
+
+InstructionStyle = Literal["command", "question", "story"]
+FINISH = "finish"
+ASK_USER = "getDetails"
+
+
+class DraftInstruction(BaseModel):
+    """One user request as the user agent writes it."""
+
+    text: str = Field(min_length=15, max_length=600, description="The request, with concrete values.")
+    style: InstructionStyle = Field(
+        description="A direct command, a question, or a short story with the need."
+    )
+    functions: list[str] = Field(min_length=1, max_length=3, description="Functions it needs, in order.")
+
+
+class InstructionBatch(BaseModel):
+    """The user agent's instructions for one tool."""
+
+    instructions: list[DraftInstruction] = Field(min_length=1, max_length=20)
+
+
+class NonToolDraft(BaseModel):
+    """One request the tool cannot serve, or that needs no tool, as the user agent writes it."""
+
+    text: str = Field(min_length=15, max_length=600, description="The request, with concrete values.")
+    style: InstructionStyle = Field(
+        description="A direct command, a question, or a short story with the need."
+    )
+
+
+class NonToolBatch(BaseModel):
+    """The user agent's requests for one tool that need none of its functions."""
+
+    instructions: list[NonToolDraft] = Field(min_length=1, max_length=20)
+
+
+class Instruction(BaseModel):
+    """A row of instructions.parquet."""
+
+    instruction_id: str = Field(description="`<tool_id>-<n>`, stable across runs.")
+    tool_id: str
+    dialog_type: DialogType = Field(default="single", description="The kind of dialogue it is written for.")
+    text: str
+    style: InstructionStyle
+    functions: list[str] = Field(
+        description="The functions the user agent expected to be needed (none for `non_tool`)."
+    )
+
+
+class AssistantTurn(BaseModel):
+    """One ReAct step of the assistant: a thought, then an action with its input, or the final answer."""
+
+    thought: str = Field(min_length=1, max_length=600)
+    action: str = Field(description=f"A function name, {ASK_USER!r} to ask the user, or {FINISH!r}.")
+    action_input: dict[str, Any] = Field(default_factory=dict)
+    final_answer: str = Field(default="", max_length=1500)
+
+
+class UserReply(BaseModel):
+    """The user's answer to the assistant's clarifying question."""
+
+    reply: str = Field(min_length=1, max_length=600)
+
+
+class ExecutorAnswer(BaseModel):
+    """The simulated API's HTTP response."""
+
+    status_code: int = Field(ge=100, le=599)
+    body: dict[str, Any] = Field(default_factory=dict)
