@@ -186,8 +186,13 @@ def finish(run: CorpusRun, store: RunStore, report: RunReport) -> None:
     if series:
         run.changes = compare_runs(store, series, previous_in_series(store, series, run_id), run_id)
     rejections = Counter((r.step, r.rule) for r in store.iter_records(run_id, "rejections", Rejection))
+    dialog_types: Counter[tuple[str, str]] = Counter()
+    for name, status in (("dialogs", "accepted"), ("rejected_dialogs", "rejected")):
+        if store.has_artifact(run_id, name):
+            kinds = store.read_column(run_id, name, "dialog_type")
+            dialog_types.update((str(kind), status) for kind in kinds)
     usage, tools = run.gateway.ledger.summary(), list(run.summary_rows())
-    report.finish(run.stage_stats(), rejections, usage, tools, run.changes)
+    report.finish(run.stage_stats(), rejections, usage, tools, run.changes, dialog_types)
 
 
 @functools.cache

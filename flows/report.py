@@ -81,10 +81,11 @@ class RunReport:
         usage: LLMUsage,
         tool_rows: list[dict[str, Any]],
         changes: RunChanges | None,
+        dialog_types: Counter[tuple[str, str]] | None = None,
     ) -> str:
         """The last progress, then the summary artifacts (and the changes); returns the markdown."""
         self.update(force=True)
-        markdown = summary_markdown(stages, rejections, usage)
+        markdown = summary_markdown(stages, rejections, usage, dialog_types)
         if changes is not None:
             changed = changes_markdown(changes)
             markdown += "\n" + changed
@@ -103,13 +104,24 @@ def table(header: list[str], rows: list[list[Any]]) -> list[str]:
     return lines + ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
 
 
-def summary_markdown(stages: list[StageStats], rejections: Counter[tuple[str, str]], usage: LLMUsage) -> str:
-    """The run's counts per stage, rejections by step and rule, and LLM usage and cost."""
+def summary_markdown(
+    stages: list[StageStats],
+    rejections: Counter[tuple[str, str]],
+    usage: LLMUsage,
+    dialog_types: Counter[tuple[str, str]] | None = None,
+) -> str:
+    """The run's counts per stage, dialogues by type (accepted, rejected), rejections by step and
+    rule, and LLM usage and cost."""
+    dialog_types = dialog_types or Counter()
     lines = ["## Stages", ""]
     lines += table(
         ["stage", "in", "out", "rejected", "unfinished", "seconds"],
         [[s.name, s.inputs, s.outputs, s.rejected, s.unfinished, f"{s.seconds:.1f}"] for s in stages],
     )
+    if kinds := sorted({kind for kind, _ in dialog_types}):
+        lines += ["", "## Dialogues by type", ""]
+        rows = [[kind, dialog_types[(kind, "accepted")], dialog_types[(kind, "rejected")]] for kind in kinds]
+        lines += table(["type", "accepted", "rejected"], rows)
     lines += ["", "## Rejections by rule", ""]
     by_rule = [[step, rule, n] for (step, rule), n in sorted(rejections.items())]
     lines += table(["step", "rule", "count"], by_rule) if by_rule else ["None."]

@@ -185,12 +185,16 @@ def test_the_corpus_flow_over_http_through_the_fake_server(tmp_path):
     assert manifest(run_dir)["llm"]["calls"] == completions
 
 
-def test_a_run_with_a_mix_of_dialogue_types_files_both(scripted_llm: ScriptedLLM, llm_config, tmp_path):
+def test_a_run_with_a_mix_of_dialogue_types_files_both(
+    scripted_llm: ScriptedLLM, llm_config, tmp_path, monkeypatch
+):
     scripted_llm.script = responders.toolforge
+    reports: list[str] = []
+    monkeypatch.setattr(report, "create_markdown_artifact", lambda markdown, **_: reports.append(markdown))
+    monkeypatch.setattr(report, "create_table_artifact", lambda table, **_: None)
     mix = {"single": 0.5, "non_tool": 0.5}
-    run_dir = corpus.run(
-        config_for(tmp_path, llm_config, simulation={"instructions_per_tool": 2, "dialog_mix": mix})
-    )
+    config = config_for(tmp_path, llm_config, simulation={"instructions_per_tool": 2, "dialog_mix": mix})
+    run_dir = corpus.run(config)
     run = tables(run_dir)
     assert sorted(run["instructions"]["dialog_type"]) == ["non_tool", "non_tool", "single", "single"]
     dialogs = run["dialogs"].set_index("dialog_id")
@@ -198,3 +202,6 @@ def test_a_run_with_a_mix_of_dialogue_types_files_both(scripted_llm: ScriptedLLM
     by_type = dialogs.groupby("dialog_type")["calls"].agg(list).to_dict()
     assert by_type["non_tool"] == [0, 0] and min(by_type["single"]) >= 1
     assert manifest(run_dir)["config"]["simulation"]["dialog_mix"] == mix
+    (markdown,) = reports
+    assert "## Dialogues by type" in markdown
+    assert "| non_tool | 2 | 0 |" in markdown and "| single | 2 | 0 |" in markdown
