@@ -10,7 +10,7 @@ from agents.llm.gateway import LLMGateway, Tally
 from agents.llm.prompts import PromptTemplate, load_prompt
 from agents.llm.structured import bounded
 from schemas.dialog import DialogType, Message
-from schemas.react import render_steps, step_count
+from schemas.react import ReactStep, react_steps, render_steps
 from schemas.simulation import ASK_USER, FINISH, AssistantTurn
 from schemas.spec import arguments_schema, operations
 from schemas.tool import Tool
@@ -32,26 +32,15 @@ def _branch(action: str, extra: dict[str, Any], required: list[str]) -> dict[str
     }
 
 
-def answered_actions(messages: list[Message]) -> dict[tuple[str, str], int]:
-    """(action, input as canonical JSON) -> step number, for every action that got its answer: a 2xx
+def answered_actions(steps: list[ReactStep]) -> dict[tuple[str, str], int]:
+    """(action, input as canonical JSON) -> step number, for every step that got its answer: a 2xx
     tool response or the user's reply. Doing the same again can only bring the same answer."""
-    results = {m.tool_call_id: m.status_code for m in messages if m.role == "tool"}
     answered: dict[tuple[str, str], int] = {}
-    step = 0
-    for index, message in enumerate(messages):
-        if message.role != "assistant":
+    for number, step in enumerate(steps, 1):
+        if step.observation is None:
             continue
-        if message.clarification:
-            step += 1
-            if any(m.role == "user" for m in messages[index + 1 :]):
-                question = {"Question": message.content}
-                answered.setdefault((ASK_USER, _canonical(question)), step)
-            continue
-        for call in message.tool_calls:
-            step += 1
-            status = results.get(call.id)
-            if status is not None and 200 <= status < 300:
-                answered.setdefault((call.name, _canonical(call.arguments)), step)
+        if step.status_code is None or 200 <= step.status_code < 300:
+            answered.setdefault((step.action, _canonical(step.action_input)), number)
     return answered
 
 
@@ -148,10 +137,11 @@ def next_turn(
     """The assistant's next step (StructuredOutputError when its answer cannot be used). It is not
     told the dialogue's type: in a `non_tool` one the decoding schema only lets it answer."""
     prompt = step_prompt()
-    history = render_steps(messages)
+    steps = react_steps(messages)
+    history = render_steps(steps)
     history += (
-        f"\nYou have taken {step_count(messages)} of at most {max_steps} steps. What is your next step?"
-        if history
+        f"\nYou have taken {len(steps)} of at most {max_steps} steps. What is your next step?"
+        if steps
         else "What is your first step?"
     )
     request = prompt.render(
@@ -162,7 +152,7 @@ def next_turn(
         history=history.strip(),
     )
     functions = [r.name for r in tool.routes]
-    answered = answered_actions(messages)
+    answered = answered_actions(steps)
     return gateway.structured(
         stage=stage,
         role=ROLE,
