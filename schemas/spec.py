@@ -261,6 +261,8 @@ class FunctionInput:
     location: str
     required: bool
     schema: dict[str, Any]
+    description: str = ""
+    """A parameter's own description (a body field's is in its schema)."""
 
 
 def function_inputs(spec: dict[str, Any], operation: dict[str, Any]) -> list[FunctionInput]:
@@ -276,6 +278,7 @@ def function_inputs(spec: dict[str, Any], operation: dict[str, Any]) -> list[Fun
                 location=param.get("in", "query"),
                 required=bool(param.get("required")) or param.get("in") == "path",
                 schema=inline_refs(spec, parameter_schema(spec, param)),
+                description=str(param.get("description") or ""),
             )
         )
     body = request_body(spec, operation)  # one media type describes the body
@@ -289,44 +292,30 @@ def function_inputs(spec: dict[str, Any], operation: dict[str, Any]) -> list[Fun
 
 def arguments_schema(spec: dict[str, Any], operation: dict[str, Any]) -> dict[str, Any]:
     """One JSON schema object for all of a function's inputs (descriptions left out: for decoding)."""
-    inputs = function_inputs(spec, operation)
-    return {
-        "type": "object",
-        "properties": {i.name: {k: v for k, v in i.schema.items() if k != "description"} for i in inputs},
-        "required": [i.name for i in inputs if i.required],
-    }
+    return _inputs_object(function_inputs(spec, operation), described=False)
 
 
 def function_tools(spec: dict[str, Any]) -> list[dict[str, Any]]:
     """The spec's functions as OpenAI `tools`: each a name, a description and its parameters as one
-    JSON schema object (a parameter's description, where the spec has one, kept in its schema)."""
+    JSON schema object (with the descriptions the spec gives)."""
     tools = []
     for op in operations(spec):
-        inputs = function_inputs(spec, op.operation)
-        properties = {}
-        for item in inputs:
-            schema = dict(item.schema)
-            raw = next(
-                (
-                    p
-                    for p in op.operation.get("parameters") or []
-                    if resolve(spec, p).get("name") == item.name
-                ),
-                None,
-            )
-            described = resolve(spec, raw).get("description") if raw is not None else None
-            if described and "description" not in schema:
-                schema["description"] = described
-            properties[item.name] = schema
-        parameters = {
-            "type": "object",
-            "properties": properties,
-            "required": [i.name for i in inputs if i.required],
-        }
+        parameters = _inputs_object(function_inputs(spec, op.operation), described=True)
         description = op.operation.get("summary") or op.operation.get("description") or ""
         function = {"name": op.name, "description": str(description), "parameters": parameters}
         tools.append({"type": "function", "function": function})
     return tools
+
+
+def _inputs_object(inputs: list[FunctionInput], described: bool) -> dict[str, Any]:
+    """The inputs as the properties of one object schema, with or without their descriptions."""
+    properties = {}
+    for item in inputs:
+        schema = {k: v for k, v in item.schema.items() if described or k != "description"}
+        if described and item.description and "description" not in schema:
+            schema["description"] = item.description
+        properties[item.name] = schema
+    return {"type": "object", "properties": properties, "required": [i.name for i in inputs if i.required]}
 
 
 def inline_refs(spec: dict[str, Any], schema: Any, _open: tuple[str, ...] = ()) -> Any:

@@ -8,6 +8,7 @@ the checks step (`tasks/checks.py`) decides what to keep.
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import Any
 
@@ -113,12 +114,18 @@ def write_instructions(tool: Tool, gateway: LLMGateway, settings: SimulationSett
     return ToolInstructions(tool_id=tool.tool_id, instructions=instructions, shortfall="; ".join(shortfalls))
 
 
+@functools.lru_cache(maxsize=64)
+def offered_tools(openapi: str) -> str:
+    """A tool's functions as OpenAI `tools` (JSON text), made once per spec: every dialogue of the
+    tool offers the same."""
+    return json.dumps(function_tools(json.loads(openapi)), ensure_ascii=False)
+
+
 class _Dialogue:
     """The state of one simulated dialogue while it runs."""
 
-    def __init__(self, tool: Tool, instruction: Instruction, spec: dict[str, Any] | None = None) -> None:
+    def __init__(self, tool: Tool, instruction: Instruction) -> None:
         self.tool, self.instruction = tool, instruction
-        self.spec = spec if spec is not None else json.loads(tool.openapi)
         self.messages: list[Message] = [Message(role="user", content=instruction.text)]
         self.tally = Tally()
 
@@ -144,7 +151,7 @@ class _Dialogue:
             dialog_type=self.instruction.dialog_type,
             instruction=self.instruction.text,
             messages=messages,
-            tools=json.dumps(function_tools(self.spec), ensure_ascii=False),
+            tools=offered_tools(self.tool.openapi),
             tool_ids=[self.tool.tool_id],
             final_answer=final_answer,
             **Dialog.counted(messages),
@@ -165,7 +172,7 @@ def simulate(
     usable; the dialogue records which (`ending`). A failed LLM call propagates.
     """
     spec = json.loads(tool.openapi)
-    dialogue = _Dialogue(tool, instruction, spec)
+    dialogue = _Dialogue(tool, instruction)
     executor = ToolExecutor(tool, gateway)
     role = assistant.ROLE
     try:
