@@ -123,8 +123,9 @@ _OBJECTS = ["Lisbon", "Osaka", "Nairobi", "Lima", "Oslo", "Denver", "Hanoi", "Po
 
 
 def instruction_batch(request: dict[str, Any]) -> dict[str, Any]:
-    """Distinct requests: naming the tool's first function where the decoding schema asks for
-    functions (the only one it allows), else requests that need no function of the tool."""
+    """Distinct requests: naming as many of the tool's functions as the decoding schema asks for
+    (in the order it lists them, so a dependent request searches before it fetches), else requests
+    that need no function of the tool."""
     batch = _schema(request)["properties"]["instructions"]
     functions = batch["items"]["properties"].get("functions")
     api, styles = _api_name(request), ["command", "question", "story"]
@@ -136,58 +137,91 @@ def instruction_batch(request: dict[str, Any]) -> dict[str, Any]:
             instructions.append({"text": text, "style": styles[i % 3]})
             continue
         text = f"Please {_TASKS[i % 10]} what {api} has on {_OBJECTS[(i * 3) % 10]} for trip {i + 1}"
-        first = functions["items"]["enum"][0]
-        instructions.append({"text": text, "style": styles[i % 3], "functions": [first]})
+        names = functions["items"]["enum"]
+        needed = [names[n % len(names)] for n in range(functions.get("minItems", 1))]
+        instructions.append({"text": text, "style": styles[i % 3], "functions": needed})
     return {"instructions": instructions}
 
 
+PARALLEL = "multi_tool_use.parallel"
+_NOT_CALLS = {"finish", "getDetails", PARALLEL}
+_REQUEST = "User request: "
+
+
+def _moves(request: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The assistant's open moves in this request's decoding schema: action -> its branch."""
+    return {b["properties"]["action"]["const"]: b for b in _schema(request)["anyOf"]}
+
+
+def _current_request(request: dict[str, Any]) -> str:
+    """The prompt from the current user request on (earlier turns of a multi-turn dialogue left out)."""
+    return _text(request).rsplit(_REQUEST, 1)[-1]
+
+
+def _parallel(branch: dict[str, Any], rng: random.Random) -> dict[str, Any]:
+    """Two calls at once, sampled from the parallel branch."""
+    calls = branch["properties"]["calls"]
+    sampled = sample_from_schema({**calls, "minItems": 2, "maxItems": 2}, rng=rng)
+    return {"thought": "Both can be done at once.", "action": PARALLEL, "calls": sampled}
+
+
 def assistant_turn(request: dict[str, Any]) -> dict[str, Any]:
-    """Call the first function with arguments sampled from its schema; finish once something came back
-    (at once where finishing is the only move: a non_tool dialogue)."""
-    only_finish = [b["properties"]["action"]["const"] for b in _schema(request)["anyOf"]] == ["finish"]
-    if only_finish:
+    """Finish once something came back for the current request, where finishing is open (at once
+    where it is the only move: a non_tool dialogue); else call several functions where that is the
+    move (a parallel dialogue), else one, preferring one not called yet (arguments sampled from its
+    schema, so a dependent call takes the value its schema allows: one an earlier result gave)."""
+    moves, current = _moves(request), _current_request(request)
+    if list(moves) == ["finish"]:
         answer = "Here is what I know, without the API."
         return {"thought": "No function is needed.", "action": "finish", "final_answer": answer}
-    if "Observation:" in _text(request):
+    rng = random.Random(int(hashlib.sha256(_text(request).encode()).hexdigest()[:8], 16))
+    if PARALLEL in moves:
+        return _parallel(moves[PARALLEL], rng)
+    if "Observation:" in current and "finish" in moves:
         return {
             "thought": "The function answered; I can tell the user.",
             "action": "finish",
             "final_answer": "Here is what the API returned for your request.",
         }
-    first = _schema(request)["anyOf"][0]
+    functions = [name for name in moves if name not in _NOT_CALLS]
+    fresh = [name for name in functions if f"Action: {name}\n" not in current]
+    name = (fresh or functions)[0]
     return {
         "thought": "I should call the API.",
-        "action": first["properties"]["action"]["const"],
-        "action_input": _sample(first["properties"]["action_input"], request),
+        "action": name,
+        "action_input": sample_from_schema(moves[name]["properties"]["action_input"], rng=rng),
     }
 
 
-_INSTRUCTION = re.compile(r"^User request: (.+)$", re.MULTILINE)
-
-
 def varied_assistant_turn(request: dict[str, Any]) -> dict[str, Any]:
-    """Pick among the allowed answers at random (seeded by the request): a dialogue makes 1 to 4
-    calls of any of the tool's functions before it finishes, so dialogues end at different lengths."""
-    text = _text(request)
-    done = text.count("Observation:")
-    instruction = _INSTRUCTION.search(text)
-    about = instruction.group(1) if instruction else text[:200]
+    """Pick among the open moves at random (seeded by the request): a dialogue makes 1 to 4 calls of
+    any of the tool's functions before it finishes, so dialogues end at different lengths."""
+    moves, current = _moves(request), _current_request(request)
+    done = current.count("Observation:")
+    about = current.split("\n", 1)[0]
     wanted = 1 + int(hashlib.sha256(about.encode()).hexdigest(), 16) % 4
-    branches = _schema(request)["anyOf"]
-    functions = [b for b in branches if b["properties"]["action"]["const"] not in {"finish", "getDetails"}]
-    if done >= wanted or not functions:
+    rng = random.Random(int(hashlib.sha256(_text(request).encode()).hexdigest()[:8], 16))
+    if PARALLEL in moves:
+        return _parallel(moves[PARALLEL], rng)
+    functions = [name for name in moves if name not in _NOT_CALLS]
+    if "finish" in moves and (done >= wanted or not functions):
         return {"thought": "I have it.", "action": "finish", "final_answer": f"Done after {done} calls."}
-    rng = random.Random(int(hashlib.sha256(text.encode()).hexdigest()[:8], 16))
-    branch = rng.choice(functions)
+    name = rng.choice(functions)
     return {
         "thought": f"Call number {done + 1}.",
-        "action": branch["properties"]["action"]["const"],
-        "action_input": sample_from_schema(branch["properties"]["action_input"], rng=rng),
+        "action": name,
+        "action_input": sample_from_schema(moves[name]["properties"]["action_input"], rng=rng),
     }
 
 
 def user_reply(request: dict[str, Any]) -> dict[str, Any]:
     return {"reply": "Use Lisbon, and the record id 42."}
+
+
+def follow_up(request: dict[str, Any]) -> dict[str, Any]:
+    """A follow-up request, numbered by the requests made so far."""
+    made = _text(request).count("You: ")
+    return {"text": f"Thanks. Now the same for {_OBJECTS[made % 10]}, please (request {made + 1})."}
 
 
 def executor_answer(request: dict[str, Any]) -> dict[str, Any]:
@@ -205,6 +239,7 @@ RESPONDERS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     "NonToolBatch": instruction_batch,
     "AssistantTurn": assistant_turn,
     "UserReply": user_reply,
+    "FollowUp": follow_up,
     "ExecutorAnswer": executor_answer,
 }
 

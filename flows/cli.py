@@ -146,15 +146,17 @@ def build_parser() -> argparse.ArgumentParser:
         type=_dialog_mix,
         default=None,
         metavar="TYPE=SHARE,...",
-        help="the share of each dialogue type among a tool's instructions: single (a request the tool "
-        "serves) and non_tool (one it cannot serve, answered without a call); default single=0.9,"
-        "non_tool=0.1; single=1 makes ToolAlpaca's dialogues only",
+        help="the share of each dialogue type among a tool's instructions: single (a request one call "
+        "serves), parallel (several calls in one message), dependent (a call taking a value from an "
+        "earlier result), non_tool (a request answered without a call) and multi_turn (2 to 4 "
+        "follow-ups); default single=0.3,parallel=0.2,dependent=0.2,non_tool=0.1,multi_turn=0.2; "
+        "single=1 makes ToolAlpaca's dialogues only",
     )
     build.add_argument(
         "--max-steps",
         type=_positive,
         default=5,
-        help="actions allowed per dialogue before it is rejected (default 5)",
+        help="actions allowed per user request before the dialogue is rejected (default 5)",
     )
     p.add_argument("--out", default="out", help="run store: local path or fsspec URL (default ./out)")
     p.add_argument(
@@ -247,7 +249,7 @@ def config_from_args(args: argparse.Namespace) -> CorpusConfig:
 
 
 def _dialog_mix(text: str) -> dict[str, float]:
-    """`single=0.9,non_tool=0.1` as {type: share}."""
+    """`single=0.3,parallel=0.2,...` as {type: share}."""
     known = list(get_args(DialogType))
     mix: dict[str, float] = {}
     for item in (part.strip() for part in text.split(",") if part.strip()):

@@ -19,16 +19,22 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-DialogType = Literal["single", "non_tool"]
-"""What a dialogue is made to teach: `single`, a request the tool serves, with one or more calls
-(ToolAlpaca's kind); `non_tool`, a request the tool cannot serve or that needs no tool, answered
-without a call (BFCL's irrelevance)."""
+DialogType = Literal["single", "parallel", "dependent", "non_tool", "multi_turn"]
+"""What a dialogue is made to teach (ToolACE's kinds): `single`, a request the tool serves, with one or
+more calls (ToolAlpaca's kind); `parallel`, several independent calls in one assistant message;
+`dependent`, a later call taking a value from an earlier call's result; `non_tool`, a request the
+tool cannot serve or that needs no tool, answered without a call (BFCL's irrelevance); `multi_turn`,
+a request and 2 to 4 follow-ups, each building on the last answer. `schemas/dialog_shape.py` says
+what each asks of the dialogue."""
 DialogStatus = Literal["simulated", "accepted", "rejected"]
 Ending = Literal["final_answer", "step_limit", "assistant_unusable", "executor_unusable", "not_simulated"]
 RejectionRule = Literal[
     "too_many_steps",
     "no_function_call",
+    "not_parallel",
+    "not_dependent",
     "tool_called_in_non_tool",
+    "not_multi_turn",
     "unparseable_output",
     "no_final_answer",
     "invalid_observation",

@@ -9,8 +9,9 @@ Final Answer: ...
 
 A clarifying question is ToolAlpaca's `getDetails` action, the user's reply its observation. ReAct
 has one action per step: an assistant message with several calls is written as one step per call,
-the first with the message's thought. What the assistant sees of a dialogue so far is this text
-too, and `react_steps` is the one reading of the messages as steps that both use.
+the first with the message's thought. A multi-turn dialogue is one such block per user request,
+each ending in its final answer. What the assistant sees of a dialogue so far is this text too, and
+`react_steps` and `react_turns` are the one reading of the messages that both use.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from collections.abc import Sequence
 from typing import NamedTuple
 
 from schemas.dialog import Dialog, Message
+from schemas.dialog_shape import current_turn
 from schemas.simulation import ASK_USER
 
 
@@ -57,9 +59,31 @@ def react_steps(messages: Sequence[Message]) -> list[ReactStep]:
     return steps
 
 
+class ReactTurn(NamedTuple):
+    """One user request, the steps taken for it and the final answer (None while there is none)."""
+
+    request: str
+    steps: list[ReactStep]
+    final_answer: str | None
+
+
+def react_turns(messages: Sequence[Message]) -> list[ReactTurn]:
+    """The dialogue's turns in order: a new one starts at each user request (not at a reply to a
+    clarifying question)."""
+    starts = [i for i, m in enumerate(messages) if m.role == "user" and not m.clarification]
+    turns: list[ReactTurn] = []
+    for start, end in zip(starts, [*starts[1:], len(messages)], strict=True):
+        part = messages[start:end]
+        answers = [m for m in part if m.role == "assistant" and not m.tool_calls and not m.clarification]
+        final = answers[-1].content if answers else None
+        turns.append(ReactTurn(messages[start].content, react_steps(part), final))
+    return turns
+
+
 def step_count(messages: Sequence[Message]) -> int:
-    """ReAct steps taken: one per function call, one per clarifying question."""
-    return len(react_steps(messages))
+    """ReAct steps taken for the current request: one per function call, one per clarifying question
+    (the step limit holds per request)."""
+    return len(react_steps(current_turn(messages)))
 
 
 def render_steps(steps: Sequence[ReactStep]) -> str:
@@ -71,10 +95,19 @@ def render_steps(steps: Sequence[ReactStep]) -> str:
     )
 
 
-def render_react(dialog: Dialog, *, with_instruction: bool = True) -> str:
-    """One dialogue as ReAct text: the instruction, its steps and the final answer."""
-    parts = [dialog.instruction] if with_instruction else []
-    if steps := react_steps(dialog.messages):
-        parts.append(render_steps(steps))
-    parts.append(f"Final Answer: {dialog.final_answer}")
+def render_turn(turn: ReactTurn, *, with_request: bool = True) -> str:
+    """One turn as ReAct text: the request, its steps and the final answer."""
+    parts = [turn.request] if with_request else []
+    if turn.steps:
+        parts.append(render_steps(turn.steps))
+    parts.append(f"Final Answer: {turn.final_answer or ''}")
     return "\n".join(parts)
+
+
+def render_react(dialog: Dialog, *, with_instruction: bool = True) -> str:
+    """One dialogue as ReAct text: for each request (the instruction, then any follow-ups), its steps
+    and its final answer."""
+    turns = react_turns(dialog.messages)
+    return "\n".join(
+        render_turn(turn, with_request=with_instruction or number > 0) for number, turn in enumerate(turns)
+    )

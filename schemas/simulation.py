@@ -1,8 +1,8 @@
 """Simulation records: the instructions the user agent writes, and the agents' structured answers.
 
-`InstructionBatch`, `AssistantTurn`, `UserReply` and `ExecutorAnswer` are structured answers asked
-of the LLM; `Instruction` is the row of `instructions`. The dialogue the agents play out is a
-`Dialog` (`schemas/dialog.py`).
+`InstructionBatch`, `NonToolBatch`, `AssistantTurn`, `UserReply`, `FollowUp` and `ExecutorAnswer`
+are structured answers asked of the LLM; `Instruction` is the row of `instructions`. The dialogue
+the agents play out is a `Dialog` (`schemas/dialog.py`).
 """
 
 from __future__ import annotations
@@ -16,6 +16,9 @@ from schemas.dialog import DialogType
 InstructionStyle = Literal["command", "question", "story"]
 FINISH = "finish"
 ASK_USER = "getDetails"
+PARALLEL = "multi_tool_use.parallel"
+"""The action of several calls at once (the name OpenAI's models use for it; a dot keeps it apart from
+every function name, which is an identifier)."""
 
 
 class DraftInstruction(BaseModel):
@@ -60,14 +63,28 @@ class Instruction(BaseModel):
     functions: list[str] = Field(
         description="The functions the user agent expected to be needed (none for `non_tool`)."
     )
+    follow_ups: int = Field(
+        default=0, ge=0, le=4, description="`multi_turn`: the follow-up requests the user will make (2 to 4)."
+    )
+
+
+class PlannedCall(BaseModel):
+    """One call of a parallel step."""
+
+    function: str
+    arguments: dict[str, Any] = Field(default_factory=dict)
 
 
 class AssistantTurn(BaseModel):
-    """One ReAct step of the assistant: a thought, then an action with its input, or the final answer."""
+    """One ReAct step of the assistant: a thought, then an action with its input, several calls at
+    once (`PARALLEL`, with `calls`), or the final answer."""
 
     thought: str = Field(min_length=1, max_length=600)
-    action: str = Field(description=f"A function name, {ASK_USER!r} to ask the user, or {FINISH!r}.")
+    action: str = Field(
+        description=f"A function name, {PARALLEL!r}, {ASK_USER!r} to ask the user, or {FINISH!r}."
+    )
     action_input: dict[str, Any] = Field(default_factory=dict)
+    calls: list[PlannedCall] = Field(default_factory=list, max_length=8)
     final_answer: str = Field(default="", max_length=1500)
 
 
@@ -75,6 +92,12 @@ class UserReply(BaseModel):
     """The user's answer to the assistant's clarifying question."""
 
     reply: str = Field(min_length=1, max_length=600)
+
+
+class FollowUp(BaseModel):
+    """The user's next request in a multi-turn dialogue."""
+
+    text: str = Field(min_length=5, max_length=600)
 
 
 class ExecutorAnswer(BaseModel):

@@ -1,4 +1,5 @@
-"""The checks step: ToolAlpaca's shape filters over simulated dialogues, each a named rule.
+"""The checks step: ToolAlpaca's shape filters and the shape of each dialogue type
+(`schemas/dialog_shape.py`) over simulated dialogues, each a named rule.
 
 A rule looks at one dialogue and returns why it fails, or None. `check_dialogs` applies the rules
 in order to every simulated dialogue: the first rule that fails rejects it (`rejection_rule`,
@@ -12,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from schemas import dialog_shape
 from schemas.dialog import Dialog, RejectionRule
 from schemas.rejection import Rejection
 
@@ -37,9 +39,28 @@ def invalid_observation(dialog: Dialog) -> str | None:
 def no_function_call(dialog: Dialog) -> str | None:
     """A dialogue made to use the tool called none of its functions (a clarifying question alone does
     not count)."""
-    if dialog.dialog_type == "non_tool" or dialog.functions_used:
+    return None if dialog.dialog_type == "non_tool" else dialog_shape.no_call(dialog.messages)
+
+
+def not_parallel(dialog: Dialog) -> str | None:
+    """A parallel dialogue made no assistant message with several calls."""
+    return dialog_shape.not_parallel(dialog.messages) if dialog.dialog_type == "parallel" else None
+
+
+def not_dependent(dialog: Dialog) -> str | None:
+    """A dependent dialogue made no call with a value from an earlier result (one the user gave, or
+    that the assistant made up, does not count)."""
+    return dialog_shape.not_dependent(dialog.messages) if dialog.dialog_type == "dependent" else None
+
+
+def not_multi_turn(dialog: Dialog) -> str | None:
+    """A multi-turn dialogue with fewer than 2 follow-up requests."""
+    if dialog.dialog_type != "multi_turn" or dialog.turns >= dialog_shape.MIN_TURNS:
         return None
-    return "the assistant called no function"
+    return (
+        f"a multi_turn dialogue has at least {dialog_shape.MIN_TURNS} user requests; "
+        f"this one has {dialog.turns}"
+    )
 
 
 def tool_called_in_non_tool(dialog: Dialog) -> str | None:
@@ -60,7 +81,10 @@ SHAPE_RULES: list[tuple[RejectionRule, Rule]] = [
     ("unparseable_output", unparseable_output),
     ("invalid_observation", invalid_observation),
     ("no_function_call", no_function_call),
+    ("not_parallel", not_parallel),
+    ("not_dependent", not_dependent),
     ("tool_called_in_non_tool", tool_called_in_non_tool),
+    ("not_multi_turn", not_multi_turn),
     ("no_final_answer", no_final_answer),
 ]
 

@@ -9,6 +9,7 @@ the checks step (`tasks/checks.py`) decides what to keep.
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 from typing import Any
 
@@ -21,8 +22,9 @@ from agents.llm.config import LLMConfig
 from agents.llm.gateway import LLMGateway, StructuredOutputError, Tally, gateway_for
 from agents.user import agent as user
 from schemas.dialog import Dialog, DialogType, Ending, Message, RejectionRule, ToolCall, tool_message
-from schemas.react import step_count
-from schemas.simulation import ASK_USER, FINISH, Instruction
+from schemas.dialog_shape import user_turns
+from schemas.react import react_turns, step_count
+from schemas.simulation import ASK_USER, FINISH, PARALLEL, Instruction
 from schemas.spec import function_tools
 from schemas.tool import Tool
 from tasks.batch import Batch, batch_task, run_batch
@@ -35,14 +37,20 @@ SIMULATION_ROLES = (assistant.ROLE, user.ROLE, EXECUTOR_ROLE)
 """The model roles the simulation calls."""
 
 
-DEFAULT_MIX: dict[DialogType, float] = {"single": 0.9, "non_tool": 0.1}
+DEFAULT_MIX: dict[DialogType, float] = {
+    "single": 0.3,
+    "parallel": 0.2,
+    "dependent": 0.2,
+    "non_tool": 0.1,
+    "multi_turn": 0.2,
+}
 
 
 class SimulationSettings(BaseModel):
     """Knobs of the instruction and simulation stages."""
 
     instructions_per_tool: int = Field(default=10, ge=1, le=20)
-    max_steps: int = Field(default=5, ge=1, le=20, description="Actions allowed before a final answer.")
+    max_steps: int = Field(default=5, ge=1, le=20, description="Actions allowed per user request.")
     dialog_mix: dict[DialogType, float] = Field(
         default_factory=lambda: dict(DEFAULT_MIX),
         description="The share of each dialogue type among a tool's instructions (`single=1`: ToolAlpaca's).",
@@ -80,26 +88,27 @@ class ToolInstructions(BaseModel):
 def write_instructions(tool: Tool, gateway: LLMGateway, settings: SimulationSettings) -> ToolInstructions:
     """The user agent's instructions for one tool, of each dialogue type its share of the mix, with
     stable ids `<tool_id>-<n>` (the types in the mix's order)."""
-    writers = {"single": user.write_instructions, "non_tool": user.write_non_tool_requests}
     instructions: list[Instruction] = []
     problems: list[str] = []
     shortfalls: list[str] = []
     for kind, count in settings.counts().items():
         try:
-            drafts, repeats = writers[kind](gateway, tool, count, INSTRUCTIONS_STAGE)
+            drafts, repeats = user.write_requests(gateway, tool, kind, count, INSTRUCTIONS_STAGE)
         except StructuredOutputError as exc:
             problems.append(f"user ({kind}): {exc}")
             shortfalls.append(f"0 of {count} {kind} instructions: {exc}")
             continue
         for draft in drafts:
+            instruction_id = f"{tool.tool_id}-{len(instructions) + 1}"
             instructions.append(
                 Instruction(
-                    instruction_id=f"{tool.tool_id}-{len(instructions) + 1}",
+                    instruction_id=instruction_id,
                     tool_id=tool.tool_id,
                     dialog_type=kind,
                     text=draft.text.strip(),
                     style=draft.style,
                     functions=getattr(draft, "functions", []),
+                    follow_ups=follow_ups(instruction_id) if kind == "multi_turn" else 0,
                 )
             )
         if len(drafts) < count:
@@ -112,6 +121,11 @@ def write_instructions(tool: Tool, gateway: LLMGateway, settings: SimulationSett
             tool_id=tool.tool_id, instructions=[], rule="no_instructions", problem="; ".join(problems)
         )
     return ToolInstructions(tool_id=tool.tool_id, instructions=instructions, shortfall="; ".join(shortfalls))
+
+
+def follow_ups(instruction_id: str) -> int:
+    """The follow-up requests of a multi-turn dialogue: 2 to 4, drawn from its id (stable across runs)."""
+    return 2 + int(hashlib.sha256(instruction_id.encode()).hexdigest()[:8], 16) % 3
 
 
 @functools.lru_cache(maxsize=64)
@@ -129,13 +143,26 @@ class _Dialogue:
         self.messages: list[Message] = [Message(role="user", content=instruction.text)]
         self.tally = Tally()
 
-    def call(self, thought: str, name: str, arguments: dict[str, Any]) -> ToolCall:
-        """An assistant message with one function call; the call, for its answer."""
-        calls = sum(len(m.tool_calls) for m in self.messages)
-        arguments_text = json.dumps(arguments, ensure_ascii=False)
-        call = ToolCall(id=f"call_{calls + 1}", name=name, arguments=arguments_text)
-        self.messages.append(Message(role="assistant", thought=thought, tool_calls=[call]))
-        return call
+    def call(self, thought: str, planned: list[tuple[str, dict[str, Any]]]) -> list[ToolCall]:
+        """An assistant message with these function calls (name, arguments); the calls, for their
+        answers."""
+        made = sum(len(m.tool_calls) for m in self.messages)
+        calls = [
+            ToolCall(id=f"call_{made + n}", name=name, arguments=json.dumps(arguments, ensure_ascii=False))
+            for n, (name, arguments) in enumerate(planned, 1)
+        ]
+        self.messages.append(Message(role="assistant", thought=thought, tool_calls=calls))
+        return calls
+
+    def answer(self, final_answer: str, thought: str) -> None:
+        """The assistant's answer to the current request, before a follow-up."""
+        self.messages.append(Message(role="assistant", content=final_answer, thought=thought))
+
+    def current_request(self) -> str:
+        return react_turns(self.messages)[-1].request
+
+    def follow_ups_left(self) -> int:
+        return self.instruction.follow_ups - (user_turns(self.messages) - 1)
 
     def finish(
         self, final_answer: str = "", ending: Ending = "final_answer", detail: str = "", thought: str = ""
@@ -167,9 +194,11 @@ class _Dialogue:
 def simulate(
     tool: Tool, instruction: Instruction, gateway: LLMGateway, settings: SimulationSettings
 ) -> Dialog:
-    """User, assistant and tool executor play out one instruction, until the assistant's final answer,
-    its wish for one action more than `max_steps` allow, or an answer of a role that no repair made
-    usable; the dialogue records which (`ending`). A failed LLM call propagates.
+    """User, assistant and tool executor play out one instruction (and, in a multi-turn dialogue, the
+    user's follow-ups), until the assistant's last final answer, its wish for more actions on one
+    request than `max_steps` allow, or an answer of a role that no repair made usable; the dialogue
+    records which (`ending`). Every call of a parallel message is answered, in order. A failed LLM
+    call propagates.
     """
     spec = json.loads(tool.openapi)
     dialogue = _Dialogue(tool, instruction)
@@ -182,19 +211,31 @@ def simulate(
                 gateway,
                 tool,
                 spec,
-                instruction.text,
                 dialogue.messages,
                 max_steps=settings.max_steps,
                 stage=SIMULATION_STAGE,
                 tally=dialogue.tally,
                 dialog_type=instruction.dialog_type,
             )
+            if turn.action == FINISH and dialogue.follow_ups_left() > 0:
+                role = user.ROLE
+                dialogue.answer(turn.final_answer.strip(), turn.thought)
+                request = user.follow_up(gateway, tool, dialogue.messages, SIMULATION_STAGE, dialogue.tally)
+                dialogue.messages.append(Message(role="user", content=request))
+                continue
             if turn.action == FINISH:
                 return dialogue.finish(turn.final_answer.strip(), thought=turn.thought)
-            if step_count(dialogue.messages) >= settings.max_steps:
+            planned = (
+                [(c.function, c.arguments) for c in turn.calls]
+                if turn.action == PARALLEL
+                else [(turn.action, turn.action_input)]
+            )
+            steps = step_count(dialogue.messages)
+            if steps + len(planned) > settings.max_steps:
+                wanted = "an action" if len(planned) == 1 else f"{len(planned)} calls"
                 return dialogue.finish(
                     ending="step_limit",
-                    detail=f"the assistant wanted an action after {settings.max_steps} steps "
+                    detail=f"the assistant wanted {wanted} after {steps} steps "
                     f"(at most {settings.max_steps} allowed)",
                 )
             if turn.action == ASK_USER:
@@ -204,14 +245,14 @@ def simulate(
                     Message(role="assistant", content=question, thought=turn.thought, clarification=True)
                 )
                 reply = user.answer_question(
-                    gateway, tool, instruction.text, question, SIMULATION_STAGE, dialogue.tally
+                    gateway, tool, dialogue.current_request(), question, SIMULATION_STAGE, dialogue.tally
                 )
                 dialogue.messages.append(Message(role="user", content=reply, clarification=True))
                 continue
             role = EXECUTOR_ROLE
-            call = dialogue.call(turn.thought, turn.action, turn.action_input)
-            answer = executor.execute(turn.action, turn.action_input, tally=dialogue.tally)
-            dialogue.messages.append(tool_message(call, answer.status_code, answer.body))
+            for call in dialogue.call(turn.thought, planned):
+                answer = executor.execute(call.name, json.loads(call.arguments), tally=dialogue.tally)
+                dialogue.messages.append(tool_message(call, answer.status_code, answer.body))
     except StructuredOutputError as exc:
         ending: Ending = "executor_unusable" if role == EXECUTOR_ROLE else "assistant_unusable"
         return dialogue.finish(ending=ending, detail=f"{role}: {exc}")

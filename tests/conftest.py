@@ -13,7 +13,9 @@ os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
 from agents.llm.config import LLMConfig
+from schemas.tool import Tool
 from tests.fake_llm import ScriptedLLM, install
+from tests.scripts import atlas_tool
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -34,6 +36,12 @@ def llm_config(tmp_path: Path) -> LLMConfig:
         backoff_max_s=0.0,
         max_attempts=3,
     )
+
+
+@pytest.fixture
+def tool(scripted_llm: ScriptedLLM, llm_config: LLMConfig) -> Tool:
+    """The atlas tool (`tests/scripts.py`), for simulation tests."""
+    return atlas_tool(scripted_llm, llm_config)
 
 
 @pytest.fixture

@@ -70,7 +70,7 @@ def test_a_full_run_reconciles_and_every_2xx_observation_is_valid(
     assert len(run["instructions"]) == 6
     assert len(run["instructions"]) == len(run["dialogs"]) + len(run["rejected_dialogs"])
     assert len(run["dialogs"]) == 6 and set(run["dialogs"]["status"]) == {"accepted"}
-    assert assert_observations_valid(run) == 6
+    assert assert_observations_valid(run) == run["dialogs"]["calls"].sum() >= 6
     stages = {s["name"]: s for s in manifest(run_dir)["stages"]}
     assert stages["simulation"]["inputs"] == 6 and stages["simulation"]["outputs"] == 6
     assert {r["stage"] for r in manifest(run_dir)["llm"]["by_stage_role"]} == {
@@ -181,27 +181,31 @@ def test_the_corpus_flow_over_http_through_the_fake_server(tmp_path):
         completions = server.completions
     run = tables(run_dir)
     assert len(run["dialogs"]) == 4 and len(run["rejected_dialogs"]) == 0
-    assert assert_observations_valid(run) == 4
+    assert assert_observations_valid(run) == run["dialogs"]["calls"].sum() >= 4
     assert manifest(run_dir)["llm"]["calls"] == completions
 
 
-def test_a_run_with_a_mix_of_dialogue_types_files_both(
+def test_a_run_with_a_mix_of_dialogue_types_files_every_type(
     scripted_llm: ScriptedLLM, llm_config, tmp_path, monkeypatch
 ):
     scripted_llm.script = responders.toolforge
     reports: list[str] = []
     monkeypatch.setattr(report, "create_markdown_artifact", lambda markdown, **_: reports.append(markdown))
     monkeypatch.setattr(report, "create_table_artifact", lambda table, **_: None)
-    mix = {"single": 0.5, "non_tool": 0.5}
-    config = config_for(tmp_path, llm_config, simulation={"instructions_per_tool": 2, "dialog_mix": mix})
+    kinds = ["single", "parallel", "dependent", "non_tool", "multi_turn"]
+    mix = dict.fromkeys(kinds, 0.2)
+    config = config_for(tmp_path, llm_config, simulation={"instructions_per_tool": 5, "dialog_mix": mix})
     run_dir = corpus.run(config)
     run = tables(run_dir)
-    assert sorted(run["instructions"]["dialog_type"]) == ["non_tool", "non_tool", "single", "single"]
+    assert sorted(run["instructions"]["dialog_type"]) == sorted(kinds * 2)
     dialogs = run["dialogs"].set_index("dialog_id")
-    assert len(dialogs) == 4 and len(run["rejected_dialogs"]) == 0
-    by_type = dialogs.groupby("dialog_type")["calls"].agg(list).to_dict()
-    assert by_type["non_tool"] == [0, 0] and min(by_type["single"]) >= 1
+    assert len(dialogs) == 10 and len(run["rejected_dialogs"]) == 0
+    shape = dialogs.groupby("dialog_type")[["calls", "calls_per_turn", "turns"]].min().to_dict("index")
+    assert shape["non_tool"]["calls"] == 0 and shape["single"]["calls"] >= 1
+    assert shape["parallel"]["calls_per_turn"] >= 2 and shape["dependent"]["calls"] >= 2
+    assert shape["multi_turn"]["turns"] >= 3
+    assert assert_observations_valid(run) == dialogs["calls"].sum()
     assert manifest(run_dir)["config"]["simulation"]["dialog_mix"] == mix
     (markdown,) = reports
     assert "## Dialogues by type" in markdown
-    assert "| non_tool | 2 | 0 |" in markdown and "| single | 2 | 0 |" in markdown
+    assert all(f"| {kind} | 2 | 0 |" in markdown for kind in kinds)

@@ -114,6 +114,16 @@ def test_a_run_over_http_builds_every_tool(server: FakeLLMServer, seeds_file: Pa
     manifest, tools, rejected = reconcile(run_dir)
     assert len(tools) == len(APIS) and rejected.empty
     assert set(tools["model"]) == {"openai/fake-model"}
+    # the default mix: accepted dialogues of all five types, none rejected
+    dialogs = pd.read_parquet(run_dir / "dialogs")
+    assert pd.read_parquet(run_dir / "rejected_dialogs").empty
+    assert dialogs["dialog_type"].value_counts().to_dict() == {
+        "single": 3 * len(APIS),
+        "parallel": 2 * len(APIS),
+        "dependent": 2 * len(APIS),
+        "multi_turn": 2 * len(APIS),
+        "non_tool": len(APIS),
+    }
     stats = server.stats()
     assert stats["rejected"] == 0 and sum(stats["faults"].values()) == 0
     assert manifest["llm"]["calls"] > 0

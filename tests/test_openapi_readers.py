@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 from openapi_spec_validator import validate
 
-from agents.assistant.agent import decoding_schema as assistant_decoding_schema
+from agents.assistant.moves import Moves
+from agents.assistant.moves import decoding_schema as assistant_decoding_schema
 from agents.executor.decoding import decoding_schema as executor_decoding_schema
 from schemas import calls
 from schemas import spec as spec_reading
@@ -204,7 +205,7 @@ def test_nl_documentation_reads_every_function():
 
 
 def test_the_agents_decoding_schemas_and_call_checks_work_on_it():
-    branches = assistant_decoding_schema(SPEC)["anyOf"]
+    branches = assistant_decoding_schema(SPEC, Moves())["anyOf"]
     assert [b["properties"]["action"]["const"] for b in branches] == [*NAMES, "getDetails", "finish"]
     # a success documented only as `default` is simulated as 200; 204 has an empty body
     assert calls.documented_statuses(SPEC, NAMES[2]) == [200]

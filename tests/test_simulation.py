@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,22 +15,12 @@ from bench import responders
 from schemas.dialog import Dialog
 from schemas.react import render_react, step_count
 from schemas.rejection import Rejection
-from schemas.seed import Seed
 from schemas.simulation import DraftInstruction, Instruction
 from schemas.tool import Tool
 from tasks.checks import check_dialogs
 from tasks.simulation import SimulationSettings, simulate, write_instructions
-from tasks.toolset import build_tool
-from tests.fake_llm import ScriptedLLM
+from tests.scripts import call, finish, scripted, turns
 
-SEED = Seed(
-    seed_id="atlas",
-    name="Atlas",
-    description="Records about places",
-    category="Geo",
-    link="https://atlas.example.org",
-    source="test",
-)
 INSTRUCTION = Instruction(
     instruction_id="atlas-1",
     tool_id="atlas",
@@ -39,42 +28,6 @@ INSTRUCTION = Instruction(
     style="command",
     functions=["searchAtlas"],
 )
-
-
-@pytest.fixture
-def tool(scripted_llm: ScriptedLLM, llm_config) -> Tool:
-    scripted_llm.script = responders.toolforge
-    built = build_tool(SEED, LLMGateway(llm_config))
-    assert isinstance(built, Tool)
-    return built
-
-
-def scripted(scripted_llm: ScriptedLLM, **by_schema: Callable[[dict[str, Any]], Any]) -> None:
-    """Answer the named schemas with the given functions (dicts are dumped), the rest canned."""
-
-    def script(request: dict[str, Any]) -> str:
-        name = responders.schema_name(request)
-        if name in by_schema:
-            answer = by_schema[name](request)
-            return answer if isinstance(answer, str) else json.dumps(answer)
-        return responders.toolforge(request)
-
-    scripted_llm.requests.clear()
-    scripted_llm.script = script
-
-
-def turns(*answers: dict[str, Any]) -> Callable[[dict[str, Any]], dict[str, Any]]:
-    """The assistant's answers, in order (the last one repeats)."""
-    queue = list(answers)
-    return lambda request: queue.pop(0) if len(queue) > 1 else queue[0]
-
-
-def call(action: str, **action_input: Any) -> dict[str, Any]:
-    return {"thought": f"I will call {action}.", "action": action, "action_input": action_input}
-
-
-def finish(text: str = "Lisbon has 3 records.") -> dict[str, Any]:
-    return {"thought": "I have what I need.", "action": "finish", "final_answer": text}
 
 
 def run(tool: Tool, llm_config, **settings: Any) -> Dialog:
@@ -122,16 +75,21 @@ def test_more_than_max_steps_is_rejected(scripted_llm, llm_config, tool):
     assert step_count(dialog.messages) == dialog.calls == 2
 
 
-def test_no_function_call_is_rejected_even_after_a_clarification(scripted_llm, llm_config, tool):
-    scripted(scripted_llm, AssistantTurn=turns(finish()))
-    assert run(tool, llm_config).rejection_rule == "no_function_call"
+def test_finishing_before_any_call_is_not_a_move_even_after_a_clarification(scripted_llm, llm_config, tool):
+    """The protocol is in the decoding schema: until a call is made, the final answer is not offered
+    (and a model that writes it anyway is told so, then rejected); one question per request."""
     scripted(
         scripted_llm, AssistantTurn=turns(call("getDetails", Question="Which city do you mean?"), finish())
     )
-    dialog = run(tool, llm_config.model_copy(update={"use_cache": False}))  # same first prompt as above
-    assert dialog.rejection_rule == "no_function_call" and dialog.calls == 0
+    dialog = run(tool, llm_config)
+    assert dialog.rejection_rule == "unparseable_output" and dialog.calls == 0
+    assert "action 'finish' is not one of ['searchAtlas', 'getAtlasRecord']" in dialog.rejection_reason
     question, reply = dialog.messages[1:3]
     assert question.clarification and reply.clarification and reply.role == "user"
+    schemas = [r["response_format"]["json_schema"]["schema"] for r in scripted_llm.requests[::1]]
+    actions = [[b["properties"]["action"]["const"] for b in s["anyOf"]] for s in schemas if "anyOf" in s]
+    assert actions[0] == ["searchAtlas", "getAtlasRecord", "getDetails"]  # no finish before a call
+    assert actions[-1] == ["searchAtlas", "getAtlasRecord"]  # and no second question
 
 
 def test_unparseable_assistant_output_is_rejected(scripted_llm, llm_config, tool):
@@ -174,11 +132,11 @@ def test_an_answered_call_without_input_cannot_be_decoded_again():
         found = [b for b in schema["anyOf"] if b["properties"]["action"] == {"const": action}]
         return found[0] if found else None
 
-    fresh = assistant.decoding_schema(spec)
+    fresh = assistant.decoding_schema(spec, assistant.Moves())
     assert branch(fresh, "listAll")
     assert branch(fresh, "search")["properties"]["action_input"]["required"] == []
     answered = {("listAll", "{}"): 1, ("search", "{}"): 2}
-    later = assistant.decoding_schema(spec, answered)
+    later = assistant.decoding_schema(spec, assistant.Moves(answered=answered))
     assert branch(later, "listAll") is None  # no other input exists
     variants = branch(later, "search")["properties"]["action_input"]["anyOf"]
     assert [v["required"] for v in variants] == [["q"]]  # at least one parameter this time
@@ -276,7 +234,8 @@ def test_rendering_to_react_text(scripted_llm, llm_config, tool):
 
 def test_instructions_have_stable_ids_and_valid_functions(scripted_llm, llm_config, tool):
     scripted(scripted_llm)
-    result = write_instructions(tool, LLMGateway(llm_config), SimulationSettings(instructions_per_tool=3))
+    settings = SimulationSettings(instructions_per_tool=3, dialog_mix={"single": 1})
+    result = write_instructions(tool, LLMGateway(llm_config), settings)
     assert [i.instruction_id for i in result.instructions] == ["atlas-1", "atlas-2", "atlas-3"]
     assert all(i.functions == ["searchAtlas"] for i in result.instructions) and not result.problem
     schema = scripted_llm.requests[-1]["response_format"]["json_schema"]["schema"]
@@ -322,7 +281,8 @@ def test_fewer_instructions_than_asked_are_explained(scripted_llm, llm_config, t
     draft = {"text": "Find records about Lima please", "style": "command", "functions": ["searchAtlas"]}
     repeat = {**draft, "text": "find records about Lima, please!"}
     scripted(scripted_llm, InstructionBatch=lambda r: {"instructions": [draft, repeat]})
-    result = write_instructions(tool, LLMGateway(llm_config), SimulationSettings(instructions_per_tool=2))
+    settings = SimulationSettings(instructions_per_tool=2, dialog_mix={"single": 1})
+    result = write_instructions(tool, LLMGateway(llm_config), settings)
     assert [i.text for i in result.instructions] == [draft["text"]] and not result.problem
     assert result.shortfall.startswith("1 of 2 single instructions; dropped as near-duplicates:")
     assert "Lima, please!" in result.shortfall
@@ -392,15 +352,22 @@ NON_TOOL = Instruction(
 
 
 def test_the_mix_splits_a_tools_instructions_by_largest_remainder():
-    assert SimulationSettings().counts() == {"single": 9, "non_tool": 1}
-    assert SimulationSettings(instructions_per_tool=3).counts() == {"single": 3}
+    assert SimulationSettings().counts() == {
+        "single": 3,
+        "parallel": 2,
+        "dependent": 2,
+        "non_tool": 1,
+        "multi_turn": 2,
+    }
+    three = {"single": 1, "parallel": 1, "dependent": 1}  # largest remainders, ties to the first listed
+    assert SimulationSettings(instructions_per_tool=3).counts() == three
     half = {"single": 0.5, "non_tool": 0.5}
     assert SimulationSettings(instructions_per_tool=3, dialog_mix=half).counts() == {
         "single": 2,
         "non_tool": 1,
     }
     assert SimulationSettings(dialog_mix={"single": 1, "non_tool": 0}).counts() == {"single": 10}
-    for bad in ({"single": -1.0}, {"single": 0.0}, {"parallel": 1.0}):
+    for bad in ({"single": -1.0}, {"single": 0.0}, {"sequential": 1.0}):
         with pytest.raises(ValueError):
             SimulationSettings(dialog_mix=bad)
 
@@ -452,4 +419,4 @@ def test_a_dialogue_without_the_shape_of_its_type_is_rejected_by_a_rule_naming_i
     # the assistant cannot even be made to call one: a call is refused in a non_tool dialogue
     turn = assistant.AssistantTurn(thought="t", action="searchAtlas", action_input={"query": "x"})
     with pytest.raises(ValueError, match=r"not one of \['finish'\]"):
-        assistant.check_turn(turn, ["searchAtlas"], {}, "non_tool")
+        assistant.check_turn(turn, ["searchAtlas"], assistant.moves_for("non_tool", []))

@@ -1,14 +1,25 @@
-"""The user role: instructions written from a tool's documentation, and in-character replies."""
+"""The user role: requests written from a tool's documentation, one prompt per dialogue type (the
+table `REQUESTS`), in-character replies to clarifying questions, and follow-up requests."""
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 from agents.llm.gateway import LLMGateway, Tally
 from agents.llm.prompts import PromptTemplate, load_prompt
-from schemas.simulation import DraftInstruction, InstructionBatch, NonToolBatch, NonToolDraft, UserReply
+from schemas.dialog import DialogType, Message
+from schemas.react import react_turns
+from schemas.simulation import (
+    DraftInstruction,
+    FollowUp,
+    InstructionBatch,
+    NonToolBatch,
+    NonToolDraft,
+    UserReply,
+)
 from schemas.tool import Tool
 
 ROLE = "user"
@@ -16,21 +27,41 @@ PROMPTS = Path(__file__).parent / "prompts"
 PLACEHOLDER = re.compile(r"<[^<>]{1,40}>|\[[a-z _]{1,30}\]|\{[a-z_]{1,30}\}|\bX{3,}\b|\bYOUR_[A-Z_]+\b")
 
 
-def instructions_prompt() -> PromptTemplate:
-    return load_prompt(PROMPTS / "instructions.txt")
+@dataclass(frozen=True)
+class Requests:
+    """How the user agent writes the requests of one dialogue type."""
+
+    prompt: str
+    """The template file in `prompts/`."""
+    min_functions: int | None
+    """Functions each request names, at least (None: it names none)."""
 
 
-def non_tool_prompt() -> PromptTemplate:
-    return load_prompt(PROMPTS / "non_tool.txt")
+REQUESTS: dict[DialogType, Requests] = {
+    "single": Requests("instructions.txt", 1),
+    "parallel": Requests("parallel.txt", 2),
+    "dependent": Requests("dependent.txt", 2),
+    "non_tool": Requests("non_tool.txt", None),
+    "multi_turn": Requests("multi_turn.txt", 1),
+}
+
+
+def requests_prompt(dialog_type: DialogType) -> PromptTemplate:
+    return load_prompt(PROMPTS / REQUESTS[dialog_type].prompt)
 
 
 def reply_prompt() -> PromptTemplate:
     return load_prompt(PROMPTS / "reply.txt")
 
 
-def _requests_schema(count: int, function_names: list[str] | None) -> dict[str, Any]:
-    """The batch's JSON schema: `count` requests, each naming the functions it needs (the tool's
-    function names the only choices) unless `function_names` is None (requests that need none)."""
+def follow_up_prompt() -> PromptTemplate:
+    return load_prompt(PROMPTS / "follow_up.txt")
+
+
+def _requests_schema(count: int, function_names: list[str] | None, min_functions: int = 1) -> dict[str, Any]:
+    """The batch's JSON schema: `count` requests, each naming the `min_functions` or more functions
+    it needs (the tool's function names the only choices) unless `function_names` is None (requests
+    that need none)."""
     properties: dict[str, Any] = {
         "text": {"type": "string", "minLength": 15, "maxLength": 600},
         "style": {"enum": ["command", "question", "story"]},
@@ -40,13 +71,19 @@ def _requests_schema(count: int, function_names: list[str] | None) -> dict[str, 
         properties["functions"] = {
             "type": "array",
             "items": {"enum": function_names},
-            "minItems": 1,
+            "minItems": min_functions,
             "maxItems": 3,
         }
         required.append("functions")
     item = {"type": "object", "properties": properties, "required": required}
     batch = {"type": "array", "items": item, "minItems": count, "maxItems": count}
     return {"type": "object", "properties": {"instructions": batch}, "required": ["instructions"]}
+
+
+def refuse_placeholders(text: str, what: str) -> None:
+    """ValueError (fed back to the model) when `text` holds a placeholder such as <id>."""
+    if found := PLACEHOLDER.search(text):
+        raise ValueError(f"{what} has the placeholder {found.group(0)!r}: write a concrete, realistic value")
 
 
 def _words(text: str) -> set[str]:
@@ -71,31 +108,34 @@ def drop_near_duplicates(drafts: list[Draft]) -> list[Draft]:
     return kept
 
 
-Batch = TypeVar("Batch", InstructionBatch, NonToolBatch)
-
-
-def _write_requests(
-    gateway: LLMGateway, tool: Tool, count: int, stage: str, output: type[Batch], needs_functions: bool
-) -> tuple[list[Any], list[Any]]:
-    """Up to `count` distinct requests in the batch shape `output`, and the drafts dropped as
-    near-duplicates of them (StructuredOutputError if none pass validation)."""
+def write_requests(
+    gateway: LLMGateway, tool: Tool, dialog_type: DialogType, count: int, stage: str
+) -> tuple[list[DraftInstruction] | list[NonToolDraft], list[DraftInstruction] | list[NonToolDraft]]:
+    """Up to `count` distinct requests for dialogues of `dialog_type`, and the drafts dropped as
+    near-duplicates of them (StructuredOutputError if none pass validation). A request names the
+    functions it needs, unless its type needs none (`non_tool`)."""
+    kind = REQUESTS[dialog_type]
     names = [r.name for r in tool.routes]
-    prompt = instructions_prompt() if needs_functions else non_tool_prompt()
+    prompt = requests_prompt(dialog_type)
+    output: type[InstructionBatch] | type[NonToolBatch] = (
+        NonToolBatch if kind.min_functions is None else InstructionBatch
+    )
 
-    def check(batch: Batch) -> None:
+    def check(batch: InstructionBatch | NonToolBatch) -> None:
         for i, draft in enumerate(batch.instructions):
-            unknown = [f for f in getattr(draft, "functions", []) if f not in names]
+            needed = getattr(draft, "functions", [])
+            if kind.min_functions and len(needed) < kind.min_functions:
+                raise ValueError(
+                    f"instructions.{i}.functions: a {dialog_type} request needs at least "
+                    f"{kind.min_functions} calls; it names {len(needed)}"
+                )
+            unknown = [f for f in needed if f not in names]
             if unknown:
                 raise ValueError(
                     f"instructions.{i}.functions: {unknown} are not functions of {tool.name}; "
                     f"choose from {names}"
                 )
-            found = PLACEHOLDER.search(draft.text)
-            if found:
-                raise ValueError(
-                    f"instructions.{i}.text has the placeholder {found.group(0)!r}: "
-                    "write a concrete, realistic value instead"
-                )
+            refuse_placeholders(draft.text, f"instructions.{i}.text")
 
     messages = prompt.render(
         count=count,
@@ -111,27 +151,13 @@ def _write_requests(
         output=output,
         template=prompt.key,
         check=check,
-        decoding_schema=_requests_schema(count, names if needs_functions else None),
+        decoding_schema=_requests_schema(
+            count, None if kind.min_functions is None else names, kind.min_functions or 1
+        ),
         max_tokens=min(4096, 160 * count + 200),
     )
     kept = drop_near_duplicates(batch.instructions)
     return kept[:count], [draft for draft in batch.instructions if draft not in kept]
-
-
-def write_instructions(
-    gateway: LLMGateway, tool: Tool, count: int, stage: str
-) -> tuple[list[DraftInstruction], list[DraftInstruction]]:
-    """Up to `count` distinct requests the tool serves, each naming the functions it needs, and the
-    drafts dropped as near-duplicates of them (StructuredOutputError if none pass validation)."""
-    return _write_requests(gateway, tool, count, stage, InstructionBatch, needs_functions=True)
-
-
-def write_non_tool_requests(
-    gateway: LLMGateway, tool: Tool, count: int, stage: str
-) -> tuple[list[NonToolDraft], list[NonToolDraft]]:
-    """Up to `count` distinct requests the tool cannot serve (or that need no tool), and the drafts
-    dropped as near-duplicates of them (StructuredOutputError if none pass validation)."""
-    return _write_requests(gateway, tool, count, stage, NonToolBatch, needs_functions=False)
 
 
 def answer_question(
@@ -140,13 +166,6 @@ def answer_question(
     """The user's in-character answer to a clarifying question."""
     prompt = reply_prompt()
 
-    def concrete(reply: UserReply) -> None:
-        found = PLACEHOLDER.search(reply.reply)
-        if found:
-            raise ValueError(
-                f"the reply has the placeholder {found.group(0)!r}: give a concrete value instead"
-            )
-
     messages = prompt.render(instruction=instruction, name=tool.name, question=question)
     answer = gateway.structured(
         stage=stage,
@@ -154,8 +173,33 @@ def answer_question(
         messages=messages,
         output=UserReply,
         template=prompt.key,
-        check=concrete,
+        check=lambda reply: refuse_placeholders(reply.reply, "the reply"),
         max_tokens=300,
         tally=tally,
     )
     return answer.reply.strip()
+
+
+def follow_up(
+    gateway: LLMGateway, tool: Tool, messages: list[Message], stage: str, tally: Tally | None = None
+) -> str:
+    """The user's next request in a multi-turn dialogue, building on the conversation so far (what
+    the user saw of it: the requests and the final answers)."""
+    prompt = follow_up_prompt()
+
+    conversation = "\n".join(
+        f"You: {turn.request}\nAssistant: {turn.final_answer or ''}" for turn in react_turns(messages)
+    )
+    answer = gateway.structured(
+        stage=stage,
+        role=ROLE,
+        messages=prompt.render(
+            name=tool.name, documentation=tool.nl_documentation, conversation=conversation
+        ),
+        output=FollowUp,
+        template=prompt.key,
+        check=lambda answer: refuse_placeholders(answer.text, "the request"),
+        max_tokens=300,
+        tally=tally,
+    )
+    return answer.text.strip()

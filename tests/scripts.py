@@ -1,0 +1,60 @@
+"""The atlas tool and scripted answers for simulation tests: an LLM that answers each structured
+request from a function (`scripted`), the canned answers of `bench.responders` for the rest."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from agents.llm.gateway import LLMGateway
+from bench import responders
+from schemas.seed import Seed
+from schemas.tool import Tool
+from tasks.toolset import build_tool
+from tests.fake_llm import ScriptedLLM
+
+SEED = Seed(
+    seed_id="atlas",
+    name="Atlas",
+    description="Records about places",
+    category="Geo",
+    link="https://atlas.example.org",
+    source="test",
+)
+
+
+def atlas_tool(scripted_llm: ScriptedLLM, llm_config: Any) -> Tool:
+    """The atlas tool, built by the canned toolsmith: functions `searchAtlas` and `getAtlasRecord`."""
+    scripted_llm.script = responders.toolforge
+    built = build_tool(SEED, LLMGateway(llm_config))
+    assert isinstance(built, Tool)
+    return built
+
+
+def scripted(scripted_llm: ScriptedLLM, **by_schema: Callable[[dict[str, Any]], Any]) -> None:
+    """Answer the named schemas with the given functions (dicts are dumped), the rest canned."""
+
+    def script(request: dict[str, Any]) -> str:
+        name = responders.schema_name(request)
+        if name in by_schema:
+            answer = by_schema[name](request)
+            return answer if isinstance(answer, str) else json.dumps(answer)
+        return responders.toolforge(request)
+
+    scripted_llm.requests.clear()
+    scripted_llm.script = script
+
+
+def turns(*answers: dict[str, Any]) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """The assistant's answers, in order (the last one repeats)."""
+    queue = list(answers)
+    return lambda request: queue.pop(0) if len(queue) > 1 else queue[0]
+
+
+def call(action: str, **action_input: Any) -> dict[str, Any]:
+    return {"thought": f"I will call {action}.", "action": action, "action_input": action_input}
+
+
+def finish(text: str = "Lisbon has 3 records.") -> dict[str, Any]:
+    return {"thought": "I have what I need.", "action": "finish", "final_answer": text}
