@@ -4,7 +4,8 @@
 `chat.completion` object after a configurable latency, and can inject faults at a given rate:
 HTTP 429 and 500 errors, answers that arrive too late ("timeout") and truncated JSON content
 ("malformed"). The default answer for a request with a JSON-schema `response_format` is a valid
-instance of that schema (see `bench.schema_sampler`); any other request gets a short plain text.
+instance of that schema (see `bench.schema_sampler`); any other request gets a short plain text. A
+responder may also answer with a message of `tool_calls` (for requests with `tools`).
 `GET /v1/models` lists the served model names and `GET /health` answers at once.
 
 Run it on its own with::
@@ -43,8 +44,11 @@ __all__ = ["FAULT_KINDS", "FakeLLMServer", "Responder", "default_responder", "ma
 FAULT_KINDS: tuple[str, ...] = ("429", "500", "timeout", "malformed")
 """The faults the server can inject, in the spelling of `fault_kinds` and `--fault-kinds`."""
 
-Responder = Callable[[dict[str, Any]], str]
-"""Given the parsed body of a chat completion request, the assistant message content to answer."""
+Reply = str | dict[str, Any]
+"""An assistant message's content, or the message itself: `{"content": ..., "tool_calls": [...]}`
+(OpenAI's shape: each call `{"id", "type": "function", "function": {"name", "arguments"}}`)."""
+Responder = Callable[[dict[str, Any]], Reply]
+"""Given the parsed body of a chat completion request, the assistant's answer."""
 
 _MAX_BODY_BYTES = 64 * 1024 * 1024
 
@@ -350,7 +354,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.reject(HTTPStatus.BAD_REQUEST, problem, read_body=False)
             return
         fault = fake.draw_fault()
-        content: str | None = None
+        content: Reply | None = None
         failure: str | None = None
         if fault not in ("429", "500"):
             try:
@@ -375,7 +379,7 @@ class _Handler(BaseHTTPRequestHandler):
             error = _error_body(failure or "responder gave no answer", "server_error")
             self.send_json(HTTPStatus.INTERNAL_SERVER_ERROR, error)
             return
-        if fault == "malformed":
+        if fault == "malformed" and isinstance(content, str):
             content = _malformed(content)
         fake.count("completions")
         self.send_json(HTTPStatus.OK, _completion_body(body, content))
@@ -518,10 +522,15 @@ def _malformed(content: str) -> str:
     return cut + '{"truncated": '
 
 
-def _completion_body(request: dict[str, Any], content: str) -> dict[str, Any]:
-    """An OpenAI `chat.completion` object answering `request` with `content`."""
+def _completion_body(request: dict[str, Any], reply: Reply) -> dict[str, Any]:
+    """An OpenAI `chat.completion` object answering `request` with `reply`."""
+    message: dict[str, Any] = (
+        {"role": "assistant", "content": reply} if isinstance(reply, str) else {"role": "assistant", **reply}
+    )
     prompt_tokens = _word_count(_messages_text(request.get("messages")))
-    completion_tokens = _word_count(content)
+    completion_tokens = _word_count(
+        json.dumps(reply) if message.get("tool_calls") else message["content"] or ""
+    )
     return {
         "id": f"chatcmpl-{uuid.uuid4().hex[:24]}",
         "object": "chat.completion",
@@ -531,9 +540,9 @@ def _completion_body(request: dict[str, Any], content: str) -> dict[str, Any]:
         "choices": [
             {
                 "index": 0,
-                "message": {"role": "assistant", "content": content},
+                "message": message,
                 "logprobs": None,
-                "finish_reason": "stop",
+                "finish_reason": "tool_calls" if message.get("tool_calls") else "stop",
             }
         ],
         "usage": {

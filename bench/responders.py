@@ -214,6 +214,69 @@ def varied_assistant_turn(request: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _tool_call(number: int, name: str, arguments: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": f"call_{number}",
+        "type": "function",
+        "function": {"name": name, "arguments": json.dumps(arguments)},
+    }
+
+
+def _strings(value: Any) -> list[str]:
+    if isinstance(value, dict):
+        return [s for item in value.values() for s in _strings(item)]
+    if isinstance(value, list):
+        return [s for item in value for s in _strings(item)]
+    return [value] if isinstance(value, str) and 2 <= len(value) <= 80 else []
+
+
+def _result_value(results: list[dict[str, Any]], said: str) -> str | None:
+    """A string the last tool result holds and no user message said: what a dependent call takes."""
+    if not results:
+        return None
+    try:
+        body = json.loads(results[-1].get("content") or "")
+    except ValueError:
+        return None
+    return next((value for value in _strings(body) if value.casefold() not in said.casefold()), None)
+
+
+def native_assistant(request: dict[str, Any]) -> dict[str, Any]:
+    """The assistant with native function calling (a request with `tools`), deciding as
+    `assistant_turn` does: an answer where no call is allowed or once something came back (if
+    answering is open), else several calls where `parallel_tool_calls` is asked for, else one call of
+    a function not called yet, taking a string argument from the last result when there is one."""
+    messages = request["messages"]
+    tools = {t["function"]["name"]: t["function"] for t in request.get("tools") or []}
+    choice = request.get("tool_choice") or "auto"
+    last_request = max(i for i, m in enumerate(messages) if m["role"] == "user")
+    current = messages[last_request + 1 :]
+    results = [m for m in current if m["role"] == "tool"]
+    if choice == "none":
+        return {"content": "Here is what I know, without the API."}
+    if results and choice != "required":
+        return {"content": "Here is what the API returned for your request."}
+    rng = random.Random(int(hashlib.sha256(json.dumps(messages).encode()).hexdigest()[:8], 16))
+    functions = [name for name in tools if name != "getDetails"]
+    made = sum(len(m.get("tool_calls") or []) for m in messages)
+    if request.get("parallel_tool_calls"):
+        name = functions[0]
+        calls = [
+            _tool_call(made + n, name, sample_from_schema(tools[name]["parameters"], rng=rng)) for n in (1, 2)
+        ]
+        return {"content": "Both can be done at once.", "tool_calls": calls}
+    called = {c["function"]["name"] for m in current for c in m.get("tool_calls") or []}
+    name = ([f for f in functions if f not in called] or functions)[0]
+    parameters = tools[name]["parameters"]
+    arguments = sample_from_schema(parameters, rng=rng)
+    said = "\n".join(str(m.get("content") or "") for m in messages if m["role"] == "user")
+    taken = _result_value(results, said)
+    strings = [p for p, schema in parameters.get("properties", {}).items() if schema.get("type") == "string"]
+    if taken is not None and strings:
+        arguments[strings[0]] = taken
+    return {"content": "I should call the API.", "tool_calls": [_tool_call(made + 1, name, arguments)]}
+
+
 def user_reply(request: dict[str, Any]) -> dict[str, Any]:
     return {"reply": "Use Lisbon, and the record id 42."}
 
@@ -251,8 +314,10 @@ PROBE_ANSWER = "OK"
 Responders = dict[str, Callable[[dict[str, Any]], dict[str, Any]]]
 
 
-def _answer(responders: Responders, request: dict[str, Any]) -> str:
+def _answer(responders: Responders, request: dict[str, Any]) -> str | dict[str, Any]:
     name = schema_name(request)
+    if request.get("tools"):
+        return native_assistant(request)
     if not name and not request.get("response_format"):
         return PROBE_ANSWER
     if name not in responders:
@@ -260,11 +325,12 @@ def _answer(responders: Responders, request: dict[str, Any]) -> str:
     return json.dumps(responders[name](request))
 
 
-def varied(request: dict[str, Any]) -> str:
+def varied(request: dict[str, Any]) -> str | dict[str, Any]:
     """Like `toolforge`, but the assistant's answers vary (`varied_assistant_turn`)."""
     return _answer({**RESPONDERS, "AssistantTurn": varied_assistant_turn}, request)
 
 
-def toolforge(request: dict[str, Any]) -> str:
-    """The answer to one chat-completion request body, as message content (JSON text)."""
+def toolforge(request: dict[str, Any]) -> str | dict[str, Any]:
+    """The answer to one chat-completion request body: message content (JSON text), or a message with
+    tool calls for a request with `tools`."""
     return _answer(RESPONDERS, request)

@@ -153,6 +153,14 @@ def build_parser() -> argparse.ArgumentParser:
         "single=1 makes ToolAlpaca's dialogues only",
     )
     build.add_argument(
+        "--assistant-calls",
+        choices=["structured", "native"],
+        default="structured",
+        help="how the assistant calls functions: structured (schema-constrained JSON, every model, the "
+        "embedded one included; default) or native (the model's own function calling, tools= through "
+        "litellm, for models that have it)",
+    )
+    build.add_argument(
         "--max-steps",
         type=_positive,
         default=5,
@@ -236,6 +244,7 @@ def config_from_args(args: argparse.Namespace) -> CorpusConfig:
         simulation=SimulationSettings(
             instructions_per_tool=args.instructions_per_tool,
             max_steps=args.max_steps,
+            assistant_calls=args.assistant_calls,
             **({"dialog_mix": args.dialog_mix} if args.dialog_mix is not None else {}),
         ),
         stages=stages,

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, model_validator
 
-from agents.llm.config import LLMConfig
+from agents.llm.config import LOCAL_PROVIDER, LLMConfig
 from tasks.simulation import SimulationSettings
 from tasks.toolset import ToolsetSettings
 
@@ -81,6 +81,12 @@ class CorpusConfig(BaseModel):
             raise ValueError("the simulation needs instructions: add the instructions stage")
         if self.execution.dask_address and self.execution.task_runner != "dask":
             raise ValueError("--dask-address needs --task-runner dask")
+        assistant = self.llm.model_for("assistant")
+        if self.simulation.assistant_calls == "native" and assistant.startswith(f"{LOCAL_PROVIDER}/"):
+            raise ValueError(
+                f"--assistant-calls native needs a model with function calling; the assistant's model "
+                f"{assistant} is an embedded one, which has none: use --assistant-calls structured"
+            )
         return self
 
     def public_dump(self) -> dict:

@@ -27,7 +27,9 @@ tool cannot serve or that needs no tool, answered without a call (BFCL's irrelev
 a request and 2 to 4 follow-ups, each building on the last answer. `schemas/dialog_shape.py` says
 what each asks of the dialogue."""
 DialogStatus = Literal["simulated", "accepted", "rejected"]
-Ending = Literal["final_answer", "step_limit", "assistant_unusable", "executor_unusable", "not_simulated"]
+Ending = Literal[
+    "final_answer", "step_limit", "assistant_unusable", "executor_unusable", "no_move_left", "not_simulated"
+]
 RejectionRule = Literal[
     "too_many_steps",
     "no_function_call",

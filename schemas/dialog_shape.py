@@ -19,6 +19,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from schemas.dialog import DialogType, Message, ToolCall
+from schemas.spec import function_inputs, operations
 
 MIN_TURNS = 3
 """A multi_turn dialogue: the request and at least 2 follow-ups."""
@@ -143,3 +144,16 @@ def current_turn(messages: Sequence[Message]) -> Sequence[Message]:
     """The messages from the last user request on (all of them in a one-turn dialogue)."""
     starts = [i for i, m in enumerate(messages) if m.role == "user" and not m.clarification]
     return messages[starts[-1] :] if starts else messages
+
+
+def unfit_tool(dialog_type: DialogType, spec: dict[str, Any]) -> str | None:
+    """Why no dialogue of `dialog_type` can have its shape with this tool (its OpenAPI spec), or None."""
+    functions = operations(spec)
+    taking = [op for op in functions if function_inputs(spec, op.operation)]
+    if dialog_type == "dependent" and not taking:
+        return "no function of the tool takes a parameter, so no call can take a value from an earlier result"
+    if dialog_type == "parallel" and len(functions) < 2 and not taking:
+        return (
+            "the tool's one function takes no parameter, so there are no two different calls to make at once"
+        )
+    return None

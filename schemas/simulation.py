@@ -14,6 +14,9 @@ from pydantic import BaseModel, Field
 from schemas.dialog import DialogType
 
 InstructionStyle = Literal["command", "question", "story"]
+AssistantCalls = Literal["structured", "native"]
+"""How the assistant makes its calls: schema-constrained JSON (every model) or the model's own function
+calling (`tools=`, for models that have it)."""
 FINISH = "finish"
 ASK_USER = "getDetails"
 PARALLEL = "multi_tool_use.parallel"
@@ -79,7 +82,11 @@ class AssistantTurn(BaseModel):
     """One ReAct step of the assistant: a thought, then an action with its input, several calls at
     once (`PARALLEL`, with `calls`), or the final answer."""
 
-    thought: str = Field(min_length=1, max_length=600)
+    thought: str = Field(
+        default="",
+        max_length=600,
+        description="Its reasoning: the structured decoding schema asks for one; a native call may lack it.",
+    )
     action: str = Field(
         description=f"A function name, {PARALLEL!r}, {ASK_USER!r} to ask the user, or {FINISH!r}."
     )

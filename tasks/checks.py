@@ -72,7 +72,10 @@ def tool_called_in_non_tool(dialog: Dialog) -> str | None:
 
 
 def no_final_answer(dialog: Dialog) -> str | None:
-    """The dialogue ended without a final answer, or with an empty one."""
+    """The dialogue ended without a final answer (the protocol left the assistant no move), or with
+    an empty one."""
+    if dialog.ending == "no_move_left":
+        return dialog.ending_detail
     return None if dialog.final_answer.strip() else "the final answer is empty"
 
 

@@ -22,9 +22,9 @@ from agents.llm.config import LLMConfig
 from agents.llm.gateway import LLMGateway, StructuredOutputError, Tally, gateway_for
 from agents.user import agent as user
 from schemas.dialog import Dialog, DialogType, Ending, Message, RejectionRule, ToolCall, tool_message
-from schemas.dialog_shape import user_turns
+from schemas.dialog_shape import unfit_tool, user_turns
 from schemas.react import react_turns, step_count
-from schemas.simulation import ASK_USER, FINISH, PARALLEL, Instruction
+from schemas.simulation import ASK_USER, FINISH, PARALLEL, AssistantCalls, Instruction
 from schemas.spec import function_tools
 from schemas.tool import Tool
 from tasks.batch import Batch, batch_task, run_batch
@@ -51,6 +51,11 @@ class SimulationSettings(BaseModel):
 
     instructions_per_tool: int = Field(default=10, ge=1, le=20)
     max_steps: int = Field(default=5, ge=1, le=20, description="Actions allowed per user request.")
+    assistant_calls: AssistantCalls = Field(
+        default="structured",
+        description="structured: schema-constrained ReAct steps (every model); native: the model's own "
+        "function calling (tools=), for models that have it.",
+    )
     dialog_mix: dict[DialogType, float] = Field(
         default_factory=lambda: dict(DEFAULT_MIX),
         description="The share of each dialogue type among a tool's instructions (`single=1`: ToolAlpaca's).",
@@ -91,7 +96,11 @@ def write_instructions(tool: Tool, gateway: LLMGateway, settings: SimulationSett
     instructions: list[Instruction] = []
     problems: list[str] = []
     shortfalls: list[str] = []
+    spec = json.loads(tool.openapi)
     for kind, count in settings.counts().items():
+        if unfit := unfit_tool(kind, spec):
+            shortfalls.append(f"0 of {count} {kind} instructions: {unfit}")
+            continue
         try:
             drafts, repeats = user.write_requests(gateway, tool, kind, count, INSTRUCTIONS_STAGE)
         except StructuredOutputError as exc:
@@ -216,6 +225,7 @@ def simulate(
                 stage=SIMULATION_STAGE,
                 tally=dialogue.tally,
                 dialog_type=instruction.dialog_type,
+                calls=settings.assistant_calls,
             )
             if turn.action == FINISH and dialogue.follow_ups_left() > 0:
                 role = user.ROLE
@@ -256,6 +266,8 @@ def simulate(
     except StructuredOutputError as exc:
         ending: Ending = "executor_unusable" if role == EXECUTOR_ROLE else "assistant_unusable"
         return dialogue.finish(ending=ending, detail=f"{role}: {exc}")
+    except assistant.NoMoveLeft as exc:
+        return dialogue.finish(ending="no_move_left", detail=str(exc))
 
 
 def rejected_dialog(tool: Tool, instruction: Instruction, rule: RejectionRule, reason: str) -> Dialog:

@@ -9,7 +9,9 @@ from typing import Any
 
 from agents.llm.gateway import LLMGateway
 from bench import responders
+from schemas.dialog import DialogType
 from schemas.seed import Seed
+from schemas.simulation import Instruction
 from schemas.tool import Tool
 from tasks.toolset import build_tool
 from tests.fake_llm import ScriptedLLM
@@ -58,3 +60,25 @@ def call(action: str, **action_input: Any) -> dict[str, Any]:
 
 def finish(text: str = "Lisbon has 3 records.") -> dict[str, Any]:
     return {"thought": "I have what I need.", "action": "finish", "final_answer": text}
+
+
+REQUESTS: dict[DialogType, str] = {
+    "single": "Find records about Lisbon for me",
+    "parallel": "Find records about Lisbon and about Porto",
+    "dependent": "Find the record about Lisbon and show me its details",
+    "non_tool": "What is a good way to spend a rainy weekend in Lisbon?",
+    "multi_turn": "Find records about Lisbon, I will have more questions",
+}
+
+
+def instruction(kind: DialogType, **extra: Any) -> Instruction:
+    return Instruction(
+        instruction_id=f"atlas-{kind}",
+        tool_id="atlas",
+        dialog_type=kind,
+        text=REQUESTS[kind],
+        style="command",
+        functions=[] if kind == "non_tool" else ["searchAtlas"],
+        follow_ups=2 if kind == "multi_turn" else 0,
+        **extra,
+    )

@@ -7,36 +7,17 @@ from typing import Any
 
 import pytest
 
+from agents.assistant import agent as assistant
 from agents.llm.gateway import LLMGateway
 from bench import responders
 from schemas.dialog import Dialog, DialogType
+from schemas.dialog_shape import unfit_tool
 from schemas.react import render_react
-from schemas.simulation import PARALLEL, Instruction
+from schemas.simulation import PARALLEL
 from schemas.tool import Tool
 from tasks.checks import check_dialogs
 from tasks.simulation import SimulationSettings, follow_ups, simulate, write_instructions
-from tests.scripts import call, finish, scripted, turns
-
-REQUESTS: dict[DialogType, str] = {
-    "single": "Find records about Lisbon for me",
-    "parallel": "Find records about Lisbon and about Porto",
-    "dependent": "Find the record about Lisbon and show me its details",
-    "non_tool": "What is a good way to spend a rainy weekend in Lisbon?",
-    "multi_turn": "Find records about Lisbon, I will have more questions",
-}
-
-
-def instruction(kind: DialogType, **extra: Any) -> Instruction:
-    return Instruction(
-        instruction_id=f"atlas-{kind}",
-        tool_id="atlas",
-        dialog_type=kind,
-        text=REQUESTS[kind],
-        style="command",
-        functions=[] if kind == "non_tool" else ["searchAtlas"],
-        follow_ups=2 if kind == "multi_turn" else 0,
-        **extra,
-    )
+from tests.scripts import REQUESTS, call, finish, instruction, scripted, turns
 
 
 def checked(tool: Tool, llm_config, kind: DialogType, **extra: Any) -> Dialog:
@@ -219,3 +200,45 @@ def test_every_type_gets_its_own_requests(scripted_llm, llm_config, tool):
     prompts = {r["messages"][1]["content"][:150] for r in scripted_llm.requests}
     assert len(prompts) == 5  # one prompt per type
     assert not result.shortfall
+
+
+def test_a_dependent_call_stays_open_when_no_parameter_can_take_a_result_value():
+    spec = {
+        "paths": {
+            "/n": {
+                "get": {
+                    "operationId": "byName",
+                    "parameters": [
+                        {"name": "q", "in": "query", "required": True, "schema": {"type": "string"}}
+                    ],
+                    "responses": {},
+                }
+            }
+        }
+    }
+    strings = assistant.decoding_schema(spec, assistant.Moves(depend_on=["rec-1"], finish=False))
+    (branch, _ask) = strings["anyOf"]
+    assert branch["properties"]["action_input"]["properties"]["q"] == {"enum": ["rec-1"]}
+    # only a number came back, and no parameter takes numbers: the call is offered unrestricted
+    numbers = assistant.decoding_schema(spec, assistant.Moves(depend_on=[12.5], finish=False))
+    assert numbers["anyOf"][0]["properties"]["action_input"]["properties"]["q"]["type"] == "string"
+    with pytest.raises(assistant.NoMoveLeft, match="no move is open"):
+        assistant.decoding_schema(spec, assistant.Moves(call=False, ask=False, finish=False))
+
+
+def test_a_tool_that_cannot_have_a_types_shape_gets_no_requests_of_it():
+    ping = {"paths": {"/ping": {"get": {"operationId": "ping", "responses": {}}}}}
+    assert "no function of the tool takes a parameter" in unfit_tool("dependent", ping)
+    assert "no two different calls to make at once" in unfit_tool("parallel", ping)
+    assert unfit_tool("single", ping) is None and unfit_tool("multi_turn", ping) is None
+
+
+def test_a_dialogue_the_protocol_left_without_a_move_is_rejected_by_what_it_lacks(single):
+    stuck = {"ending": "no_move_left", "ending_detail": "no move is open", "final_answer": ""}
+    dependent = single.model_copy(update={**stuck, "dialog_type": "dependent"})
+    plain = single.model_copy(update=stuck)
+    assert [r.rule for r in check_dialogs([dependent, plain]).rejections] == [
+        "not_dependent",
+        "no_final_answer",
+    ]
+    assert check_dialogs([plain]).rejections[0].reason == "no move is open"

@@ -49,3 +49,15 @@ def test_one_tool_through_the_embedded_model(tmp_path: Path):
 def test_missing_gguf_file_is_a_clear_error(tmp_path: Path):
     with pytest.raises(LocalModelError, match="not found"):
         resolve_gguf(str(tmp_path / "missing.gguf"))
+
+
+@needs_local
+def test_a_schema_with_nothing_to_write_is_refused_before_llama_cpp_sees_it():
+    """llama-cpp-python crashes the process on a grammar with an empty rule; the provider refuses the
+    schema instead, and the moves never make one (no branches left is an error of their own)."""
+    from agents.llm.local_provider import check_grammar
+
+    check_grammar({"anyOf": [{"type": "object", "properties": {"a": {"enum": ["x"]}}, "required": ["a"]}]})
+    for empty in ({"anyOf": []}, {"type": "object", "properties": {"a": {"enum": []}}, "required": ["a"]}):
+        with pytest.raises(ValueError, match="leaves nothing to write"):
+            check_grammar(empty)

@@ -11,15 +11,26 @@ import functools
 from pathlib import Path
 from typing import Any
 
-from agents.assistant.moves import Moves, check_turn, decoding_schema, moves_for
+from agents.assistant import native
+from agents.assistant.moves import Moves, NoMoveLeft, check_turn, decoding_schema, moves_for
 from agents.llm.gateway import LLMGateway, Tally
 from agents.llm.prompts import PromptTemplate, load_prompt
 from schemas.dialog import DialogType, Message
 from schemas.react import react_turns, render_steps, render_turn
-from schemas.simulation import AssistantTurn
+from schemas.simulation import AssistantCalls, AssistantTurn
+from schemas.spec import function_tools
 from schemas.tool import Tool
 
-__all__ = ["ROLE", "AssistantTurn", "Moves", "check_turn", "decoding_schema", "moves_for", "next_turn"]
+__all__ = [
+    "ROLE",
+    "AssistantTurn",
+    "Moves",
+    "NoMoveLeft",
+    "check_turn",
+    "decoding_schema",
+    "moves_for",
+    "next_turn",
+]
 
 ROLE = "assistant"
 PROMPTS = Path(__file__).parent / "prompts"
@@ -66,9 +77,23 @@ def next_turn(
     stage: str,
     tally: Tally | None = None,
     dialog_type: DialogType = "single",
+    calls: AssistantCalls = "structured",
 ) -> AssistantTurn:
     """The assistant's next step for the current request (StructuredOutputError when its answer
-    cannot be used)."""
+    cannot be used): a ReAct step decoded under the moves' schema, or with `calls="native"` the
+    model's own function calling (`native.py`)."""
+    if calls == "native":
+        return native.next_turn(
+            gateway,
+            tool,
+            function_tools(spec),
+            messages,
+            role=ROLE,
+            max_steps=max_steps,
+            stage=stage,
+            tally=tally,
+            dialog_type=dialog_type,
+        )
     prompt = step_prompt()
     current = react_turns(messages)[-1]
     history = render_steps(current.steps)

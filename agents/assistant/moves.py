@@ -7,7 +7,7 @@ What is known before decoding is in the moves:
   and it is the only move of a `non_tool` dialogue;
 - a parallel dialogue's first call is a message of several calls (`PARALLEL`);
 - a dependent dialogue's call after a result takes one argument from the values results gave;
-- one clarifying question per request: an answered question cannot be asked again;
+- one clarifying question per dialogue: an answered question cannot be asked again;
 - a function answered for an empty input cannot be called with an empty input again.
 Other repeats (the same call with the same input) are refused by `check_turn`, which a grammar
 cannot express.
@@ -22,7 +22,7 @@ from typing import Any
 
 from agents.llm.structured import bounded
 from schemas.dialog import DialogType, Message
-from schemas.dialog_shape import current_turn, dependent_call, missing_calls, result_values, value_taken
+from schemas.dialog_shape import dependent_call, missing_calls, result_values, value_taken
 from schemas.react import ReactStep, react_steps
 from schemas.simulation import ASK_USER, FINISH, PARALLEL, AssistantTurn
 from schemas.spec import arguments_schema, operations
@@ -32,6 +32,10 @@ MAX_PARALLEL = 4
 """Calls in one parallel message, at most (decoding bound)."""
 MAX_VALUES = 16
 """Earlier result values offered to a dependent call, at most (the grammar grows with them)."""
+
+
+class NoMoveLeft(Exception):
+    """The protocol leaves the assistant nothing to do (the dialogue cannot get its type's shape)."""
 
 
 @dataclass(frozen=True)
@@ -63,7 +67,7 @@ def moves_for(dialog_type: DialogType, messages: Sequence[Message]) -> Moves:
     answered = answered_actions(react_steps(messages))
     if dialog_type == "non_tool":
         return Moves(call=False, ask=False, answered=answered)
-    asked = any(m.clarification for m in current_turn(messages) if m.role == "assistant")
+    asked = any(m.clarification for m in messages if m.role == "assistant")
     done = missing_calls(dialog_type, messages) is None
     if dialog_type == "parallel" and not done and not any(len(m.tool_calls) > 1 for m in messages):
         return Moves(call=False, parallel=True, ask=not asked, finish=False, answered=answered)
@@ -138,16 +142,19 @@ def _call_arguments(spec: dict[str, Any], moves: Moves) -> dict[str, dict[str, A
         arguments: dict[str, Any] | None = bounded(arguments_schema(spec, op.operation))
         if (op.name, "{}") in moves.answered:
             arguments = _not_empty(arguments)
-        if arguments is not None and moves.depend_on:
-            arguments = _taking_one_of(arguments, moves.depend_on)
         if arguments is not None:
             found[op.name] = arguments
+    if moves.depend_on:
+        taking = {name: _taking_one_of(arguments, moves.depend_on) for name, arguments in found.items()}
+        if any(taking.values()):  # else no parameter can take the values: calls stay open, the rule judges
+            return {name: arguments for name, arguments in taking.items() if arguments is not None}
     return found
 
 
 def decoding_schema(spec: dict[str, Any], moves: Moves) -> dict[str, Any]:
     """One branch per move: each function with its own arguments, several calls at once, a question,
-    or the final answer."""
+    or the final answer (NoMoveLeft when there is none: every function answered for its only, empty
+    input, and the final answer not yet open)."""
     branches = []
     callable_now = _call_arguments(spec, moves) if moves.call or moves.parallel else {}
     if moves.call:
@@ -174,6 +181,8 @@ def decoding_schema(spec: dict[str, Any], moves: Moves) -> dict[str, Any]:
     if moves.finish:
         final = {"type": "string", "maxLength": 1000}
         branches.append(_branch(FINISH, {"final_answer": final}, ["final_answer"]))
+    if not branches:
+        raise NoMoveLeft("no move is open to the assistant: every call it could make was answered")
     return {"anyOf": branches}
 
 

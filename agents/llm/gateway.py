@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
 from agents.llm.cache import LLMCache, cache_key
 from agents.llm.config import LOCAL_PROVIDER, LLMConfig
@@ -38,6 +38,32 @@ log = logging.getLogger(__name__)
 T = TypeVar("T", bound=BaseModel)
 INCOMPLETE_RETRIES = 2
 """Asks again after an answer cut at the token limit or empty."""
+
+
+class NativeCall(BaseModel):
+    """One tool call of a model's answer."""
+
+    id: str = ""
+    name: str
+    arguments: str = Field(description="JSON text, as the model wrote it.")
+
+
+class ToolAnswer(BaseModel):
+    """A model's answer to a request with tools: its text and its tool calls."""
+
+    content: str = ""
+    tool_calls: list[NativeCall] = Field(default_factory=list)
+
+    @classmethod
+    def of(cls, message: Any) -> ToolAnswer:
+        """From litellm's response message."""
+        calls = [
+            NativeCall(
+                id=call.id or "", name=call.function.name or "", arguments=call.function.arguments or ""
+            )
+            for call in getattr(message, "tool_calls", None) or []
+        ]
+        return cls(content=message.content or "", tool_calls=calls)
 
 
 @dataclass(frozen=True)
@@ -138,6 +164,52 @@ class LLMGateway:
         attempts = self.config.repair_attempts + 1
         raise StructuredOutputError(f"no valid {output.__name__} after {attempts} attempt(s): {problem}")
 
+    # -- native function calling --------------------------------------------------------------
+
+    def with_tools(
+        self,
+        *,
+        stage: str,
+        role: str,
+        messages: list[dict[str, Any]],
+        tools: list[dict[str, Any]],
+        template: str,
+        read: Callable[[ToolAnswer], T],
+        tool_choice: str = "auto",
+        parallel_tool_calls: bool = False,
+        max_tokens: int | None = None,
+        tally: Tally | None = None,
+    ) -> T:
+        """An answer of a model called with `tools` (OpenAI function calling, through litellm), made
+        into `T` by `read`; a ValueError of `read` is fed back for a bounded number of repairs, then
+        StructuredOutputError."""
+        convo = list(messages)
+        problem = ""
+        for _ in range(self.config.repair_attempts + 1):
+            answer = self.complete(
+                stage=stage,
+                role=role,
+                messages=convo,
+                template=template,
+                max_tokens=max_tokens,
+                tally=tally,
+                tools={
+                    "tools": tools,
+                    "tool_choice": tool_choice,
+                    "parallel_tool_calls": parallel_tool_calls,
+                },
+            )
+            try:
+                return read(ToolAnswer.model_validate_json(answer.content))
+            except (ValueError, ValidationError) as exc:
+                problem = describe_error(exc)
+            convo = [
+                *convo,
+                {"role": "user", "content": f"That answer is not valid: {problem}\nAnswer again."},
+            ]
+        attempts = self.config.repair_attempts + 1
+        raise StructuredOutputError(f"no valid answer with tools after {attempts} attempt(s): {problem}")
+
     # -- raw completions ----------------------------------------------------------------------
 
     def complete(
@@ -151,28 +223,38 @@ class LLMGateway:
         schema_name: str = "answer",
         max_tokens: int | None = None,
         tally: Tally | None = None,
+        tools: dict[str, Any] | None = None,
     ) -> Answer:
-        """One completion, from the cache when an identical request was answered before."""
+        """One completion, from the cache when an identical request was answered before.
+
+        With `tools` (litellm's `tools`, `tool_choice`, `parallel_tool_calls`), the answer's content
+        is a `ToolAnswer` as JSON text: the message's text and its tool calls.
+        """
         model = self.config.model_for(role)
         params = {
             "temperature": self.config.temperature,
             "max_tokens": max_tokens or self.config.max_tokens,
             "seed": self.config.seed,
         }
-        key = cache_key(
-            {
-                "model": model,
-                "api_base": self.config.api_base,  # never with credentials (LLMConfig takes them out)
-                "messages": messages,
-                "params": params,
-                "schema": schema,
-                "schema_name": schema_name,
-                "template": template,
-            }
-        )
+        request = {
+            "model": model,
+            "api_base": self.config.api_base,  # never with credentials (LLMConfig takes them out)
+            "messages": messages,
+            "params": params,
+            "schema": schema,
+            "schema_name": schema_name,
+            "template": template,
+        }
+        key = cache_key(request if tools is None else {**request, "tools": tools})
+
+        # litellm looks for MCP tools among any `tools` through its proxy's modules, which need the `mcp`
+        # package; these are plain functions, so its own switch skips the look.
+        native = {**tools, "_skip_mcp_handler": True} if tools else {}
 
         def call() -> tuple[str, dict[str, int]]:
-            return self._call_with_retries(stage, role, model, messages, params, schema, schema_name)
+            return self._call_with_retries(
+                stage, role, model, messages, {**params, **native}, schema, schema_name
+            )
 
         if self.cache is None:
             (content, usage), cached = call(), False
@@ -279,6 +361,9 @@ class LLMGateway:
                 continue
             choice = response.choices[0]
             content = choice.message.content or ""
+            if "tools" in params:  # the text and the calls, as JSON text ("" when both are empty)
+                told = ToolAnswer.of(choice.message)
+                content = told.model_dump_json() if told.content.strip() or told.tool_calls else ""
             usage = response.usage
             tokens = {
                 "prompt_tokens": int(getattr(usage, "prompt_tokens", 0) or 0),

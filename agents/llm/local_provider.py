@@ -8,6 +8,7 @@ a `Llama` object is not thread-safe.
 from __future__ import annotations
 
 import atexit
+import json
 import re
 import threading
 import time
@@ -78,6 +79,20 @@ def grammar_schema(schema: Any) -> Any:
     return schema
 
 
+_EMPTY_RULE = re.compile(r"^(\S+) ::= *$", re.MULTILINE)
+
+
+def check_grammar(schema: Any) -> None:
+    """ValueError when llama.cpp would make a grammar with an empty rule of `schema` (an empty `anyOf`
+    or `enum`): llama-cpp-python crashes the process on it instead of raising."""
+    from llama_cpp.llama_grammar import json_schema_to_gbnf
+
+    if found := _EMPTY_RULE.search(json_schema_to_gbnf(json.dumps(schema))):
+        raise ValueError(
+            f"the decoding schema leaves nothing to write at {found.group(1)!r} (an empty anyOf or enum)"
+        )
+
+
 def _llama_response_format(response_format: Any) -> dict[str, Any] | None:
     """litellm passes a dict or a pydantic class; llama.cpp wants {"type": "json_object", "schema": ...}."""
     if response_format is None:
@@ -90,7 +105,9 @@ def _llama_response_format(response_format: Any) -> dict[str, Any] | None:
         schema = response_format["schema"]
     else:
         return {"type": "json_object"}
-    return {"type": "json_object", "schema": grammar_schema(schema)}
+    loosened = grammar_schema(schema)
+    check_grammar(loosened)
+    return {"type": "json_object", "schema": loosened}
 
 
 class LocalLlamaProvider(CustomLLM):

@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 
 from agents.llm.gateway import LLMGateway, Tally
 from agents.llm.prompts import PromptTemplate, load_prompt
+from agents.llm.structured import bounded, compact_schema
 from schemas.dialog import DialogType, Message
 from schemas.react import react_turns
 from schemas.simulation import (
@@ -198,6 +199,7 @@ def follow_up(
         ),
         output=FollowUp,
         template=prompt.key,
+        decoding_schema=bounded(compact_schema(FollowUp)),
         check=lambda answer: refuse_placeholders(answer.text, "the request"),
         max_tokens=300,
         tally=tally,
