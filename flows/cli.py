@@ -153,6 +153,13 @@ def build_parser() -> argparse.ArgumentParser:
         "single=1 makes ToolAlpaca's dialogues only",
     )
     build.add_argument(
+        "--tools-per-dialog",
+        type=_positive,
+        default=1,
+        help="tools whose functions each dialogue offers: the one its request was written for and others "
+        "of its category, so the assistant must choose (default 1; at most 5)",
+    )
+    build.add_argument(
         "--assistant-calls",
         choices=["structured", "native"],
         default="structured",
@@ -245,6 +252,7 @@ def config_from_args(args: argparse.Namespace) -> CorpusConfig:
             instructions_per_tool=args.instructions_per_tool,
             max_steps=args.max_steps,
             assistant_calls=args.assistant_calls,
+            tools_per_dialog=args.tools_per_dialog,
             **({"dialog_mix": args.dialog_mix} if args.dialog_mix is not None else {}),
         ),
         stages=stages,

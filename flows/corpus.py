@@ -31,7 +31,7 @@ from flows.execution import (
     llm_for_tasks,
     task_runner,
 )
-from flows.filing import CorpusRun, Simulation
+from flows.filing import CorpusRun
 from flows.inputs import (
     check_inputs,
     earlier_run,
@@ -101,7 +101,8 @@ def steps(
         submit=lambda units: runner.submit(
             simulate_task,
             {"tool": units[0].tool, "instructions": units[0].instructions}
-            | {"settings": settings, "llm": llm, "run_id": run_id},
+            | {"settings": settings, "llm": llm, "run_id": run_id}
+            | ({"candidates": units[0].candidates, "toolset": config.toolset} if units[0].candidates else {}),
         ),
         handle=run.file_simulated,
         batch_size=1,
@@ -138,6 +139,7 @@ def start(run: CorpusRun, store: RunStore, scheduler: Scheduler) -> None:
     run.inputs["from_run"] = from_id
     names = ["seeds", "tools", "rejected_tools", *(["instructions"] if starts_at_simulation else [])]
     run.copy_from(store, from_id, names)
+    run.index_seeds(store.iter_records(run.writer.run_id, "seeds", Seed))
     if starts_at_simulation:
         queue_simulations(run, store, run.writer.run_id, done=set())
     else:
@@ -154,6 +156,7 @@ def resume(run: CorpusRun, store: RunStore, scheduler: Scheduler) -> None:
     run.resumed = [*earlier.resumed, datetime.now(UTC)]
     run.gateway.ledger.include(earlier.llm.by_stage_role)
     done = run.done_ids(store, run_id)
+    run.index_seeds(store.iter_records(run_id, "seeds", Seed))
     waiting = 0
     if "toolset" in run.config.stages:
         seeds = [s for s in store.iter_records(run_id, "seeds", Seed) if s.seed_id not in done["toolset"]]
@@ -177,7 +180,7 @@ def queue_simulations(run: CorpusRun, store: RunStore, run_id: str, done: set[st
             waiting[instruction.tool_id].append(instruction)
     for tool in store.iter_records(run_id, "tools", Tool):
         if tool.tool_id in waiting:
-            run.queue("simulation", [Simulation(tool, waiting[tool.tool_id])], len(waiting[tool.tool_id]))
+            run.queue("simulation", [run.simulation(tool, waiting[tool.tool_id])], len(waiting[tool.tool_id]))
 
 
 def finish(run: CorpusRun, store: RunStore, report: RunReport) -> None:

@@ -11,9 +11,9 @@ from __future__ import annotations
 import os
 import socket
 import time
-from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -50,10 +50,12 @@ SUMMARY_ROWS = 1000
 
 @dataclass(frozen=True)
 class Simulation:
-    """One unit of the simulation step: instructions of one tool (the tool travels with them)."""
+    """One unit of the simulation step: instructions of one tool (the tool travels with them, and the
+    seeds whose tools its dialogues may offer beside it)."""
 
     tool: Tool
     instructions: list[Instruction]
+    candidates: list[Seed] = field(default_factory=list)
 
 
 class CorpusRun:
@@ -84,6 +86,7 @@ class CorpusRun:
         self.dialogs = parts("dialogs", Dialog) if "simulation" in stages else None
         self.rejected_dialogs = parts("rejected_dialogs", Dialog) if "simulation" in stages else None
         self.tools_with_instructions: set[str] = set()
+        self.by_category: defaultdict[str, list[Seed]] = defaultdict(list)
         self.rejected_by_step: Counter[str] = Counter()
         self.per_tool: dict[str, Counter[str]] = {}
         self._manifest_at = 0.0
@@ -97,6 +100,18 @@ class CorpusRun:
         self.seeds.add(seeds)
         self.seeds.flush(empty=True)
         self.expect("toolset", len(seeds))
+        self.index_seeds(seeds)
+
+    def index_seeds(self, seeds: Iterable[Seed]) -> None:
+        """Know the run's seeds by category, when dialogues offer several tools (only then)."""
+        if self.config.simulation.tools_per_dialog > 1:
+            for seed in seeds:
+                self.by_category[seed.category].append(seed)
+
+    def simulation(self, tool: Tool, instructions: list[Instruction]) -> Simulation:
+        """The simulation unit of a tool's instructions: with the seeds of its category as the tools
+        its dialogues may offer beside it, when they offer several."""
+        return Simulation(tool, instructions, list(self.by_category.get(tool.category, [])))
 
     def copy_from(self, store: RunStore, run_id: str, names: Sequence[str]) -> None:
         """Take the named artifacts of an earlier run as this run's own (`--from-run`), part by part."""
@@ -164,7 +179,8 @@ class CorpusRun:
             if outcome.shortfall:
                 self.notes.append(f"tool {tool.tool_id}: {outcome.shortfall}")
             if "simulation" in self.config.stages:
-                self.queue("simulation", [Simulation(tool, outcome.instructions)], len(outcome.instructions))
+                unit = self.simulation(tool, outcome.instructions)
+                self.queue("simulation", [unit], len(outcome.instructions))
         else:
             self.notes.append(f"tool {tool.tool_id}: no instructions: {outcome.problem}")
             self.reject("instructions", tool.tool_id, outcome.rule or "no_instructions", outcome.problem)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from pydantic import BaseModel, Field, field_validator
@@ -24,10 +25,12 @@ from agents.user import agent as user
 from schemas.dialog import Dialog, DialogType, Ending, Message, RejectionRule, ToolCall, tool_message
 from schemas.dialog_shape import unfit_tool, user_turns
 from schemas.react import react_turns, step_count
+from schemas.seed import Seed
 from schemas.simulation import ASK_USER, FINISH, PARALLEL, AssistantCalls, Instruction
 from schemas.spec import function_tools
 from schemas.tool import Tool
 from tasks.batch import Batch, batch_task, run_batch
+from tasks.toolset import ToolsetSettings, build_tool
 
 INSTRUCTIONS_STAGE = "instructions"
 SIMULATION_STAGE = "simulation"
@@ -55,6 +58,13 @@ class SimulationSettings(BaseModel):
         default="structured",
         description="structured: schema-constrained ReAct steps (every model); native: the model's own "
         "function calling (tools=), for models that have it.",
+    )
+    tools_per_dialog: int = Field(
+        default=1,
+        ge=1,
+        le=5,
+        description="Tools whose functions a dialogue offers: the one its request was written for and "
+        "others of its category, so the assistant must choose (BFCL's multiple).",
     )
     dialog_mix: dict[DialogType, float] = Field(
         default_factory=lambda: dict(DEFAULT_MIX),
@@ -147,8 +157,9 @@ def offered_tools(openapi: str) -> str:
 class _Dialogue:
     """The state of one simulated dialogue while it runs."""
 
-    def __init__(self, tool: Tool, instruction: Instruction) -> None:
+    def __init__(self, tool: Tool, instruction: Instruction, others: Sequence[Tool] = ()) -> None:
         self.tool, self.instruction = tool, instruction
+        self.tools = [tool, *others]
         self.messages: list[Message] = [Message(role="user", content=instruction.text)]
         self.tally = Tally()
 
@@ -187,8 +198,12 @@ class _Dialogue:
             dialog_type=self.instruction.dialog_type,
             instruction=self.instruction.text,
             messages=messages,
-            tools=offered_tools(self.tool.openapi),
-            tool_ids=[self.tool.tool_id],
+            tools=offered_tools(self.tool.openapi)
+            if len(self.tools) == 1
+            else json.dumps(
+                [f for t in self.tools for f in json.loads(offered_tools(t.openapi))], ensure_ascii=False
+            ),
+            tool_ids=[t.tool_id for t in self.tools],
             final_answer=final_answer,
             **Dialog.counted(messages),
             llm_calls=self.tally.calls,
@@ -201,25 +216,31 @@ class _Dialogue:
 
 
 def simulate(
-    tool: Tool, instruction: Instruction, gateway: LLMGateway, settings: SimulationSettings
+    tool: Tool,
+    instruction: Instruction,
+    gateway: LLMGateway,
+    settings: SimulationSettings,
+    others: Sequence[Tool] = (),
 ) -> Dialog:
     """User, assistant and tool executor play out one instruction (and, in a multi-turn dialogue, the
     user's follow-ups), until the assistant's last final answer, its wish for more actions on one
     request than `max_steps` allow, or an answer of a role that no repair made usable; the dialogue
-    records which (`ending`). Every call of a parallel message is answered, in order. A failed LLM
-    call propagates.
+    records which (`ending`). Every call of a parallel message is answered, in order, by the executor
+    of the tool the function belongs to (`others`: tools offered beside the one the request was
+    written for). A failed LLM call propagates.
     """
-    spec = json.loads(tool.openapi)
-    dialogue = _Dialogue(tool, instruction)
-    executor = ToolExecutor(tool, gateway)
+    dialogue = _Dialogue(tool, instruction, others)
+    specs = [json.loads(t.openapi) for t in dialogue.tools]
+    by_tool = [(t, ToolExecutor(t, gateway)) for t in dialogue.tools]
+    executors = {route.name: executor for t, executor in reversed(by_tool) for route in t.routes}
     role = assistant.ROLE
     try:
         while True:
             role = assistant.ROLE
             turn = assistant.next_turn(
                 gateway,
-                tool,
-                spec,
+                dialogue.tools,
+                specs,
                 dialogue.messages,
                 max_steps=settings.max_steps,
                 stage=SIMULATION_STAGE,
@@ -261,6 +282,7 @@ def simulate(
                 continue
             role = EXECUTOR_ROLE
             for call in dialogue.call(turn.thought, planned):
+                executor = executors.get(call.name) or executors[tool.routes[0].name]  # it refuses the name
                 answer = executor.execute(call.name, json.loads(call.arguments), tally=dialogue.tally)
                 dialogue.messages.append(tool_message(call, answer.status_code, answer.body))
     except StructuredOutputError as exc:
@@ -290,15 +312,62 @@ def write_instructions_batch(
     return run_batch(tools, lambda tool: write_instructions(tool, gateway, settings), failed_instructions)
 
 
+def others_offered(
+    tool: Tool,
+    instruction: Instruction,
+    candidates: Sequence[Seed],
+    count: int,
+    build: Callable[[Seed], Tool | None],
+) -> list[Tool]:
+    """Up to `count` tools to offer beside `tool` in the dialogue of `instruction`: candidates (seeds
+    of the tool's category) in an order drawn from the dialogue's id, so each dialogue has its own and
+    a re-run the same, skipping one whose build was rejected or whose function names clash with the
+    tools already chosen (a call names a function, so names must tell the tools apart)."""
+    chosen: list[Tool] = []
+    names = {route.name for route in tool.routes}
+
+    def order(seed: Seed) -> str:
+        return hashlib.sha256(f"{instruction.instruction_id}/{seed.seed_id}".encode()).hexdigest()
+
+    for seed in sorted((c for c in candidates if c.seed_id != tool.tool_id), key=order):
+        if len(chosen) == count:
+            break
+        other = build(seed)
+        theirs = {route.name for route in other.routes} if other is not None else names
+        if other is not None and not theirs & names:
+            chosen.append(other)
+            names |= theirs
+    return chosen
+
+
 def simulate_batch(
-    tool: Tool, instructions: list[Instruction], gateway: LLMGateway, settings: SimulationSettings
+    tool: Tool,
+    instructions: list[Instruction],
+    gateway: LLMGateway,
+    settings: SimulationSettings,
+    candidates: Sequence[Seed] = (),
+    toolset: ToolsetSettings | None = None,
 ) -> Batch[Instruction, Dialog]:
-    """`simulate` over instructions of one tool, one dialogue each (a failed one already rejected)."""
+    """`simulate` over instructions of one tool, one dialogue each (a failed one already rejected).
+
+    With `tools_per_dialog` above 1, each dialogue also offers tools built from `candidates` (by the
+    toolset step's own code and settings: answers from the LLM cache where that step built them)."""
+    built: dict[str, Tool | None] = {}
+
+    def build(seed: Seed) -> Tool | None:
+        if seed.seed_id not in built:
+            outcome = build_tool(seed, gateway, toolset)
+            built[seed.seed_id] = outcome if isinstance(outcome, Tool) else None
+        return built[seed.seed_id]
+
+    def one(instruction: Instruction) -> Dialog:
+        others = others_offered(tool, instruction, candidates, settings.tools_per_dialog - 1, build)
+        return simulate(tool, instruction, gateway, settings, others)
 
     def failed(instruction: Instruction, reason: str, llm_failed: bool) -> Dialog:
         return rejected_dialog(tool, instruction, "llm_error" if llm_failed else "task_failed", reason)
 
-    return run_batch(instructions, lambda instruction: simulate(tool, instruction, gateway, settings), failed)
+    return run_batch(instructions, one, failed)
 
 
 @batch_task("write-instructions", "instructions-{tools[0].tool_id}")
@@ -311,7 +380,15 @@ def write_instructions_task(
 
 @batch_task("simulate", "simulate-{instructions[0].instruction_id}")
 def simulate_task(
-    tool: Tool, instructions: list[Instruction], settings: SimulationSettings, llm: LLMConfig, run_id: str
+    tool: Tool,
+    instructions: list[Instruction],
+    settings: SimulationSettings,
+    llm: LLMConfig,
+    run_id: str,
+    candidates: list[Seed] | None = None,
+    toolset: ToolsetSettings | None = None,
 ) -> Batch[Instruction, Dialog]:
-    """Prefect task: instructions of one tool through the three-agent simulation."""
-    return simulate_batch(tool, instructions, gateway_for(llm, run_id), settings)
+    """Prefect task: instructions of one tool through the three-agent simulation (`candidates`: the
+    seeds whose tools may be offered beside it)."""
+    gateway = gateway_for(llm, run_id)
+    return simulate_batch(tool, instructions, gateway, settings, candidates or [], toolset)

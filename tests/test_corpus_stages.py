@@ -209,3 +209,13 @@ def test_a_run_with_a_mix_of_dialogue_types_files_every_type(
     (markdown,) = reports
     assert "## Dialogues by type" in markdown
     assert all(f"| {kind} | 2 | 0 |" in markdown for kind in kinds)
+
+
+def test_dialogues_offer_the_other_tools_of_the_category(scripted_llm: ScriptedLLM, llm_config, tmp_path):
+    scripted_llm.script = responders.toolforge
+    simulation = {"instructions_per_tool": 2, "tools_per_dialog": 2, "dialog_mix": {"single": 1}}
+    run = tables(corpus.run(config_for(tmp_path, llm_config, simulation=simulation)))
+    dialogs = run["dialogs"]
+    assert len(dialogs) == 4 and run["rejected_dialogs"].empty
+    assert {tuple(ids) for ids in dialogs["tool_ids"]} == {("atlas", "harbours"), ("harbours", "atlas")}
+    assert all(len(json.loads(tools)) == 4 for tools in dialogs["tools"])

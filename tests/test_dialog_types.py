@@ -3,6 +3,7 @@ the protocol held by the decoding schema (what the assistant can write at each s
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -16,8 +17,8 @@ from schemas.react import render_react
 from schemas.simulation import PARALLEL
 from schemas.tool import Tool
 from tasks.checks import check_dialogs
-from tasks.simulation import SimulationSettings, follow_ups, simulate, write_instructions
-from tests.scripts import REQUESTS, call, finish, instruction, scripted, turns
+from tasks.simulation import SimulationSettings, follow_ups, simulate, simulate_batch, write_instructions
+from tests.scripts import REQUESTS, SEED, call, finish, instruction, scripted, turns
 
 
 def checked(tool: Tool, llm_config, kind: DialogType, **extra: Any) -> Dialog:
@@ -242,3 +243,31 @@ def test_a_dialogue_the_protocol_left_without_a_move_is_rejected_by_what_it_lack
         "no_final_answer",
     ]
     assert check_dialogs([plain]).rejections[0].reason == "no move is open"
+
+
+def test_several_tools_per_dialogue_offer_others_of_the_category(scripted_llm, llm_config, tool):
+    seeds = [
+        SEED.model_copy(update={"seed_id": seed_id, "name": name})
+        for seed_id, name in [("atlas", "Atlas"), ("globe", "Globe"), ("map", "Map"), ("atlas-2", "Atlas")]
+    ]
+    scripted(scripted_llm, AssistantTurn=turns(call("searchGlobe", query="Lisbon"), finish()))
+    settings = SimulationSettings(tools_per_dialog=3, dialog_mix={"single": 1})
+    gateway = LLMGateway(llm_config)
+    batch = simulate_batch(tool, [instruction("single")], gateway, settings, seeds)
+    ((_, dialog),) = batch.results
+    # the tool the request was written for, then two of its category, in an order drawn from the
+    # dialogue's id; "atlas-2" has the same function names as "atlas", so it cannot be told apart
+    assert dialog.tool_ids[0] == "atlas" and sorted(dialog.tool_ids[1:]) == ["globe", "map"]
+    offered_names = [t["function"]["name"] for t in json.loads(dialog.tools)]
+    assert len(offered_names) == 6 and {"searchGlobe", "getMapRecord"} <= set(offered_names)
+    first = assistant_requests(scripted_llm)[0]
+    assert set(offered(first)) == {*offered_names, "getDetails"}
+    assert "Globe:\n" in first["messages"][0]["content"]  # each tool's functions under its name
+    # the call went to the Globe API's executor
+    (executor,) = [r for r in scripted_llm.requests if responders.schema_name(r) == "ExecutorAnswer"]
+    assert "API: Globe" in "\n".join(m["content"] for m in executor["messages"])
+    assert check_dialogs([dialog]).accepted
+    # the same dialogue offers the same tools again (a re-run costs nothing twice)
+    scripted(scripted_llm, AssistantTurn=turns(call("searchGlobe", query="Lisbon"), finish()))
+    again = simulate_batch(tool, [instruction("single")], gateway, settings, seeds)
+    assert again.results[0][1].tool_ids == dialog.tool_ids

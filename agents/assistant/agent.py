@@ -8,6 +8,7 @@ multi-turn dialogue the earlier requests with their steps and answers.
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +59,19 @@ def listed_moves(dialog_type: DialogType) -> str:
     return "\n".join(move_lines()[move] for move in shown)
 
 
+def offered_name(tools: Sequence[Tool]) -> str:
+    """The API (or the APIs) the assistant serves the user with: "Atlas", "Atlas, Dog CEO and Cat Facts"."""
+    names = [tool.name for tool in tools]
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+
+
+def documentation(tools: Sequence[Tool]) -> str:
+    """The functions' documentation: one tool's as it is, several under their names."""
+    if len(tools) == 1:
+        return tools[0].nl_documentation
+    return "\n\n".join(f"{tool.name}:\n{tool.nl_documentation}" for tool in tools)
+
+
 def _earlier(messages: list[Message]) -> str:
     """The requests before the current one, with their steps and answers ("" in a one-turn dialogue)."""
     earlier = react_turns(messages)[:-1]
@@ -69,8 +83,8 @@ def _earlier(messages: list[Message]) -> str:
 
 def next_turn(
     gateway: LLMGateway,
-    tool: Tool,
-    spec: dict[str, Any],
+    tools: Sequence[Tool],
+    specs: Sequence[dict[str, Any]],
     messages: list[Message],
     *,
     max_steps: int,
@@ -79,14 +93,16 @@ def next_turn(
     dialog_type: DialogType = "single",
     calls: AssistantCalls = "structured",
 ) -> AssistantTurn:
-    """The assistant's next step for the current request (StructuredOutputError when its answer
-    cannot be used): a ReAct step decoded under the moves' schema, or with `calls="native"` the
-    model's own function calling (`native.py`)."""
+    """The assistant's next step for the current request, with the functions of `tools` (their
+    OpenAPI `specs`) on offer (StructuredOutputError when its answer cannot be used): a ReAct step
+    decoded under the moves' schema, or with `calls="native"` the model's own function calling
+    (`native.py`)."""
     if calls == "native":
         return native.next_turn(
             gateway,
-            tool,
-            function_tools(spec),
+            offered_name(tools),
+            [function for spec in specs for function in function_tools(spec)],
+            [route.name for tool in tools for route in tool.routes],
             messages,
             role=ROLE,
             max_steps=max_steps,
@@ -103,15 +119,15 @@ def next_turn(
         else "What is your first step?"
     )
     request = prompt.render(
-        name=tool.name,
+        name=offered_name(tools),
         moves=listed_moves(dialog_type),
-        documentation=tool.nl_documentation,
+        documentation=documentation(tools),
         max_steps=max_steps,
         earlier=_earlier(messages),
         instruction=current.request,
         history=history.strip(),
     )
-    functions = [r.name for r in tool.routes]
+    functions = [route.name for tool in tools for route in tool.routes]
     moves = moves_for(dialog_type, messages)
     return gateway.structured(
         stage=stage,
@@ -120,7 +136,7 @@ def next_turn(
         output=AssistantTurn,
         template=prompt.key,
         check=lambda turn: check_turn(turn, functions, moves),
-        decoding_schema=decoding_schema(spec, moves),
+        decoding_schema=decoding_schema(specs, moves),
         max_tokens=1000 if moves.parallel else 700,
         tally=tally,
     )

@@ -135,10 +135,14 @@ def _taking_one_of(arguments: dict[str, Any], values: list[str | int | float]) -
     return variants[0] if len(variants) == 1 else {"anyOf": variants}
 
 
-def _call_arguments(spec: dict[str, Any], moves: Moves) -> dict[str, dict[str, Any]]:
+Specs = dict[str, Any] | Sequence[dict[str, Any]]
+"""The OpenAPI spec of the tool offered, or those of the tools offered."""
+
+
+def _call_arguments(specs: Specs, moves: Moves) -> dict[str, dict[str, Any]]:
     """Each function that may be called now, with the schema of the arguments it may take."""
     found: dict[str, dict[str, Any]] = {}
-    for op in operations(spec):
+    for spec, op in [(one, op) for one in _listed(specs) for op in operations(one)]:
         arguments: dict[str, Any] | None = bounded(arguments_schema(spec, op.operation))
         if (op.name, "{}") in moves.answered:
             arguments = _not_empty(arguments)
@@ -151,12 +155,16 @@ def _call_arguments(spec: dict[str, Any], moves: Moves) -> dict[str, dict[str, A
     return found
 
 
-def decoding_schema(spec: dict[str, Any], moves: Moves) -> dict[str, Any]:
+def _listed(specs: Specs) -> list[dict[str, Any]]:
+    return [specs] if isinstance(specs, dict) else list(specs)
+
+
+def decoding_schema(specs: Specs, moves: Moves) -> dict[str, Any]:
     """One branch per move: each function with its own arguments, several calls at once, a question,
     or the final answer (NoMoveLeft when there is none: every function answered for its only, empty
     input, and the final answer not yet open)."""
     branches = []
-    callable_now = _call_arguments(spec, moves) if moves.call or moves.parallel else {}
+    callable_now = _call_arguments(specs, moves) if moves.call or moves.parallel else {}
     if moves.call:
         for name, arguments in callable_now.items():
             branches.append(_branch(name, {"action_input": arguments}, ["action_input"]))

@@ -20,7 +20,6 @@ from agents.llm.gateway import LLMGateway, Tally, ToolAnswer
 from agents.llm.prompts import PromptTemplate, load_prompt
 from schemas.dialog import DialogType, Message
 from schemas.simulation import ASK_USER, FINISH, PARALLEL, AssistantTurn, PlannedCall
-from schemas.tool import Tool
 
 PROMPTS = Path(__file__).parent / "prompts"
 ASK_TOOL: dict[str, Any] = {
@@ -111,8 +110,9 @@ def function_options(moves: Moves, functions: list[dict[str, Any]]) -> dict[str,
 
 def next_turn(
     gateway: LLMGateway,
-    tool: Tool,
+    name: str,
     functions: list[dict[str, Any]],
+    names: list[str],
     messages: list[Message],
     *,
     role: str,
@@ -121,14 +121,13 @@ def next_turn(
     tally: Tally | None = None,
     dialog_type: DialogType = "single",
 ) -> AssistantTurn:
-    """The assistant's next step, asked with the API's `functions` as tools (StructuredOutputError
-    when its answer cannot be used)."""
+    """The assistant's next step, asked with the `functions` (OpenAI tools; `names`) of the API or
+    APIs `name` as tools (StructuredOutputError when its answer cannot be used)."""
     prompt = native_prompt()
     request = [
-        *prompt.render(name=tool.name, max_steps=max_steps, instruction=messages[0].content),
+        *prompt.render(name=name, max_steps=max_steps, instruction=messages[0].content),
         *chat_messages(messages),
     ]
-    names = [r.name for r in tool.routes]
     moves = moves_for(dialog_type, messages)
 
     def read(answer: ToolAnswer) -> AssistantTurn:
