@@ -153,6 +153,14 @@ def build_parser() -> argparse.ArgumentParser:
         "single=1 makes ToolAlpaca's dialogues only",
     )
     build.add_argument(
+        "--complexity",
+        choices=["easy", "medium", "hard", "mixed"],
+        default="mixed",
+        help="steer instructions towards a complexity band: the user agent's prompt, the follow-ups of "
+        "multi_turn dialogues (2, 3, 4) and the tools offered (1, --tools-per-dialog, at least 3); "
+        "mixed (default) steers none; every dialogue records its score and band",
+    )
+    build.add_argument(
         "--tools-per-dialog",
         type=_positive,
         default=1,
@@ -253,6 +261,7 @@ def config_from_args(args: argparse.Namespace) -> CorpusConfig:
             max_steps=args.max_steps,
             assistant_calls=args.assistant_calls,
             tools_per_dialog=args.tools_per_dialog,
+            complexity=args.complexity,
             **({"dialog_mix": args.dialog_mix} if args.dialog_mix is not None else {}),
         ),
         stages=stages,

@@ -189,13 +189,14 @@ def finish(run: CorpusRun, store: RunStore, report: RunReport) -> None:
     if series:
         run.changes = compare_runs(store, series, previous_in_series(store, series, run_id), run_id)
     rejections = Counter((r.step, r.rule) for r in store.iter_records(run_id, "rejections", Rejection))
-    dialog_types: Counter[tuple[str, str]] = Counter()
+    dialogs_by: dict[str, Counter[tuple[str, str]]] = {"type": Counter(), "complexity": Counter()}
     for name, status in (("dialogs", "accepted"), ("rejected_dialogs", "rejected")):
         if store.has_artifact(run_id, name):
-            kinds = store.read_column(run_id, name, "dialog_type")
-            dialog_types.update((str(kind), status) for kind in kinds)
+            for column, field in (("type", "dialog_type"), ("complexity", "complexity_band")):
+                values = store.read_column(run_id, name, field)
+                dialogs_by[column].update((str(value), status) for value in values)
     usage, tools = run.gateway.ledger.summary(), list(run.summary_rows())
-    report.finish(run.stage_stats(), rejections, usage, tools, run.changes, dialog_types)
+    report.finish(run.stage_stats(), rejections, usage, tools, run.changes, dialogs_by)
 
 
 @functools.cache

@@ -104,7 +104,8 @@ class CorpusRun:
 
     def index_seeds(self, seeds: Iterable[Seed]) -> None:
         """Know the run's seeds by category, when dialogues offer several tools (only then)."""
-        if self.config.simulation.tools_per_dialog > 1:
+        settings = self.config.simulation
+        if settings.tools_per_dialog > 1 or settings.complexity == "hard":
             for seed in seeds:
                 self.by_category[seed.category].append(seed)
 

@@ -26,6 +26,7 @@ from prefect.context import FlowRunContext
 
 from agents.llm.redact import redact
 from flows.progress import ProgressBoard
+from schemas.complexity import BANDS
 from schemas.manifest import LLMUsage, RunChanges, StageStats
 
 log = logging.getLogger(__name__)
@@ -81,11 +82,11 @@ class RunReport:
         usage: LLMUsage,
         tool_rows: list[dict[str, Any]],
         changes: RunChanges | None,
-        dialog_types: Counter[tuple[str, str]] | None = None,
+        dialogs_by: dict[str, Counter[tuple[str, str]]] | None = None,
     ) -> str:
         """The last progress, then the summary artifacts (and the changes); returns the markdown."""
         self.update(force=True)
-        markdown = summary_markdown(stages, rejections, usage, dialog_types)
+        markdown = summary_markdown(stages, rejections, usage, dialogs_by)
         if changes is not None:
             changed = changes_markdown(changes)
             markdown += "\n" + changed
@@ -98,6 +99,10 @@ class RunReport:
         return markdown
 
 
+ORDER = {name: rank for rank, name in enumerate(BANDS)}
+"""Rows shown in this order where they have one (complexity bands), the rest by name."""
+
+
 def table(header: list[str], rows: list[list[Any]]) -> list[str]:
     """A markdown table's lines."""
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
@@ -108,20 +113,21 @@ def summary_markdown(
     stages: list[StageStats],
     rejections: Counter[tuple[str, str]],
     usage: LLMUsage,
-    dialog_types: Counter[tuple[str, str]] | None = None,
+    dialogs_by: dict[str, Counter[tuple[str, str]]] | None = None,
 ) -> str:
-    """The run's counts per stage, dialogues by type (accepted, rejected), rejections by step and
-    rule, and LLM usage and cost."""
-    dialog_types = dialog_types or Counter()
+    """The run's counts per stage, dialogues (accepted, rejected) by each of `dialogs_by` (a column
+    of the dialogues: their type, their complexity band), rejections by step and rule, and LLM usage
+    and cost."""
     lines = ["## Stages", ""]
     lines += table(
         ["stage", "in", "out", "rejected", "unfinished", "seconds"],
         [[s.name, s.inputs, s.outputs, s.rejected, s.unfinished, f"{s.seconds:.1f}"] for s in stages],
     )
-    if kinds := sorted({kind for kind, _ in dialog_types}):
-        lines += ["", "## Dialogues by type", ""]
-        rows = [[kind, dialog_types[(kind, "accepted")], dialog_types[(kind, "rejected")]] for kind in kinds]
-        lines += table(["type", "accepted", "rejected"], rows)
+    for column, counts in (dialogs_by or {}).items():
+        if kinds := sorted({kind for kind, _ in counts}, key=lambda k: (ORDER.get(k, len(ORDER)), k)):
+            lines += ["", f"## Dialogues by {column}", ""]
+            rows = [[kind, counts[(kind, "accepted")], counts[(kind, "rejected")]] for kind in kinds]
+            lines += table([column, "accepted", "rejected"], rows)
     lines += ["", "## Rejections by rule", ""]
     by_rule = [[step, rule, n] for (step, rule), n in sorted(rejections.items())]
     lines += table(["step", "rule", "count"], by_rule) if by_rule else ["None."]

@@ -99,6 +99,12 @@ class Dialog(BaseModel):
     calls: int = Field(description="Function calls made.")
     calls_per_turn: int = Field(description="The most calls in one assistant message.")
     distinct_functions: int
+    functions_offered: int = Field(default=0, description="Functions the assistant could choose from.")
+    dependency_depth: int = Field(
+        default=0, description="The longest chain of calls each taking a value from the one before's result."
+    )
+    complexity: float = Field(default=0.0, description="The complexity score (`schemas/complexity.py`).")
+    complexity_band: Literal["easy", "medium", "hard"] = "easy"
     llm_calls: int = Field(description="LLM calls the simulation made (answers from the cache included).")
     prompt_tokens: int
     completion_tokens: int

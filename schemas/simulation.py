@@ -14,6 +14,8 @@ from pydantic import BaseModel, Field
 from schemas.dialog import DialogType
 
 InstructionStyle = Literal["command", "question", "story"]
+Complexity = Literal["easy", "medium", "hard", "mixed"]
+"""The band `--complexity` steers instructions towards (`schemas/complexity.py`); mixed steers none."""
 AssistantCalls = Literal["structured", "native"]
 """How the assistant makes its calls: schema-constrained JSON (every model) or the model's own function
 calling (`tools=`, for models that have it)."""
@@ -69,6 +71,7 @@ class Instruction(BaseModel):
     follow_ups: int = Field(
         default=0, ge=0, le=4, description="`multi_turn`: the follow-up requests the user will make (2 to 4)."
     )
+    complexity: Complexity = Field(default="mixed", description="The band it was steered towards.")
 
 
 class PlannedCall(BaseModel):

@@ -22,11 +22,12 @@ from agents.executor.agent import ToolExecutor
 from agents.llm.config import LLMConfig
 from agents.llm.gateway import LLMGateway, StructuredOutputError, Tally, gateway_for
 from agents.user import agent as user
+from schemas.complexity import band, complexity_score, dependency_depth
 from schemas.dialog import Dialog, DialogType, Ending, Message, RejectionRule, ToolCall, tool_message
 from schemas.dialog_shape import unfit_tool, user_turns
 from schemas.react import react_turns, step_count
 from schemas.seed import Seed
-from schemas.simulation import ASK_USER, FINISH, PARALLEL, AssistantCalls, Instruction
+from schemas.simulation import ASK_USER, FINISH, PARALLEL, AssistantCalls, Complexity, Instruction
 from schemas.spec import function_tools
 from schemas.tool import Tool
 from tasks.batch import Batch, batch_task, run_batch
@@ -58,6 +59,12 @@ class SimulationSettings(BaseModel):
         default="structured",
         description="structured: schema-constrained ReAct steps (every model); native: the model's own "
         "function calling (tools=), for models that have it.",
+    )
+    complexity: Complexity = Field(
+        default="mixed",
+        description="The band instructions are steered towards (easy, medium, hard) by the user agent's "
+        "prompt, the follow-ups of a multi_turn dialogue (2, 3, 4) and the tools offered (1, "
+        "tools_per_dialog, at least 3); mixed steers none (each dialogue's score is kept all the same).",
     )
     tools_per_dialog: int = Field(
         default=1,
@@ -112,7 +119,9 @@ def write_instructions(tool: Tool, gateway: LLMGateway, settings: SimulationSett
             shortfalls.append(f"0 of {count} {kind} instructions: {unfit}")
             continue
         try:
-            drafts, repeats = user.write_requests(gateway, tool, kind, count, INSTRUCTIONS_STAGE)
+            drafts, repeats = user.write_requests(
+                gateway, tool, kind, count, INSTRUCTIONS_STAGE, settings.complexity
+            )
         except StructuredOutputError as exc:
             problems.append(f"user ({kind}): {exc}")
             shortfalls.append(f"0 of {count} {kind} instructions: {exc}")
@@ -127,7 +136,8 @@ def write_instructions(tool: Tool, gateway: LLMGateway, settings: SimulationSett
                     text=draft.text.strip(),
                     style=draft.style,
                     functions=getattr(draft, "functions", []),
-                    follow_ups=follow_ups(instruction_id) if kind == "multi_turn" else 0,
+                    follow_ups=follow_ups(instruction_id, settings.complexity) if kind == "multi_turn" else 0,
+                    complexity=settings.complexity,
                 )
             )
         if len(drafts) < count:
@@ -142,9 +152,26 @@ def write_instructions(tool: Tool, gateway: LLMGateway, settings: SimulationSett
     return ToolInstructions(tool_id=tool.tool_id, instructions=instructions, shortfall="; ".join(shortfalls))
 
 
-def follow_ups(instruction_id: str) -> int:
-    """The follow-up requests of a multi-turn dialogue: 2 to 4, drawn from its id (stable across runs)."""
+FOLLOW_UPS = {"easy": 2, "medium": 3, "hard": 4}
+OFFERED_WHEN_HARD = 3
+"""Tools a dialogue steered hard offers, at least."""
+
+
+def follow_ups(instruction_id: str, complexity: Complexity = "mixed") -> int:
+    """The follow-up requests of a multi-turn dialogue: 2, 3 or 4 by the band it is steered towards,
+    else drawn from its id (stable across runs)."""
+    if complexity in FOLLOW_UPS:
+        return FOLLOW_UPS[complexity]
     return 2 + int(hashlib.sha256(instruction_id.encode()).hexdigest()[:8], 16) % 3
+
+
+def tools_offered(settings: SimulationSettings, instruction: Instruction) -> int:
+    """Tools a dialogue offers: `tools_per_dialog`; 1 when steered easy, at least 3 when hard."""
+    if instruction.complexity == "easy":
+        return 1
+    if instruction.complexity == "hard":
+        return max(OFFERED_WHEN_HARD, settings.tools_per_dialog)
+    return settings.tools_per_dialog
 
 
 @functools.lru_cache(maxsize=64)
@@ -192,6 +219,8 @@ class _Dialogue:
         messages = list(self.messages)
         if ending == "final_answer":
             messages.append(Message(role="assistant", content=final_answer, thought=thought))
+        offered = sum(len(t.routes) for t in self.tools)
+        score = complexity_score(messages, offered)
         return Dialog(
             dialog_id=self.instruction.instruction_id,
             tool_id=self.tool.tool_id,
@@ -206,6 +235,10 @@ class _Dialogue:
             tool_ids=[t.tool_id for t in self.tools],
             final_answer=final_answer,
             **Dialog.counted(messages),
+            functions_offered=offered,
+            dependency_depth=dependency_depth(messages),
+            complexity=score,
+            complexity_band=band(score),
             llm_calls=self.tally.calls,
             prompt_tokens=self.tally.prompt_tokens,
             completion_tokens=self.tally.completion_tokens,
@@ -361,7 +394,9 @@ def simulate_batch(
         return built[seed.seed_id]
 
     def one(instruction: Instruction) -> Dialog:
-        others = others_offered(tool, instruction, candidates, settings.tools_per_dialog - 1, build)
+        others = others_offered(
+            tool, instruction, candidates, tools_offered(settings, instruction) - 1, build
+        )
         return simulate(tool, instruction, gateway, settings, others)
 
     def failed(instruction: Instruction, reason: str, llm_failed: bool) -> Dialog:

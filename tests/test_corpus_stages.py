@@ -209,6 +209,10 @@ def test_a_run_with_a_mix_of_dialogue_types_files_every_type(
     (markdown,) = reports
     assert "## Dialogues by type" in markdown
     assert all(f"| {kind} | 2 | 0 |" in markdown for kind in kinds)
+    assert (
+        "## Dialogues by complexity\n\n| complexity | accepted | rejected |\n|---|---|---|\n| easy |"
+        in markdown
+    )
 
 
 def test_dialogues_offer_the_other_tools_of_the_category(scripted_llm: ScriptedLLM, llm_config, tmp_path):

@@ -7,7 +7,6 @@ multi-turn dialogue the earlier requests with their steps and answers.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -15,7 +14,7 @@ from typing import Any
 from agents.assistant import native
 from agents.assistant.moves import Moves, NoMoveLeft, check_turn, decoding_schema, moves_for
 from agents.llm.gateway import LLMGateway, Tally
-from agents.llm.prompts import PromptTemplate, load_prompt
+from agents.llm.prompts import PromptTemplate, load_lines, load_prompt
 from schemas.dialog import DialogType, Message
 from schemas.react import react_turns, render_steps, render_turn
 from schemas.simulation import AssistantCalls, AssistantTurn
@@ -41,22 +40,11 @@ def step_prompt() -> PromptTemplate:
     return load_prompt(PROMPTS / "step.txt")
 
 
-@functools.cache
-def move_lines() -> dict[str, str]:
-    """The moves' lines of the prompt (`prompts/moves.txt`), by move."""
-    lines: dict[str, str] = {}
-    for line in (PROMPTS / "moves.txt").read_text(encoding="utf-8").splitlines():
-        if line.strip() and not line.startswith("#"):
-            move, text = line.split(": ", 1)
-            lines[move] = text
-    return lines
-
-
 def listed_moves(dialog_type: DialogType) -> str:
     """The moves the prompt lists: every move, and several calls at once in a parallel dialogue. It
     does not say which are open at this step (the decoding schema does), nor the dialogue's type."""
     shown = ["call", *(["parallel"] if dialog_type == "parallel" else []), "ask", "finish"]
-    return "\n".join(move_lines()[move] for move in shown)
+    return "\n".join(load_lines(PROMPTS / "moves.txt")[move] for move in shown)
 
 
 def offered_name(tools: Sequence[Tool]) -> str:

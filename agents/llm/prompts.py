@@ -56,3 +56,15 @@ class PromptTemplate:
 def load_prompt(path: Path) -> PromptTemplate:
     """Read a template file once per process."""
     return PromptTemplate.parse(path.stem, path.read_text(encoding="utf-8"))
+
+
+@cache
+def load_lines(path: Path) -> dict[str, str]:
+    """A file of `<key>: <text>` lines (`#` comments and blank lines skipped), by key: the pieces a
+    template's placeholder is filled with. The text keeps any space after the `: `."""
+    lines: dict[str, str] = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip() and not line.startswith("#"):
+            key, text = line.split(": ", 1)
+            lines[key] = text
+    return lines

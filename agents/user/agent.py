@@ -9,11 +9,12 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from agents.llm.gateway import LLMGateway, Tally
-from agents.llm.prompts import PromptTemplate, load_prompt
+from agents.llm.prompts import PromptTemplate, load_lines, load_prompt
 from agents.llm.structured import bounded, compact_schema
 from schemas.dialog import DialogType, Message
 from schemas.react import react_turns
 from schemas.simulation import (
+    Complexity,
     DraftInstruction,
     FollowUp,
     InstructionBatch,
@@ -110,10 +111,16 @@ def drop_near_duplicates(drafts: list[Draft]) -> list[Draft]:
 
 
 def write_requests(
-    gateway: LLMGateway, tool: Tool, dialog_type: DialogType, count: int, stage: str
+    gateway: LLMGateway,
+    tool: Tool,
+    dialog_type: DialogType,
+    count: int,
+    stage: str,
+    complexity: Complexity = "mixed",
 ) -> tuple[list[DraftInstruction] | list[NonToolDraft], list[DraftInstruction] | list[NonToolDraft]]:
-    """Up to `count` distinct requests for dialogues of `dialog_type`, and the drafts dropped as
-    near-duplicates of them (StructuredOutputError if none pass validation). A request names the
+    """Up to `count` distinct requests for dialogues of `dialog_type`, steered towards `complexity`
+    (`prompts/complexity.txt`), and the drafts dropped as near-duplicates of them
+    (StructuredOutputError if none pass validation). A request names the
     functions it needs, unless its type needs none (`non_tool`)."""
     kind = REQUESTS[dialog_type]
     names = [r.name for r in tool.routes]
@@ -140,6 +147,7 @@ def write_requests(
 
     messages = prompt.render(
         count=count,
+        complexity=load_lines(PROMPTS / "complexity.txt").get(complexity, ""),
         name=tool.name,
         category=tool.category,
         description=tool.description,
@@ -201,7 +209,7 @@ def follow_up(
         template=prompt.key,
         decoding_schema=bounded(compact_schema(FollowUp)),
         check=lambda answer: refuse_placeholders(answer.text, "the request"),
-        max_tokens=300,
+        max_tokens=600,  # 200 characters, room for escapes (a small model writes \u sequences)
         tally=tally,
     )
     return answer.text.strip()
