@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 export CMAKE_ARGS ?= -DGGML_NATIVE=OFF
 export PIP_CACHE_DIR ?= $(CURDIR)/.cache/pip
 export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS ?= 180
-RUN_ARGS ?= --limit 2 --instructions-per-tool 2
+RUN_ARGS ?= --limit 2 --instructions-per-tool 6
 # The pip the dependency set was tested with (pip freeze leaves pip itself out of constraints.txt).
 PIP_VERSION ?= 26.3
 
