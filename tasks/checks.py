@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from schemas import dialog_shape
 from schemas.dialog import Dialog, RejectionRule
+from schemas.react import react_turns
 from schemas.rejection import Rejection
 
 STEP = "checks"
@@ -73,10 +74,14 @@ def tool_called_in_non_tool(dialog: Dialog) -> str | None:
 
 def no_final_answer(dialog: Dialog) -> str | None:
     """The dialogue ended without a final answer (the protocol left the assistant no move), or with
-    an empty one."""
+    an empty one, or an earlier request of a multi-turn dialogue got an empty one."""
     if dialog.ending == "no_move_left":
         return dialog.ending_detail
-    return None if dialog.final_answer.strip() else "the final answer is empty"
+    if not dialog.final_answer.strip():
+        return "the final answer is empty"
+    turns = react_turns(dialog.messages)
+    empty = [n for n, turn in enumerate(turns[:-1], 1) if not (turn.final_answer or "").strip()]
+    return f"the final answer to request {empty[0]} of {len(turns)} is empty" if empty else None
 
 
 SHAPE_RULES: list[tuple[RejectionRule, Rule]] = [

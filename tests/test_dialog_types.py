@@ -271,3 +271,14 @@ def test_several_tools_per_dialogue_offer_others_of_the_category(scripted_llm, l
     scripted(scripted_llm, AssistantTurn=turns(call("searchGlobe", query="Lisbon"), finish()))
     again = simulate_batch(tool, [instruction("single")], gateway, settings, seeds)
     assert again.results[0][1].tool_ids == dialog.tool_ids
+
+
+def test_an_empty_answer_to_an_earlier_request_is_rejected(scripted_llm, llm_config, tool):
+    answers = iter([call("searchAtlas", query="Lisbon"), finish("   "), call("searchAtlas", query="Porto")])
+    scripted(scripted_llm, AssistantTurn=lambda request: next(answers, finish("Porto has 2 records.")))
+    dialog = checked(tool, llm_config, "multi_turn")
+    assert dialog.turns == 3 and dialog.final_answer == "Porto has 2 records."
+    assert (dialog.rejection_rule, dialog.rejection_reason) == (
+        "no_final_answer",
+        "the final answer to request 1 of 3 is empty",
+    )
