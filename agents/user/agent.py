@@ -26,6 +26,10 @@ from schemas.tool import Tool
 
 ROLE = "user"
 PROMPTS = Path(__file__).parent / "prompts"
+SHORT_ANSWER_TOKENS = 600
+"""A reply or a follow-up: decoded to at most 200 characters (`bounded`), with room for the escapes a
+small model writes (each \\u sequence is several tokens): cut shorter, the embedded model's answers
+were refused as incomplete."""
 PLACEHOLDER = re.compile(r"<[^<>]{1,40}>|\[[a-z _]{1,30}\]|\{[a-z_]{1,30}\}|\bX{3,}\b|\bYOUR_[A-Z_]+\b")
 
 
@@ -182,8 +186,9 @@ def answer_question(
         messages=messages,
         output=UserReply,
         template=prompt.key,
+        decoding_schema=bounded(compact_schema(UserReply)),
         check=lambda reply: refuse_placeholders(reply.reply, "the reply"),
-        max_tokens=300,
+        max_tokens=SHORT_ANSWER_TOKENS,
         tally=tally,
     )
     return answer.reply.strip()
@@ -209,7 +214,7 @@ def follow_up(
         template=prompt.key,
         decoding_schema=bounded(compact_schema(FollowUp)),
         check=lambda answer: refuse_placeholders(answer.text, "the request"),
-        max_tokens=600,  # 200 characters, room for escapes (a small model writes \u sequences)
+        max_tokens=SHORT_ANSWER_TOKENS,
         tally=tally,
     )
     return answer.text.strip()
