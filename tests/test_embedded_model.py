@@ -52,12 +52,18 @@ def test_missing_gguf_file_is_a_clear_error(tmp_path: Path):
 
 
 @needs_local
-def test_a_schema_with_nothing_to_write_is_refused_before_llama_cpp_sees_it():
-    """llama-cpp-python crashes the process on a grammar with an empty rule; the provider refuses the
-    schema instead, and the moves never make one (no branches left is an error of their own)."""
-    from agents.llm.local_provider import check_grammar
+def test_the_grammar_refuses_an_empty_rule_and_unicode_escapes():
+    """llama-cpp-python crashes the process on a grammar with an empty rule: the provider refuses the
+    schema instead (and the moves never make one). Its strings take characters as they are, or a
+    short escape: a small model otherwise strings `\\u` escapes together until it is cut off."""
+    from llama_cpp.llama_grammar import LlamaGrammar
 
-    check_grammar({"anyOf": [{"type": "object", "properties": {"a": {"enum": ["x"]}}, "required": ["a"]}]})
+    from agents.llm.local_provider import PLAIN_CHAR, json_grammar
+
+    schema = {"type": "object", "properties": {"a": {"type": "string"}}, "required": ["a"]}
+    grammar = json_grammar(schema)
+    assert PLAIN_CHAR in grammar and '"u"' not in grammar
+    LlamaGrammar.from_string(grammar, verbose=False)  # llama.cpp parses it
     for empty in ({"anyOf": []}, {"type": "object", "properties": {"a": {"enum": []}}, "required": ["a"]}):
         with pytest.raises(ValueError, match="leaves nothing to write"):
-            check_grammar(empty)
+            json_grammar(empty)

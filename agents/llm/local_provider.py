@@ -80,23 +80,34 @@ def grammar_schema(schema: Any) -> Any:
 
 
 _EMPTY_RULE = re.compile(r"^(\S+) ::= *$", re.MULTILINE)
+_CHAR_RULE = re.compile(r"^char ::= .*$", re.MULTILINE)
+PLAIN_CHAR = r'char ::= [^"\\\x00-\x1F] | "\\" ["\\/bfnrt]'
+"""A character of a JSON string, as the grammar allows it: itself (any letter of any script, as UTF-8)
+or a short escape, but no control character (invalid in JSON) and no `\\u` escape, which a small
+model otherwise strings together until the answer is cut at its token limit."""
 
 
-def check_grammar(schema: Any) -> None:
-    """ValueError when llama.cpp would make a grammar with an empty rule of `schema` (an empty `anyOf`
-    or `enum`): llama-cpp-python crashes the process on it instead of raising."""
+def json_grammar(schema: Any) -> str:
+    """The GBNF grammar llama.cpp decodes `schema` under, with `PLAIN_CHAR` for its characters.
+
+    ValueError when a rule would be empty (an empty `anyOf` or `enum`): llama-cpp-python crashes the
+    process on such a grammar instead of raising.
+    """
     from llama_cpp.llama_grammar import json_schema_to_gbnf
 
-    if found := _EMPTY_RULE.search(json_schema_to_gbnf(json.dumps(schema))):
+    grammar = json_schema_to_gbnf(json.dumps(schema))
+    if found := _EMPTY_RULE.search(grammar):
         raise ValueError(
             f"the decoding schema leaves nothing to write at {found.group(1)!r} (an empty anyOf or enum)"
         )
+    return _CHAR_RULE.sub(lambda _: PLAIN_CHAR, grammar)
 
 
-def _llama_response_format(response_format: Any) -> dict[str, Any] | None:
-    """litellm passes a dict or a pydantic class; llama.cpp wants {"type": "json_object", "schema": ...}."""
+def _decoding(response_format: Any) -> dict[str, Any]:
+    """llama.cpp's arguments for litellm's `response_format` (a dict or a pydantic class): a grammar
+    made from its schema (`json_grammar`), or JSON mode when it names none."""
     if response_format is None:
-        return None
+        return {}
     if isinstance(response_format, type):
         schema = response_format.model_json_schema()
     elif response_format.get("type") == "json_schema":
@@ -104,10 +115,10 @@ def _llama_response_format(response_format: Any) -> dict[str, Any] | None:
     elif "schema" in response_format:
         schema = response_format["schema"]
     else:
-        return {"type": "json_object"}
-    loosened = grammar_schema(schema)
-    check_grammar(loosened)
-    return {"type": "json_object", "schema": loosened}
+        return {"response_format": {"type": "json_object"}}
+    from llama_cpp.llama_grammar import LlamaGrammar
+
+    return {"grammar": LlamaGrammar.from_string(json_grammar(grammar_schema(schema)), verbose=False)}
 
 
 class LocalLlamaProvider(CustomLLM):
@@ -123,7 +134,7 @@ class LocalLlamaProvider(CustomLLM):
                 temperature=params.get("temperature", 0.3),
                 max_tokens=params.get("max_tokens", 1024),
                 seed=params.get("seed"),
-                response_format=_llama_response_format(params.get("response_format")),
+                **_decoding(params.get("response_format")),
             )
         choice = out["choices"][0]
         model_response.choices[0].message.content = choice["message"]["content"]  # type: ignore[union-attr]
