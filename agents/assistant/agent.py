@@ -34,6 +34,10 @@ __all__ = [
 
 ROLE = "assistant"
 PROMPTS = Path(__file__).parent / "prompts"
+STEP_TOKENS = 1500
+"""Room for the longest step the decoding schema allows (a 400-character thought and a 1000-character
+answer, or several calls): a step cut at the limit is asked again and never used, and at 700 the
+embedded model's longest answers were cut three times over."""
 
 
 def step_prompt() -> PromptTemplate:
@@ -125,6 +129,6 @@ def next_turn(
         template=prompt.key,
         check=lambda turn: check_turn(turn, functions, moves),
         decoding_schema=decoding_schema(specs, moves),
-        max_tokens=1000 if moves.parallel else 700,
+        max_tokens=STEP_TOKENS,
         tally=tally,
     )
