@@ -35,7 +35,7 @@ __all__ = [
 ROLE = "assistant"
 PROMPTS = Path(__file__).parent / "prompts"
 STEP_TOKENS = 1500
-"""Room for the longest step the decoding schema allows (a 400-character thought and a 1000-character
+"""Room for the longest step the decoding schema allows (a 300-character thought and a 600-character
 answer, or several calls): a step cut at the limit is asked again and never used, and at 700 the
 embedded model's longest answers were cut three times over."""
 

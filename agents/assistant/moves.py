@@ -27,7 +27,10 @@ from schemas.react import ReactStep, react_steps
 from schemas.simulation import ASK_USER, FINISH, PARALLEL, AssistantTurn
 from schemas.spec import arguments_schema, operations
 
-_THOUGHT = {"type": "string", "minLength": 1, "maxLength": 400}
+_THOUGHT = {"type": "string", "minLength": 1, "maxLength": 300}
+FINAL_ANSWER_CHARS = 600
+"""Decoding bounds: a small model under a grammar writes a string until its bound, so the bound, not
+the token limit, is what ends its answer (an answer cut at the token limit is lost)."""
 MAX_PARALLEL = 4
 """Calls in one parallel message, at most (decoding bound)."""
 MAX_VALUES = 16
@@ -187,7 +190,7 @@ def decoding_schema(specs: Specs, moves: Moves) -> dict[str, Any]:
         }
         branches.append(_branch(ASK_USER, {"action_input": question}, ["action_input"]))
     if moves.finish:
-        final = {"type": "string", "maxLength": 1000}
+        final = {"type": "string", "maxLength": FINAL_ANSWER_CHARS}
         branches.append(_branch(FINISH, {"final_answer": final}, ["final_answer"]))
     if not branches:
         raise NoMoveLeft("no move is open to the assistant: every call it could make was answered")
