@@ -135,6 +135,7 @@ def test_an_answered_call_without_input_cannot_be_decoded_again():
     fresh = assistant.decoding_schema(spec, assistant.Moves())
     assert branch(fresh, "listAll")
     assert branch(fresh, "search")["properties"]["action_input"]["required"] == []
+    assert branch(fresh, "listAll")["properties"]["action_input"]["additionalProperties"] is False  # closed
     answered = {("listAll", "{}"): 1, ("search", "{}"): 2}
     later = assistant.decoding_schema(spec, assistant.Moves(answered=answered))
     assert branch(later, "listAll") is None  # no other input exists

@@ -146,7 +146,11 @@ def _call_arguments(specs: Specs, moves: Moves) -> dict[str, dict[str, Any]]:
     """Each function that may be called now, with the schema of the arguments it may take."""
     found: dict[str, dict[str, Any]] = {}
     for spec, op in [(one, op) for one in _listed(specs) for op in operations(one)]:
-        arguments: dict[str, Any] | None = bounded(arguments_schema(spec, op.operation))
+        # no parameter but the function's own: an open object lets a small model write keys forever
+        arguments: dict[str, Any] | None = {
+            **bounded(arguments_schema(spec, op.operation)),
+            "additionalProperties": False,
+        }
         if (op.name, "{}") in moves.answered:
             arguments = _not_empty(arguments)
         if arguments is not None:
