@@ -185,12 +185,31 @@ def assistant_turn(request: dict[str, Any]) -> dict[str, Any]:
         }
     functions = [name for name in moves if name not in _NOT_CALLS]
     fresh = [name for name in functions if f"Action: {name}\n" not in current]
-    name = (fresh or functions)[0]
-    return {
-        "thought": "I should call the API.",
-        "action": name,
-        "action_input": sample_from_schema(moves[name]["properties"]["action_input"], rng=rng),
-    }
+    new = _new_call(moves, fresh + [f for f in functions if f not in fresh], _text(request), rng)
+    if new is None and "finish" in moves:
+        return {"thought": "Nothing new to ask.", "action": "finish", "final_answer": "That is all I found."}
+    name, arguments = new or _first_call(moves, functions, rng)
+    return {"thought": "I should call the API.", "action": name, "action_input": arguments}
+
+
+def _new_call(
+    moves: dict[str, dict[str, Any]], names: list[str], text: str, rng: random.Random
+) -> tuple[str, dict[str, Any]] | None:
+    """The first of `names` with arguments (sampled, a few tries each) that the prompt does not show
+    as made already (the assistant refuses a call answered before, in any turn); None when there is
+    none."""
+    for name in names:
+        for _ in range(4):
+            arguments = sample_from_schema(moves[name]["properties"]["action_input"], rng=rng)
+            if f"Action: {name}\nAction Input: {json.dumps(arguments, ensure_ascii=False)}\n" not in text:
+                return name, arguments
+    return None
+
+
+def _first_call(
+    moves: dict[str, dict[str, Any]], names: list[str], rng: random.Random
+) -> tuple[str, dict[str, Any]]:
+    return names[0], sample_from_schema(moves[names[0]]["properties"]["action_input"], rng=rng)
 
 
 def varied_assistant_turn(request: dict[str, Any]) -> dict[str, Any]:
@@ -206,12 +225,11 @@ def varied_assistant_turn(request: dict[str, Any]) -> dict[str, Any]:
     functions = [name for name in moves if name not in _NOT_CALLS]
     if "finish" in moves and (done >= wanted or not functions):
         return {"thought": "I have it.", "action": "finish", "final_answer": f"Done after {done} calls."}
-    name = rng.choice(functions)
-    return {
-        "thought": f"Call number {done + 1}.",
-        "action": name,
-        "action_input": sample_from_schema(moves[name]["properties"]["action_input"], rng=rng),
-    }
+    new = _new_call(moves, rng.sample(functions, len(functions)), _text(request), rng)
+    if new is None and "finish" in moves:
+        return {"thought": "I have it.", "action": "finish", "final_answer": f"Done after {done} calls."}
+    name, arguments = new or _first_call(moves, functions, rng)
+    return {"thought": f"Call number {done + 1}.", "action": name, "action_input": arguments}
 
 
 def _tool_call(number: int, name: str, arguments: dict[str, Any]) -> dict[str, Any]:
