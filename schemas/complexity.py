@@ -11,13 +11,12 @@ with one argument scores about 2.3 (easy); two parallel calls 3.3 and a two-call
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Sequence
 from typing import Literal
 
-from schemas.dialog import Message
-from schemas.dialog_shape import calls, result_values, user_turns, value_taken
+from schemas.dialog import Message, calls, user_turns
+from schemas.dialog_shape import result_values, value_taken
 
 Band = Literal["easy", "medium", "hard"]
 BANDS: tuple[Band, ...] = ("easy", "medium", "hard")
@@ -33,10 +32,7 @@ def dependency_depth(messages: Sequence[Message]) -> int:
     for index, message in enumerate(messages):
         said = [m for m in messages[:index] if m.role == "user"]
         for call in message.tool_calls if message.role == "assistant" else []:
-            try:
-                arguments = json.loads(call.arguments)
-            except ValueError:
-                arguments = {}
+            arguments = call.parsed_arguments()
             sources = [
                 depth.get(earlier.tool_call_id, 1)
                 for earlier in messages[:index]
@@ -55,12 +51,7 @@ def _nested(value: object) -> int:
 def complexity_score(messages: Sequence[Message], functions_offered: int) -> float:
     """The dialogue's complexity score (see the module's docstring), rounded to 2 decimals."""
     made = calls(messages)
-    arguments = []
-    for call in made:
-        try:
-            arguments.append(json.loads(call.arguments))
-        except ValueError:
-            arguments.append({})
+    arguments = [call.parsed_arguments() for call in made]
     per_call = sum(len(a) for a in arguments if isinstance(a, dict)) / len(made) if made else 0.0
     score = (
         0.5 * math.log2(1 + functions_offered)

@@ -15,6 +15,7 @@ from the messages by `Dialog.counted`, the one place they are computed.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
@@ -51,6 +52,13 @@ class ToolCall(BaseModel):
     id: str = Field(description="Unique within the dialogue: `call_<n>`, counted from 1.")
     name: str = Field(description="The function called.")
     arguments: str = Field(description="The arguments, as JSON text (an object).")
+
+    def parsed_arguments(self) -> Any:
+        """The arguments as a JSON value ({} when they are not JSON)."""
+        try:
+            return json.loads(self.arguments)
+        except ValueError:
+            return {}
 
 
 class Message(BaseModel):
@@ -117,13 +125,31 @@ class Dialog(BaseModel):
     @staticmethod
     def counted(messages: list[Message]) -> dict[str, Any]:
         """The counts stored with a dialogue, from its messages."""
-        calls = [call for m in messages if m.role == "assistant" for call in m.tool_calls]
-        used = list(dict.fromkeys(call.name for call in calls))
-        per_message = [len(m.tool_calls) for m in messages if m.role == "assistant"]
+        made = calls(messages)
+        used = list(dict.fromkeys(call.name for call in made))
         return {
             "functions_used": used,
-            "turns": sum(1 for m in messages if m.role == "user" and not m.clarification),
-            "calls": len(calls),
-            "calls_per_turn": max(per_message, default=0),
+            "turns": user_turns(messages),
+            "calls": len(made),
+            "calls_per_turn": most_calls_in_a_message(messages),
             "distinct_functions": len(used),
         }
+
+
+def calls(messages: Sequence[Message]) -> list[ToolCall]:
+    """Every function call of the dialogue, in order."""
+    return [call for m in messages if m.role == "assistant" for call in m.tool_calls]
+
+
+def most_calls_in_a_message(messages: Sequence[Message]) -> int:
+    return max((len(m.tool_calls) for m in messages if m.role == "assistant"), default=0)
+
+
+def request_starts(messages: Sequence[Message]) -> list[int]:
+    """Where each user request is among the messages (a reply to a clarifying question is not one)."""
+    return [i for i, m in enumerate(messages) if m.role == "user" and not m.clarification]
+
+
+def user_turns(messages: Sequence[Message]) -> int:
+    """User requests: a reply to a clarifying question is not one."""
+    return len(request_starts(messages))

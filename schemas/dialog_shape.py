@@ -18,21 +18,13 @@ import json
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from schemas.dialog import DialogType, Message, ToolCall
+from schemas.dialog import DialogType, Message, ToolCall, calls, most_calls_in_a_message, request_starts
 from schemas.spec import function_inputs, operations
 
 MIN_TURNS = 3
 """A multi_turn dialogue: the request and at least 2 follow-ups."""
 MAX_VALUE_CHARS = 200
 """Longer result values (descriptions, texts) are not what a later call takes as an argument."""
-
-
-def calls(messages: Sequence[Message]) -> list[ToolCall]:
-    return [call for m in messages if m.role == "assistant" for call in m.tool_calls]
-
-
-def most_calls_in_a_message(messages: Sequence[Message]) -> int:
-    return max((len(m.tool_calls) for m in messages if m.role == "assistant"), default=0)
 
 
 def _scalars(value: Any) -> Iterator[str | int | float]:
@@ -85,11 +77,7 @@ def dependent_call(messages: Sequence[Message]) -> tuple[ToolCall, str | int | f
         if not earlier:
             continue
         for call in message.tool_calls:
-            try:
-                arguments = json.loads(call.arguments)
-            except ValueError:
-                continue
-            if (value := value_taken(arguments, earlier)) is not None:
+            if (value := value_taken(call.parsed_arguments(), earlier)) is not None:
                 return call, value
     return None
 
@@ -135,14 +123,9 @@ def missing_calls(dialog_type: DialogType, messages: Sequence[Message]) -> str |
     return None
 
 
-def user_turns(messages: Sequence[Message]) -> int:
-    """User requests: a reply to a clarifying question is not one."""
-    return sum(1 for m in messages if m.role == "user" and not m.clarification)
-
-
 def current_turn(messages: Sequence[Message]) -> Sequence[Message]:
     """The messages from the last user request on (all of them in a one-turn dialogue)."""
-    starts = [i for i, m in enumerate(messages) if m.role == "user" and not m.clarification]
+    starts = request_starts(messages)
     return messages[starts[-1] :] if starts else messages
 
 

@@ -20,7 +20,7 @@ import json
 from collections.abc import Sequence
 from typing import NamedTuple
 
-from schemas.dialog import Dialog, Message
+from schemas.dialog import Dialog, Message, request_starts
 from schemas.dialog_shape import current_turn
 from schemas.simulation import ASK_USER
 
@@ -70,7 +70,7 @@ class ReactTurn(NamedTuple):
 def react_turns(messages: Sequence[Message]) -> list[ReactTurn]:
     """The dialogue's turns in order: a new one starts at each user request (not at a reply to a
     clarifying question)."""
-    starts = [i for i, m in enumerate(messages) if m.role == "user" and not m.clarification]
+    starts = request_starts(messages)
     turns: list[ReactTurn] = []
     for start, end in zip(starts, [*starts[1:], len(messages)], strict=True):
         part = messages[start:end]

@@ -23,8 +23,17 @@ from agents.llm.config import LLMConfig
 from agents.llm.gateway import LLMGateway, StructuredOutputError, Tally, gateway_for
 from agents.user import agent as user
 from schemas.complexity import band, complexity_score, dependency_depth
-from schemas.dialog import Dialog, DialogType, Ending, Message, RejectionRule, ToolCall, tool_message
-from schemas.dialog_shape import unfit_tool, user_turns
+from schemas.dialog import (
+    Dialog,
+    DialogType,
+    Ending,
+    Message,
+    RejectionRule,
+    ToolCall,
+    tool_message,
+    user_turns,
+)
+from schemas.dialog_shape import unfit_tool
 from schemas.react import react_turns, step_count
 from schemas.seed import Seed
 from schemas.simulation import ASK_USER, FINISH, PARALLEL, AssistantCalls, Complexity, Instruction
