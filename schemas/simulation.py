@@ -97,6 +97,13 @@ class AssistantTurn(BaseModel):
     calls: list[PlannedCall] = Field(default_factory=list, max_length=8)
     final_answer: str = Field(default="", max_length=1500)
 
+    def planned_calls(self) -> list[tuple[str, dict[str, Any]]]:
+        """The calls this step makes, as (function, arguments): several for a parallel step, one for
+        an action (a question included), none for the final answer."""
+        if self.action == PARALLEL:
+            return [(call.function, call.arguments) for call in self.calls]
+        return [] if self.action == FINISH else [(self.action, self.action_input)]
+
 
 class UserReply(BaseModel):
     """The user's answer to the assistant's clarifying question."""

@@ -36,7 +36,7 @@ from schemas.dialog import (
 from schemas.dialog_shape import unfit_tool
 from schemas.react import react_turns, step_count
 from schemas.seed import Seed
-from schemas.simulation import ASK_USER, FINISH, PARALLEL, AssistantCalls, Complexity, Instruction
+from schemas.simulation import ASK_USER, FINISH, AssistantCalls, Complexity, Instruction
 from schemas.spec import function_tools
 from schemas.tool import Tool
 from tasks.batch import Batch, batch_task, run_batch
@@ -298,11 +298,7 @@ def simulate(
                 continue
             if turn.action == FINISH:
                 return dialogue.finish(turn.final_answer.strip(), thought=turn.thought)
-            planned = (
-                [(c.function, c.arguments) for c in turn.calls]
-                if turn.action == PARALLEL
-                else [(turn.action, turn.action_input)]
-            )
+            planned = turn.planned_calls()
             steps = step_count(dialogue.messages)
             if steps + len(planned) > settings.max_steps:
                 wanted = "an action" if len(planned) == 1 else f"{len(planned)} calls"

@@ -217,14 +217,14 @@ def test_a_dependent_call_stays_open_when_no_parameter_can_take_a_result_value()
             }
         }
     }
-    strings = assistant.decoding_schema(spec, assistant.Moves(depend_on=["rec-1"], finish=False))
+    strings = assistant.decoding_schema([spec], assistant.Moves(depend_on=["rec-1"], finish=False))
     (branch, _ask) = strings["anyOf"]
     assert branch["properties"]["action_input"]["properties"]["q"] == {"enum": ["rec-1"]}
     # only a number came back, and no parameter takes numbers: the call is offered unrestricted
-    numbers = assistant.decoding_schema(spec, assistant.Moves(depend_on=[12.5], finish=False))
+    numbers = assistant.decoding_schema([spec], assistant.Moves(depend_on=[12.5], finish=False))
     assert numbers["anyOf"][0]["properties"]["action_input"]["properties"]["q"]["type"] == "string"
     with pytest.raises(assistant.NoMoveLeft, match="no move is open"):
-        assistant.decoding_schema(spec, assistant.Moves(call=False, ask=False, finish=False))
+        assistant.decoding_schema([spec], assistant.Moves(call=False, ask=False, finish=False))
 
 
 def test_a_tool_that_cannot_have_a_types_shape_gets_no_requests_of_it():

@@ -205,7 +205,7 @@ def test_nl_documentation_reads_every_function():
 
 
 def test_the_agents_decoding_schemas_and_call_checks_work_on_it():
-    branches = assistant_decoding_schema(SPEC, Moves())["anyOf"]
+    branches = assistant_decoding_schema([SPEC], Moves())["anyOf"]
     assert [b["properties"]["action"]["const"] for b in branches] == [*NAMES, "getDetails", "finish"]
     # a success documented only as `default` is simulated as 200; 204 has an empty body
     assert calls.documented_statuses(SPEC, NAMES[2]) == [200]

@@ -132,12 +132,12 @@ def test_an_answered_call_without_input_cannot_be_decoded_again():
         found = [b for b in schema["anyOf"] if b["properties"]["action"] == {"const": action}]
         return found[0] if found else None
 
-    fresh = assistant.decoding_schema(spec, assistant.Moves())
+    fresh = assistant.decoding_schema([spec], assistant.Moves())
     assert branch(fresh, "listAll")
     assert branch(fresh, "search")["properties"]["action_input"]["required"] == []
     assert branch(fresh, "listAll")["properties"]["action_input"]["additionalProperties"] is False  # closed
     answered = {("listAll", "{}"): 1, ("search", "{}"): 2}
-    later = assistant.decoding_schema(spec, assistant.Moves(answered=answered))
+    later = assistant.decoding_schema([spec], assistant.Moves(answered=answered))
     assert branch(later, "listAll") is None  # no other input exists
     variants = branch(later, "search")["properties"]["action_input"]["anyOf"]
     assert [v["required"] for v in variants] == [["q"]]  # at least one parameter this time

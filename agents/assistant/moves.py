@@ -138,14 +138,10 @@ def _taking_one_of(arguments: dict[str, Any], values: list[str | int | float]) -
     return variants[0] if len(variants) == 1 else {"anyOf": variants}
 
 
-Specs = dict[str, Any] | Sequence[dict[str, Any]]
-"""The OpenAPI spec of the tool offered, or those of the tools offered."""
-
-
-def _call_arguments(specs: Specs, moves: Moves) -> dict[str, dict[str, Any]]:
+def _call_arguments(specs: Sequence[dict[str, Any]], moves: Moves) -> dict[str, dict[str, Any]]:
     """Each function that may be called now, with the schema of the arguments it may take."""
     found: dict[str, dict[str, Any]] = {}
-    for spec, op in [(one, op) for one in _listed(specs) for op in operations(one)]:
+    for spec, op in [(one, op) for one in specs for op in operations(one)]:
         # no parameter but the function's own: an open object lets a small model write keys forever
         arguments: dict[str, Any] | None = {
             **bounded(arguments_schema(spec, op.operation)),
@@ -162,14 +158,10 @@ def _call_arguments(specs: Specs, moves: Moves) -> dict[str, dict[str, Any]]:
     return found
 
 
-def _listed(specs: Specs) -> list[dict[str, Any]]:
-    return [specs] if isinstance(specs, dict) else list(specs)
-
-
-def decoding_schema(specs: Specs, moves: Moves) -> dict[str, Any]:
-    """One branch per move: each function with its own arguments, several calls at once, a question,
-    or the final answer (NoMoveLeft when there is none: every function answered for its only, empty
-    input, and the final answer not yet open)."""
+def decoding_schema(specs: Sequence[dict[str, Any]], moves: Moves) -> dict[str, Any]:
+    """One branch per move: each function of the tools' OpenAPI `specs` with its own arguments,
+    several calls at once, a question, or the final answer (NoMoveLeft when there is none: every
+    function answered for its only, empty input, and the final answer not yet open)."""
     branches = []
     callable_now = _call_arguments(specs, moves) if moves.call or moves.parallel else {}
     if moves.call:
@@ -212,20 +204,15 @@ def check_turn(turn: AssistantTurn, functions: list[str], moves: Moves) -> None:
         raise ValueError(f"action {turn.action!r} is not one of {allowed}")
     if turn.action == ASK_USER and not str(turn.action_input.get("Question", "")).strip():
         raise ValueError('a getDetails step needs action_input {"Question": "..."}')
-    planned = (
-        [(c.function, c.arguments) for c in turn.calls]
-        if turn.action == PARALLEL
-        else [(turn.action, turn.action_input)]
-    )
     if turn.action == PARALLEL:
         if len(turn.calls) < 2:
             raise ValueError(f"a {PARALLEL} step makes at least 2 calls; it has {len(turn.calls)}")
         unknown = [c.function for c in turn.calls if c.function not in functions]
         if unknown:
             raise ValueError(f"calls of {unknown}: not functions of this API; choose from {functions}")
-    for action, action_input in planned:
+    for action, action_input in turn.planned_calls():
         step = moves.answered.get((action, _canonical(action_input)))
-        if action != FINISH and step is not None:
+        if step is not None:
             raise ValueError(
                 f"step {step} already did {action} with this input and its answer is above: use it "
                 "(finish with a final answer) or take a different action"
