@@ -129,13 +129,12 @@ class LLMGateway:
         """
         schema = decoding_schema or compact_schema(output)
         model = self.config.model_for(role)
-        convo = list(messages)
-        problem = ""
-        for _ in range(self.config.repair_attempts + 1):
+
+        def ask(convo: list[dict[str, Any]]) -> Answer:
             # The schema is spelled out only when nothing constrains decoding: a small model under a
             # grammar does better without it (it tends to copy the schema's descriptions).
             constrained = self._response_format(model, schema, output.__name__) is not None
-            answer = self.complete(
+            return self.complete(
                 stage=stage,
                 role=role,
                 messages=_with_format_instructions(convo, None if constrained else schema),
@@ -145,15 +144,15 @@ class LLMGateway:
                 max_tokens=max_tokens,
                 tally=tally,
             )
-            try:
-                value = output.model_validate(extract_json_object(answer.content))
-                if check is not None:
-                    check(value)
-                return value
-            except (ValueError, ValidationError) as exc:
-                problem = describe_error(exc)
-            convo = [
-                *convo,
+
+        def parse(answer: Answer) -> T:
+            value = output.model_validate(extract_json_object(answer.content))
+            if check is not None:
+                check(value)
+            return value
+
+        def feedback(answer: Answer, problem: str) -> list[dict[str, Any]]:
+            return [
                 {"role": "assistant", "content": answer.content[:4000]},
                 {
                     "role": "user",
@@ -161,8 +160,30 @@ class LLMGateway:
                     "Reply again with only the corrected JSON object.",
                 },
             ]
+
+        return self._repaired(messages, ask, parse, feedback, output.__name__)
+
+    def _repaired(
+        self,
+        messages: list[dict[str, Any]],
+        ask: Callable[[list[dict[str, Any]]], Answer],
+        parse: Callable[[Answer], T],
+        feedback: Callable[[Answer, str], list[dict[str, Any]]],
+        what: str,
+    ) -> T:
+        """`parse(ask(messages))`; while it raises ValueError, the problem is added to the conversation
+        (`feedback`) and the model asked again, `repair_attempts` times, then StructuredOutputError."""
+        convo = list(messages)
+        problem = ""
+        for _ in range(self.config.repair_attempts + 1):
+            answer = ask(convo)
+            try:
+                return parse(answer)
+            except (ValueError, ValidationError) as exc:
+                problem = describe_error(exc)
+            convo = [*convo, *feedback(answer, problem)]
         attempts = self.config.repair_attempts + 1
-        raise StructuredOutputError(f"no valid {output.__name__} after {attempts} attempt(s): {problem}")
+        raise StructuredOutputError(f"no valid {what} after {attempts} attempt(s): {problem}")
 
     # -- native function calling --------------------------------------------------------------
 
@@ -183,32 +204,26 @@ class LLMGateway:
         """An answer of a model called with `tools` (OpenAI function calling, through litellm), made
         into `T` by `read`; a ValueError of `read` is fed back for a bounded number of repairs, then
         StructuredOutputError."""
-        convo = list(messages)
-        problem = ""
-        for _ in range(self.config.repair_attempts + 1):
-            answer = self.complete(
+        options = {"tools": tools, "tool_choice": tool_choice, "parallel_tool_calls": parallel_tool_calls}
+
+        def ask(convo: list[dict[str, Any]]) -> Answer:
+            return self.complete(
                 stage=stage,
                 role=role,
                 messages=convo,
                 template=template,
                 max_tokens=max_tokens,
                 tally=tally,
-                tools={
-                    "tools": tools,
-                    "tool_choice": tool_choice,
-                    "parallel_tool_calls": parallel_tool_calls,
-                },
+                tools=options,
             )
-            try:
-                return read(ToolAnswer.model_validate_json(answer.content))
-            except (ValueError, ValidationError) as exc:
-                problem = describe_error(exc)
-            convo = [
-                *convo,
-                {"role": "user", "content": f"That answer is not valid: {problem}\nAnswer again."},
-            ]
-        attempts = self.config.repair_attempts + 1
-        raise StructuredOutputError(f"no valid answer with tools after {attempts} attempt(s): {problem}")
+
+        def feedback(answer: Answer, problem: str) -> list[dict[str, Any]]:
+            return [{"role": "user", "content": f"That answer is not valid: {problem}\nAnswer again."}]
+
+        def parse(answer: Answer) -> T:
+            return read(ToolAnswer.model_validate_json(answer.content))
+
+        return self._repaired(messages, ask, parse, feedback, "answer with tools")
 
     # -- raw completions ----------------------------------------------------------------------
 

@@ -178,19 +178,8 @@ def answer_question(
 ) -> str:
     """The user's in-character answer to a clarifying question."""
     prompt = reply_prompt()
-
     messages = prompt.render(instruction=instruction, name=tool.name, question=question)
-    answer = gateway.structured(
-        stage=stage,
-        role=ROLE,
-        messages=messages,
-        output=UserReply,
-        template=prompt.key,
-        decoding_schema=bounded(compact_schema(UserReply)),
-        check=lambda reply: refuse_placeholders(reply.reply, "the reply"),
-        max_tokens=SHORT_ANSWER_TOKENS,
-        tally=tally,
-    )
+    answer = _short_answer(gateway, stage, prompt, messages, UserReply, "the reply", tally)
     return answer.reply.strip()
 
 
@@ -200,21 +189,38 @@ def follow_up(
     """The user's next request in a multi-turn dialogue, building on the conversation so far (what
     the user saw of it: the requests and the final answers)."""
     prompt = follow_up_prompt()
-
     conversation = "\n".join(
         f"You: {turn.request}\nAssistant: {turn.final_answer or ''}" for turn in react_turns(messages)
     )
-    answer = gateway.structured(
+    request = prompt.render(name=tool.name, documentation=tool.nl_documentation, conversation=conversation)
+    answer = _short_answer(gateway, stage, prompt, request, FollowUp, "the request", tally)
+    return answer.text.strip()
+
+
+Short = TypeVar("Short", UserReply, FollowUp)
+
+
+def _short_answer(
+    gateway: LLMGateway,
+    stage: str,
+    prompt: PromptTemplate,
+    messages: list[dict[str, str]],
+    output: type[Short],
+    what: str,
+    tally: Tally | None,
+) -> Short:
+    """A short answer of the user (a reply, a follow-up: `what`, in the feedback on a placeholder),
+    bounded for decoding, with no placeholder in its one text field."""
+    (field,) = output.model_fields
+
+    return gateway.structured(
         stage=stage,
         role=ROLE,
-        messages=prompt.render(
-            name=tool.name, documentation=tool.nl_documentation, conversation=conversation
-        ),
-        output=FollowUp,
+        messages=messages,
+        output=output,
         template=prompt.key,
-        decoding_schema=bounded(compact_schema(FollowUp)),
-        check=lambda answer: refuse_placeholders(answer.text, "the request"),
+        decoding_schema=bounded(compact_schema(output)),
+        check=lambda answer: refuse_placeholders(getattr(answer, field), what),
         max_tokens=SHORT_ANSWER_TOKENS,
         tally=tally,
     )
-    return answer.text.strip()
