@@ -82,3 +82,25 @@ def instruction(kind: DialogType, **extra: Any) -> Instruction:
         follow_ups=2 if kind == "multi_turn" else 0,
         **extra,
     )
+
+
+def search_then_fetch(scripted_llm: ScriptedLLM, results: list[str]) -> None:
+    """The assistant searches Lisbon, fetches `rec-77` (the first of the search's `results`) and
+    answers; the executor answers the fetch only when its earlier search answer is remembered."""
+
+    def executor(request: dict[str, Any]) -> dict[str, Any]:
+        text = "\n".join(m["content"] for m in request["messages"])
+        if "/records/rec-77" in text:
+            assert "rec-77" in text.split("/records/rec-77")[0]  # the earlier answer is remembered
+            return {"status_code": 200, "body": {"id": "rec-77", "title": "Lisbon", "details": "Capital"}}
+        return {"status_code": 200, "body": {"results": results, "count": len(results)}}
+
+    scripted(
+        scripted_llm,
+        AssistantTurn=turns(
+            call("searchAtlas", query="Lisbon"),
+            call("getAtlasRecord", recordId="rec-77"),
+            finish("Record rec-77 is Lisbon, the capital."),
+        ),
+        ExecutorAnswer=executor,
+    )

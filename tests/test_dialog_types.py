@@ -18,7 +18,7 @@ from schemas.simulation import PARALLEL
 from schemas.tool import Tool
 from tasks.checks import check_dialogs
 from tasks.simulation import SimulationSettings, follow_ups, simulate, simulate_batch, write_instructions
-from tests.scripts import REQUESTS, SEED, call, finish, instruction, scripted, turns
+from tests.scripts import REQUESTS, SEED, call, finish, instruction, scripted, search_then_fetch, turns
 
 
 def checked(tool: Tool, llm_config, kind: DialogType, **extra: Any) -> Dialog:
@@ -98,21 +98,7 @@ def test_a_parallel_dialogue_with_one_call_per_message_is_rejected(single):
 
 
 def test_a_dependent_call_takes_a_value_only_an_earlier_result_gave(scripted_llm, llm_config, tool):
-    def executor(request):
-        text = "\n".join(m["content"] for m in request["messages"])
-        if "/records/rec-77" in text:
-            return {"status_code": 200, "body": {"id": "rec-77", "title": "Lisbon", "details": "Capital"}}
-        return {"status_code": 200, "body": {"results": ["rec-77", "rec-78"], "count": 2}}
-
-    scripted(
-        scripted_llm,
-        AssistantTurn=turns(
-            call("searchAtlas", query="Lisbon"),
-            call("getAtlasRecord", recordId="rec-77"),
-            finish("Record rec-77 is Lisbon, the capital."),
-        ),
-        ExecutorAnswer=executor,
-    )
+    search_then_fetch(scripted_llm, ["rec-77", "rec-78"])
     dialog = checked(tool, llm_config, "dependent")
     assert dialog.status == "accepted", dialog.rejection_reason
     first, second, last = assistant_requests(scripted_llm)

@@ -19,7 +19,7 @@ from schemas.simulation import DraftInstruction, Instruction
 from schemas.tool import Tool
 from tasks.checks import check_dialogs
 from tasks.simulation import SimulationSettings, simulate, write_instructions
-from tests.scripts import call, finish, scripted, turns
+from tests.scripts import call, finish, scripted, search_then_fetch, turns
 
 INSTRUCTION = Instruction(
     instruction_id="atlas-1",
@@ -180,22 +180,7 @@ def test_clarification_round_trip_through_the_user_agent(scripted_llm, llm_confi
 
 
 def test_a_second_call_uses_the_id_returned_by_the_first(scripted_llm, llm_config, tool):
-    def executor(request):
-        text = "\n".join(m["content"] for m in request["messages"])
-        if "/records/rec-77" in text:
-            assert "rec-77" in text.split("/records/rec-77")[0]  # the earlier answer is remembered
-            return {"status_code": 200, "body": {"id": "rec-77", "title": "Lisbon", "details": "Capital"}}
-        return {"status_code": 200, "body": {"results": ["rec-77"], "count": 1}}
-
-    scripted(
-        scripted_llm,
-        AssistantTurn=turns(
-            call("searchAtlas", query="Lisbon"),
-            call("getAtlasRecord", recordId="rec-77"),
-            finish("Record rec-77 is Lisbon, the capital."),
-        ),
-        ExecutorAnswer=executor,
-    )
+    search_then_fetch(scripted_llm, ["rec-77"])
     dialog = run(tool, llm_config)
     assert dialog.status == "accepted", dialog.rejection_reason
     assert dialog.functions_used == ["searchAtlas", "getAtlasRecord"]
