@@ -184,10 +184,11 @@ def tools_offered(settings: SimulationSettings, instruction: Instruction) -> int
 
 
 @functools.lru_cache(maxsize=64)
-def offered_tools(openapi: str) -> str:
-    """A tool's functions as OpenAI `tools` (JSON text), made once per spec: every dialogue of the
-    tool offers the same."""
-    return json.dumps(function_tools(json.loads(openapi)), ensure_ascii=False)
+def offered_tools(*openapis: str) -> str:
+    """The functions of the tools (their specs) as OpenAI `tools` (JSON text), made once per set of
+    tools: every dialogue of a tool alone offers the same."""
+    functions = [f for openapi in openapis for f in function_tools(json.loads(openapi))]
+    return json.dumps(functions, ensure_ascii=False)
 
 
 class _Dialogue:
@@ -236,11 +237,7 @@ class _Dialogue:
             dialog_type=self.instruction.dialog_type,
             instruction=self.instruction.text,
             messages=messages,
-            tools=offered_tools(self.tool.openapi)
-            if len(self.tools) == 1
-            else json.dumps(
-                [f for t in self.tools for f in json.loads(offered_tools(t.openapi))], ensure_ascii=False
-            ),
+            tools=offered_tools(*(t.openapi for t in self.tools)),
             tool_ids=[t.tool_id for t in self.tools],
             final_answer=final_answer,
             **Dialog.counted(messages),
