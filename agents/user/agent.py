@@ -13,6 +13,7 @@ from agents.llm.prompts import PromptTemplate, load_lines, load_prompt
 from agents.llm.structured import bounded, compact_schema
 from schemas.dialog import DialogType, Message
 from schemas.react import react_turns
+from schemas.similarity import near_duplicate
 from schemas.simulation import (
     Complexity,
     DraftInstruction,
@@ -90,16 +91,6 @@ def refuse_placeholders(text: str, what: str) -> None:
     """ValueError (fed back to the model) when `text` holds a placeholder such as <id>."""
     if found := PLACEHOLDER.search(text):
         raise ValueError(f"{what} has the placeholder {found.group(0)!r}: write a concrete, realistic value")
-
-
-def _words(text: str) -> set[str]:
-    return set(re.findall(r"[a-z0-9]+", text.lower()))
-
-
-def near_duplicate(a: str, b: str, threshold: float = 0.8) -> bool:
-    """True when the two texts share at least `threshold` of their words (Jaccard)."""
-    wa, wb = _words(a), _words(b)
-    return bool(wa and wb) and len(wa & wb) / len(wa | wb) >= threshold
 
 
 Draft = TypeVar("Draft", DraftInstruction, NonToolDraft)
