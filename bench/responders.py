@@ -120,6 +120,42 @@ def _sample(schema: dict[str, Any], request: dict[str, Any]) -> Any:
 
 _TASKS = ["find", "look up", "check", "list", "compare", "summarize", "track", "review", "fetch", "explain"]
 _OBJECTS = ["Lisbon", "Osaka", "Nairobi", "Lima", "Oslo", "Denver", "Hanoi", "Porto", "Quito", "Tunis"]
+_TOPICS = [
+    "museums",
+    "markets",
+    "weather",
+    "trains",
+    "festivals",
+    "parks",
+    "food",
+    "history",
+    "hotels",
+    "music",
+]
+_WHEN = [
+    "today",
+    "tomorrow",
+    "this weekend",
+    "next week",
+    "in spring",
+    "in May",
+    "tonight",
+    "soon",
+    "in June",
+    "now",
+]
+
+
+def _wording(request: dict[str, Any], i: int) -> tuple[str, str, str, str]:
+    """The task, place, topic and time of request `i` of a batch: drawn from the prompt (each type's
+    prompt differs), so no two requests of a tool are near-duplicates by accident."""
+    j = i + int(hashlib.sha256(_text(request).encode()).hexdigest()[:8], 16)
+    return (
+        _TASKS[j % 10],
+        _OBJECTS[(3 * j + j // 10) % 10],
+        _TOPICS[(7 * j + j // 100) % 10],
+        _WHEN[(j // 1000) % 10],
+    )
 
 
 def instruction_batch(request: dict[str, Any]) -> dict[str, Any]:
@@ -131,12 +167,12 @@ def instruction_batch(request: dict[str, Any]) -> dict[str, Any]:
     api, styles = _api_name(request), ["command", "question", "story"]
     instructions = []
     for i in range(batch.get("minItems", 1)):
+        task, place, topic, when = _wording(request, i)
         if functions is None:
-            text = f"What is a good way to {_TASKS[i % 10]} a weekend in {_OBJECTS[(i * 7 + 1) % 10]} "
-            text += f"without {api}, idea {i + 1}?"
+            text = f"What is a good way to {task} {topic} in {place} {when} without {api}, idea {i + 1}?"
             instructions.append({"text": text, "style": styles[i % 3]})
             continue
-        text = f"Please {_TASKS[i % 10]} what {api} has on {_OBJECTS[(i * 3) % 10]} for trip {i + 1}"
+        text = f"Please {task} what {api} has on {place} and its {topic} for a trip {when}"
         names = functions["items"]["enum"]
         needed = [names[n % len(names)] for n in range(functions.get("minItems", 1))]
         instructions.append({"text": text, "style": styles[i % 3], "functions": needed})
@@ -158,10 +194,22 @@ def _current_request(request: dict[str, Any]) -> str:
     return _text(request).rsplit(_REQUEST, 1)[-1]
 
 
-def _parallel(branch: dict[str, Any], rng: random.Random) -> dict[str, Any]:
+def _words(text: str) -> list[str]:
+    """The words of a user's request an assistant's arguments take (capitalised ones first: names)."""
+    found = re.findall(r"[A-Za-z][A-Za-z-]{3,}", text)
+    names = [w for w in found if w[0].isupper() and w not in ("Please", "What")]
+    return names or found or ["Lisbon"]
+
+
+def _said(request: dict[str, Any]) -> list[str]:
+    """The words of the current user request (the first line of the prompt's current request)."""
+    return _words(_current_request(request).split("\n", 1)[0])
+
+
+def _parallel(branch: dict[str, Any], rng: random.Random, words: list[str]) -> dict[str, Any]:
     """Two calls at once, sampled from the parallel branch."""
     calls = branch["properties"]["calls"]
-    sampled = sample_from_schema({**calls, "minItems": 2, "maxItems": 2}, rng=rng)
+    sampled = sample_from_schema({**calls, "minItems": 2, "maxItems": 2}, rng=rng, words=words)
     return {"thought": "Both can be done at once.", "action": PARALLEL, "calls": sampled}
 
 
@@ -176,7 +224,7 @@ def assistant_turn(request: dict[str, Any]) -> dict[str, Any]:
         return {"thought": "No function is needed.", "action": "finish", "final_answer": answer}
     rng = random.Random(int(hashlib.sha256(_text(request).encode()).hexdigest()[:8], 16))
     if PARALLEL in moves:
-        return _parallel(moves[PARALLEL], rng)
+        return _parallel(moves[PARALLEL], rng, _said(request))
     if "Observation:" in current and "finish" in moves:
         return {
             "thought": "The function answered; I can tell the user.",
@@ -185,31 +233,33 @@ def assistant_turn(request: dict[str, Any]) -> dict[str, Any]:
         }
     functions = [name for name in moves if name not in _NOT_CALLS]
     fresh = [name for name in functions if f"Action: {name}\n" not in current]
-    new = _new_call(moves, fresh + [f for f in functions if f not in fresh], _text(request), rng)
+    words = _said(request)
+    new = _new_call(moves, fresh + [f for f in functions if f not in fresh], _text(request), rng, words)
     if new is None and "finish" in moves:
         return {"thought": "Nothing new to ask.", "action": "finish", "final_answer": "That is all I found."}
-    name, arguments = new or _first_call(moves, functions, rng)
+    name, arguments = new or _first_call(moves, functions, rng, words)
     return {"thought": "I should call the API.", "action": name, "action_input": arguments}
 
 
 def _new_call(
-    moves: dict[str, dict[str, Any]], names: list[str], text: str, rng: random.Random
+    moves: dict[str, dict[str, Any]], names: list[str], text: str, rng: random.Random, words: list[str]
 ) -> tuple[str, dict[str, Any]] | None:
     """The first of `names` with arguments (sampled, a few tries each) that the prompt does not show
     as made already (the assistant refuses a call answered before, in any turn); None when there is
     none."""
     for name in names:
         for _ in range(4):
-            arguments = sample_from_schema(moves[name]["properties"]["action_input"], rng=rng)
+            arguments = sample_from_schema(moves[name]["properties"]["action_input"], rng=rng, words=words)
             if f"Action: {name}\nAction Input: {json.dumps(arguments, ensure_ascii=False)}\n" not in text:
                 return name, arguments
     return None
 
 
 def _first_call(
-    moves: dict[str, dict[str, Any]], names: list[str], rng: random.Random
+    moves: dict[str, dict[str, Any]], names: list[str], rng: random.Random, words: list[str]
 ) -> tuple[str, dict[str, Any]]:
-    return names[0], sample_from_schema(moves[names[0]]["properties"]["action_input"], rng=rng)
+    schema = moves[names[0]]["properties"]["action_input"]
+    return names[0], sample_from_schema(schema, rng=rng, words=words)
 
 
 def varied_assistant_turn(request: dict[str, Any]) -> dict[str, Any]:
@@ -220,15 +270,16 @@ def varied_assistant_turn(request: dict[str, Any]) -> dict[str, Any]:
     about = current.split("\n", 1)[0]
     wanted = 1 + int(hashlib.sha256(about.encode()).hexdigest(), 16) % 4
     rng = random.Random(int(hashlib.sha256(_text(request).encode()).hexdigest()[:8], 16))
+    words = _said(request)
     if PARALLEL in moves:
-        return _parallel(moves[PARALLEL], rng)
+        return _parallel(moves[PARALLEL], rng, words)
     functions = [name for name in moves if name not in _NOT_CALLS]
     if "finish" in moves and (done >= wanted or not functions):
         return {"thought": "I have it.", "action": "finish", "final_answer": f"Done after {done} calls."}
-    new = _new_call(moves, rng.sample(functions, len(functions)), _text(request), rng)
+    new = _new_call(moves, rng.sample(functions, len(functions)), _text(request), rng, words)
     if new is None and "finish" in moves:
         return {"thought": "I have it.", "action": "finish", "final_answer": f"Done after {done} calls."}
-    name, arguments = new or _first_call(moves, functions, rng)
+    name, arguments = new or _first_call(moves, functions, rng, words)
     return {"thought": f"Call number {done + 1}.", "action": name, "action_input": arguments}
 
 
@@ -277,16 +328,18 @@ def native_assistant(request: dict[str, Any]) -> dict[str, Any]:
     rng = random.Random(int(hashlib.sha256(json.dumps(messages).encode()).hexdigest()[:8], 16))
     functions = [name for name in tools if name != "getDetails"]
     made = sum(len(m.get("tool_calls") or []) for m in messages)
+    words = _words(str(messages[last_request].get("content") or ""))
     if request.get("parallel_tool_calls"):
         name = functions[0]
         calls = [
-            _tool_call(made + n, name, sample_from_schema(tools[name]["parameters"], rng=rng)) for n in (1, 2)
+            _tool_call(made + n, name, sample_from_schema(tools[name]["parameters"], rng=rng, words=words))
+            for n in (1, 2)
         ]
         return {"content": "Both can be done at once.", "tool_calls": calls}
     called = {c["function"]["name"] for m in current for c in m.get("tool_calls") or []}
     name = ([f for f in functions if f not in called] or functions)[0]
     parameters = tools[name]["parameters"]
-    arguments = sample_from_schema(parameters, rng=rng)
+    arguments = sample_from_schema(parameters, rng=rng, words=words)
     said = "\n".join(str(m.get("content") or "") for m in messages if m["role"] == "user")
     taken = _result_value(results, said)
     strings = [p for p, schema in parameters.get("properties", {}).items() if schema.get("type") == "string"]
@@ -313,6 +366,27 @@ def executor_answer(request: dict[str, Any]) -> dict[str, Any]:
     return {"status_code": status, "body": body}
 
 
+JUDGE_CHECKS = ("unsolvable", "hallucination", "inconsistent_answer", "implausible_response")
+
+
+def judge_verdicts(request: dict[str, Any]) -> dict[str, Any]:
+    """Every check passed, each with a sentence of reason."""
+    return {
+        check: {"passed": True, "reason": f"The dialogue shows no {check.replace('_', ' ')}."}
+        for check in JUDGE_CHECKS
+    }
+
+
+def varied_judge(request: dict[str, Any]) -> dict[str, Any]:
+    """Like `judge_verdicts`, but one dialogue in ten fails one check (drawn from the dialogue)."""
+    verdicts = judge_verdicts(request)
+    draw = int(hashlib.sha256(_text(request).encode()).hexdigest()[:8], 16)
+    if draw % 10 == 0:
+        check = JUDGE_CHECKS[draw // 10 % len(JUDGE_CHECKS)]
+        verdicts[check] = {"passed": False, "reason": f"The judge found {check.replace('_', ' ')}."}
+    return verdicts
+
+
 RESPONDERS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     "Introduction": introduction,
     "FunctionCatalog": function_catalog,
@@ -322,6 +396,7 @@ RESPONDERS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     "UserReply": user_reply,
     "FollowUp": follow_up,
     "ExecutorAnswer": executor_answer,
+    "JudgeVerdicts": judge_verdicts,
 }
 
 
@@ -345,7 +420,9 @@ def _answer(responders: Responders, request: dict[str, Any]) -> str | dict[str, 
 
 def varied(request: dict[str, Any]) -> str | dict[str, Any]:
     """Like `toolforge`, but the assistant's answers vary (`varied_assistant_turn`)."""
-    return _answer({**RESPONDERS, "AssistantTurn": varied_assistant_turn}, request)
+    return _answer(
+        {**RESPONDERS, "AssistantTurn": varied_assistant_turn, "JudgeVerdicts": varied_judge}, request
+    )
 
 
 def toolforge(request: dict[str, Any]) -> str | dict[str, Any]:

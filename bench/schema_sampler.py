@@ -15,7 +15,7 @@ import math
 import re
 import string
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from random import Random
 from re import _constants as sre_constants  # private, but stable within Python 3.11
 from re import _parser as sre_parse
@@ -60,24 +60,29 @@ class SchemaSampleError(ValueError):
         self.reason = reason
 
 
-def sample_from_schema(schema: dict[str, Any], *, rng: Random, path: str = "") -> Any:
+def sample_from_schema(
+    schema: dict[str, Any], *, rng: Random, path: str = "", words: Sequence[str] = ()
+) -> Any:
     """A small instance of `schema` (a JSON schema dict, `$ref`s resolved against its own `$defs`).
 
     Every required property is present, optional ones too (until recursion forces minimal
     instances), arrays hold one item unless `minItems`/`maxItems` say otherwise, and `anyOf`/`oneOf`
-    take their first non-null branch. `path` names the root in generated text and in errors.
+    take their first non-null branch. `path` names the root in generated text and in errors. With
+    `words` (those of a user's request, say), a free string (no pattern, no format) is one of them and
+    an unbounded number a small integer: the values a real assistant would take from the dialogue.
     Raises `SchemaSampleError` for what it cannot satisfy (an unsupported regex, contradictory
     bounds, a `$ref` that does not resolve, unbounded recursion).
     """
-    return _Sampler(root=schema, rng=rng).sample(schema, path)
+    return _Sampler(root=schema, rng=rng, words=words).sample(schema, path)
 
 
 class _Sampler:
     """The state of one `sample_from_schema` call: the root schema, the rng and the text counter."""
 
-    def __init__(self, *, root: dict[str, Any], rng: Random) -> None:
+    def __init__(self, *, root: dict[str, Any], rng: Random, words: Sequence[str] = ()) -> None:
         self.root = root
         self.rng = rng
+        self.words = list(words)
         self.counter = 0
         self.open_refs: list[str] = []
 
@@ -265,6 +270,10 @@ class _Sampler:
             text = _FORMAT_SAMPLES[fmt](name.replace(" ", "-"), index, self.rng)
             if low <= len(text) and (high is None or len(text) <= high):
                 return text
+        if self.words:
+            word = self.rng.choice(self.words)
+            if low <= len(word) and (high is None or len(word) <= high):
+                return word
         return _fit_length(f"sample {name} {index}", low, high)
 
     def sample_integer(self, schema: dict[str, Any], path: str) -> int:
@@ -285,6 +294,8 @@ class _Sampler:
         if step:
             return self.number_multiple(schema, step, path)
         low, low_open, high, high_open = _number_bounds(schema)
+        if self.words and low is None and high is None:
+            return self.rng.randint(1, 10)
         window_low, window_high = _small_float_window(low, high)
         raw = self.rng.uniform(window_low, window_high)
         candidates = [round(raw, 2), raw, (window_low + window_high) / 2]

@@ -8,7 +8,14 @@ from typing import get_args
 from pydantic import ValidationError
 
 from agents.llm.config import EMBEDDED_MODEL, ROLES, LLMConfig, default_cache_dir
-from flows.config import STAGES, CorpusConfig, ExecutionSettings, PartSettings, SeedSelection
+from flows.config import (
+    STAGES,
+    CorpusConfig,
+    ExecutionSettings,
+    PartSettings,
+    SeedSelection,
+    VerificationSettings,
+)
 from schemas.dialog import DialogType
 from tasks.simulation import SimulationSettings
 from tasks.toolset import ToolsetSettings
@@ -181,6 +188,23 @@ def build_parser() -> argparse.ArgumentParser:
         default=5,
         help="actions allowed per user request before the dialogue is rejected (default 5)",
     )
+    verify = p.add_argument_group("verification")
+    verify.add_argument(
+        "--judge",
+        choices=["off", "flag", "filter"],
+        default=None,
+        help="the judge model's verdicts on each dialogue the rules accept (one call each): filter "
+        "rejects what it fails, flag records its verdicts and keeps the dialogue, off asks nothing "
+        "(default: flag with the embedded model, whose verdicts are noise; filter with any other)",
+    )
+    verify.add_argument(
+        "--dedup-threshold",
+        type=float,
+        default=0.8,
+        metavar="J",
+        help="requests sharing this share of their words are near-duplicates: the first by id is kept "
+        "(default 0.8)",
+    )
     p.add_argument("--out", default="out", help="run store: local path or fsspec URL (default ./out)")
     p.add_argument(
         "--part-rows",
@@ -271,6 +295,7 @@ def config_from_args(args: argparse.Namespace) -> CorpusConfig:
         execution=ExecutionSettings(
             task_runner=args.task_runner, dask_address=args.dask_address, dask_workers=args.dask_workers
         ),
+        verification=VerificationSettings(judge=args.judge, dedup_threshold=args.dedup_threshold),
     )
 
 

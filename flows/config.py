@@ -6,7 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, model_validator
 
-from agents.llm.config import LOCAL_PROVIDER, LLMConfig
+from agents.llm.config import LLMConfig, is_local
+from schemas.verdict import JudgeMode
 from tasks.simulation import SimulationSettings
 from tasks.toolset import ToolsetSettings
 
@@ -52,6 +53,23 @@ class ExecutionSettings(BaseModel):
     )
 
 
+class VerificationSettings(BaseModel):
+    """What checks a dialogue after the rule layer (which always runs): the judge model, and the
+    corpus-wide dedup of requests."""
+
+    judge: JudgeMode | None = Field(
+        default=None,
+        description="off, flag (record the judge's verdicts, keep the dialogue) or filter (reject what it "
+        "fails); empty: flag with an embedded judge model (its verdicts are noise), else filter.",
+    )
+    dedup_threshold: float = Field(
+        default=0.8,
+        gt=0,
+        le=1,
+        description="Requests sharing this share of their words (Jaccard) are near-duplicates: one is kept.",
+    )
+
+
 class CorpusConfig(BaseModel):
     """Everything a corpus run depends on. Contains no secrets: keys come from the environment."""
 
@@ -64,6 +82,7 @@ class CorpusConfig(BaseModel):
     out: str = Field(default="out", description="Local path or fsspec URL of the run store.")
     parts: PartSettings = Field(default_factory=PartSettings)
     execution: ExecutionSettings = Field(default_factory=ExecutionSettings)
+    verification: VerificationSettings = Field(default_factory=VerificationSettings)
     series: str | None = Field(
         default=None,
         description="Name of the series this run belongs to (a scheduled deployment sets its own): the "
@@ -82,12 +101,18 @@ class CorpusConfig(BaseModel):
         if self.execution.dask_address and self.execution.task_runner != "dask":
             raise ValueError("--dask-address needs --task-runner dask")
         assistant = self.llm.model_for("assistant")
-        if self.simulation.assistant_calls == "native" and assistant.startswith(f"{LOCAL_PROVIDER}/"):
+        if self.simulation.assistant_calls == "native" and is_local(assistant):
             raise ValueError(
                 f"--assistant-calls native needs a model with function calling; the assistant's model "
                 f"{assistant} is an embedded one, which has none: use --assistant-calls structured"
             )
         return self
+
+    def judge_mode(self) -> JudgeMode:
+        """`verification.judge`, else `flag` with an embedded judge model and `filter` with any other."""
+        if self.verification.judge is not None:
+            return self.verification.judge
+        return "flag" if is_local(self.llm.model_for("judge")) else "filter"
 
     def public_dump(self) -> dict:
         """The configuration as written to the manifest: no credentials (`LLMConfig` holds them apart)."""

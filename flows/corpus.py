@@ -1,4 +1,5 @@
-"""The top flow: seeds -> toolset -> instructions -> simulation -> checks, streamed into a versioned run.
+"""The top flow: seeds -> toolset -> instructions -> simulation -> rules -> judge -> dedup, streamed
+into a versioned run.
 
 `python -m flows.corpus --help`. `corpus_flow` reads as the run's table of contents: `steps` lists
 the steps in order, each a task or a plain function from `tasks/`; the scheduler (`flows/scheduler.py`)
@@ -50,18 +51,21 @@ from schemas.errors import InputError, RunStopped
 from schemas.rejection import Rejection
 from schemas.seed import Seed
 from schemas.simulation import Instruction
-from schemas.tool import Tool
+from schemas.tool import RejectedTool, Tool
+from schemas.verdict import CheckStats
 from storage.run_store import RunStore
 from tasks import seeds as seed_reader
 from tasks.changes import compare_runs, previous_in_series
 from tasks.checks import check_dialogs
+from tasks.diversity import diversity_of_run
+from tasks.judge import judge_task
 from tasks.simulation import simulate_task, write_instructions_task
 from tasks.toolset import build_tools_task
 
 EXIT_OK, EXIT_BUG, EXIT_INPUT, EXIT_STOPPED = 0, 1, 2, 3
 LARGEST_BATCH = 16
 """Seeds (or tools) per task run, at most: Prefect's cost per task run is then a few ms an item."""
-SERVED_FIRST = ["simulation", "instructions", "toolset"]
+SERVED_FIRST = ["judge", "simulation", "instructions", "toolset"]
 """Waiting model calls get a free slot in this order: a dialogue under way before a new tool."""
 
 
@@ -75,7 +79,11 @@ def steps(
     config: CorpusConfig, run: CorpusRun, run_id: str, runner: TaskRunner[Any], workers: int
 ) -> list[Stage]:
     """The run's steps, in order: what each does, in what batches, and where its outcomes go; each
-    step's task runs are submitted to `runner` (threads, or `workers` Dask worker processes)."""
+    step's task runs are submitted to `runner` (threads, or `workers` Dask worker processes).
+
+    toolset -> instructions -> simulation -> checks (the rule layer) -> judge (the model layer, unless
+    `--judge off`); the corpus-wide dedup of requests follows once all are filed
+    (`CorpusRun.drop_duplicate_requests`)."""
     llm, settings = llm_for_tasks(config.llm, workers), config.simulation
     at_work = IN_FLIGHT * config.llm.concurrency  # items under way per step: a batch's wait for its slowest
     toolset = Stage(
@@ -110,7 +118,17 @@ def steps(
         weight=lambda unit: len(unit.instructions),
     )
     checks = Stage("checks", run=check_dialogs, handle=run.file_checked, batch_size=100, limit=10_000)
-    chosen = {"toolset": [toolset], "instructions": [instructions], "simulation": [simulation, checks]}
+    judge = Stage(
+        "judge",
+        submit=lambda dialogs: runner.submit(
+            judge_task, {"dialogs": dialogs, "mode": config.judge_mode(), "llm": llm, "run_id": run_id}
+        ),
+        handle=run.file_judged,
+        batch_size=min(LARGEST_BATCH, config.llm.concurrency),
+        limit=at_work,
+    )
+    verification = [checks, judge] if run.judging else [checks]
+    chosen = {"toolset": [toolset], "instructions": [instructions], "simulation": [simulation, *verification]}
     order = [name for name in ("toolset", "instructions", "simulation") if name in config.stages]
     return [stage for name in order for stage in chosen[name]]
 
@@ -130,16 +148,18 @@ def start(run: CorpusRun, store: RunStore, scheduler: Scheduler) -> None:
         run.notes += [str(p) for p in problems]
         if problems:
             print(seed_reader.summarize_problems(problems), file=sys.stderr)
-        run.start_from_seeds(seeds)
-        size_batches(scheduler, len(seeds), config.llm.concurrency)
-        scheduler.by_name["toolset"].source = iter(seeds)
+        kept = run.start_from_seeds(seeds)
+        size_batches(scheduler, len(kept), config.llm.concurrency)
+        scheduler.by_name["toolset"].source = iter(kept)
         return
     starts_at_simulation = "instructions" not in config.stages
     from_id = earlier_run(store, config.from_run or "latest", starts_at_simulation)
     run.inputs["from_run"] = from_id
     names = ["seeds", "tools", "rejected_tools", *(["instructions"] if starts_at_simulation else [])]
     run.copy_from(store, from_id, names)
-    run.index_seeds(store.iter_records(run.writer.run_id, "seeds", Seed))
+    run.index_seeds(
+        store.iter_records(run.writer.run_id, "seeds", Seed), duplicate_seed_ids(store, run.writer.run_id)
+    )
     if starts_at_simulation:
         queue_simulations(run, store, run.writer.run_id, done=set())
     else:
@@ -156,7 +176,7 @@ def resume(run: CorpusRun, store: RunStore, scheduler: Scheduler) -> None:
     run.resumed = [*earlier.resumed, datetime.now(UTC)]
     run.gateway.ledger.include(earlier.llm.by_stage_role)
     done = run.done_ids(store, run_id)
-    run.index_seeds(store.iter_records(run_id, "seeds", Seed))
+    run.index_seeds(store.iter_records(run_id, "seeds", Seed), duplicate_seed_ids(store, run_id))
     waiting = 0
     if "toolset" in run.config.stages:
         seeds = [s for s in store.iter_records(run_id, "seeds", Seed) if s.seed_id not in done["toolset"]]
@@ -172,6 +192,12 @@ def resume(run: CorpusRun, store: RunStore, scheduler: Scheduler) -> None:
         queue_simulations(run, store, run_id, done=done["simulation"])
 
 
+def duplicate_seed_ids(store: RunStore, run_id: str) -> set[str]:
+    """The seeds of a run that the dedup found to list an API listed before them."""
+    rejected = store.read_records(run_id, "rejected_tools", RejectedTool)
+    return {r.tool_id for r in rejected if r.stage == "dedup"}
+
+
 def queue_simulations(run: CorpusRun, store: RunStore, run_id: str, done: set[str]) -> None:
     """Queue the instructions of the run not simulated yet, as one unit per tool."""
     waiting: defaultdict[str, list[Instruction]] = defaultdict(list)
@@ -184,8 +210,11 @@ def queue_simulations(run: CorpusRun, store: RunStore, run_id: str, done: set[st
 
 
 def finish(run: CorpusRun, store: RunStore, report: RunReport) -> None:
-    """The run's summary in the UI; for a run of a series, what changed since its previous run."""
+    """The run's summary in the UI (counts, pass rates per check, diversity figures); for a run of a
+    series, what changed since its previous run."""
     run_id, series = run.writer.run_id, run.config.series
+    run.checks = check_stats(store, run_id) + ([run.dedup_stats] if run.dedup_stats else [])
+    run.diversity = diversity_of_run(store, run_id)
     if series:
         run.changes = compare_runs(store, series, previous_in_series(store, series, run_id), run_id)
     rejections = Counter((r.step, r.rule) for r in store.iter_records(run_id, "rejections", Rejection))
@@ -196,7 +225,33 @@ def finish(run: CorpusRun, store: RunStore, report: RunReport) -> None:
                 values = store.read_column(run_id, name, field)
                 dialogs_by[column].update((str(value), status) for value in values)
     usage, tools = run.gateway.ledger.summary(), list(run.summary_rows())
-    report.finish(run.stage_stats(), rejections, usage, tools, run.changes, dialogs_by)
+    report.finish(
+        run.stage_stats(), rejections, usage, tools, run.changes, dialogs_by, run.checks, run.diversity
+    )
+
+
+def check_stats(store: RunStore, run_id: str) -> list[CheckStats]:
+    """Pass rates per check of the rule and judge layers, from the verdicts the run's dialogues carry
+    (accepted and rejected), part by part."""
+    seen: Counter[tuple[str, str]] = Counter()
+    passed: Counter[tuple[str, str]] = Counter()
+    for name in ("dialogs", "rejected_dialogs"):
+        if store.has_artifact(run_id, name):
+            for verdicts in store.read_column(run_id, name, "verdicts"):
+                for verdict in verdicts or []:  # type: ignore[union-attr]
+                    key = (verdict["layer"], verdict["check"])
+                    seen[key] += 1
+                    passed[key] += bool(verdict["passed"])
+    return [
+        CheckStats(
+            check=check,
+            layer=layer,
+            dialogs=n,
+            passed=passed[(layer, check)],
+            pass_rate=passed[(layer, check)] / n,
+        )  # type: ignore[arg-type]
+        for (layer, check), n in seen.items()
+    ]
 
 
 @functools.cache
@@ -231,7 +286,7 @@ def corpus_flow(
     run_id = run_id or store.new_run_id()
     gateway = gateway_for(config.llm, run_id)
     try:
-        check_models(gateway, roles_for(config.stages))
+        check_models(gateway, roles_for(config))
         workers = workers or dask_workers(config)
         writer = store.resume_run(run_id) if resume_run else store.start_run(run_id)
     except BaseException:
@@ -251,6 +306,8 @@ def corpus_flow(
             scheduler.run()
             finish_on_workers(runner, run_id)
         writer.close_parts()
+        if run.stopped is None:
+            run.drop_duplicate_requests(store)
         board.close()
         report.notes(run.notes)
         finish(run, store, report)

@@ -2,13 +2,16 @@
 
 `CorpusRun` files every batch a step returns: outputs to their artifact (streamed in parts), each
 rejection to its step's rejected records and to `rejections`, and the items the next step takes to
-the scheduler. It counts what it filed (for the manifest, the progress lines and the summary
-table), and it knows what a resumed run already holds: what is in a run's parts is never done again.
+the scheduler. It also applies the corpus-wide dedup: of seeds before the toolset (the same API
+listed twice), of requests once every dialogue is filed (`drop_duplicate_requests`).
+It counts what it filed (for the manifest, the progress lines and the summary table), and it knows
+what a resumed run already holds: what is in a run's parts is never done again.
 """
 
 from __future__ import annotations
 
 import os
+import posixpath
 import socket
 import time
 from collections import Counter, defaultdict
@@ -26,15 +29,18 @@ from flows.config import CorpusConfig
 from flows.progress import ProgressBoard
 from flows.scheduler import Scheduler
 from schemas.dialog import Dialog
+from schemas.diversity import Diversity
 from schemas.manifest import Manifest, RunChanges, StageStats
 from schemas.rejection import Rejection
 from schemas.seed import Seed
 from schemas.simulation import Instruction
 from schemas.tool import RejectedTool, Tool
+from schemas.verdict import CheckStats, Verdict
 from storage.run_store import RunStore, RunWriter
 from tasks.batch import Batch, failure_reason
 from tasks.checks import Checked
 from tasks.code_version import code_version
+from tasks.dedup import duplicate_requests, duplicate_seeds
 from tasks.simulation import ToolInstructions, failed_instructions, rejected_dialog
 from tasks.toolset import failed_tool
 
@@ -70,9 +76,13 @@ class CorpusRun:
         self.resumed: list[datetime] = []
         self.notes: list[str] = []
         self.changes: RunChanges | None = None
+        self.checks: list[CheckStats] = []
+        self.diversity: Diversity | None = None
+        self.dedup_stats: CheckStats | None = None
         self.inputs: dict[str, str] = {}
         self.stopped: ModelUnavailable | None = None
         stages = config.stages
+        self.judging = "simulation" in stages and config.judge_mode() != "off"
 
         def parts(name: str, model: type[Any]) -> Any:
             return writer.parts(name, model, rows=config.parts.rows, seconds=config.parts.seconds)
@@ -96,18 +106,41 @@ class CorpusRun:
 
     # -- starting and resuming ----------------------------------------------------------------------
 
-    def start_from_seeds(self, seeds: list[Seed]) -> None:
+    def start_from_seeds(self, seeds: list[Seed]) -> list[Seed]:
+        """File the run's seeds; the ones the toolset builds: all but those that list an API a seed
+        before them lists already (each a `duplicate_tool` rejection of step `dedup`, naming it)."""
         self.seeds.add(seeds)
         self.seeds.flush(empty=True)
         self.expect("toolset", len(seeds))
-        self.index_seeds(seeds)
+        duplicates = {d.item_id: d for d in duplicate_seeds(seeds)}
+        for seed in seeds:
+            if seed.seed_id in duplicates:
+                reason = duplicates[seed.seed_id].reason
+                self.rejected_tools.add(
+                    [
+                        RejectedTool(
+                            tool_id=seed.seed_id,
+                            name=seed.name,
+                            category=seed.category,
+                            stage="dedup",
+                            reason=reason,
+                        )
+                    ]
+                )
+                self.reject("dedup", seed.seed_id, "duplicate_tool", reason)
+                self.board.advance("toolset", False)
+        kept = [seed for seed in seeds if seed.seed_id not in duplicates]
+        self.index_seeds(kept)
+        return kept
 
-    def index_seeds(self, seeds: Iterable[Seed]) -> None:
-        """Know the run's seeds by category, when dialogues offer several tools (only then)."""
+    def index_seeds(self, seeds: Iterable[Seed], excluded: set[str] | None = None) -> None:
+        """Know the run's seeds by category (but `excluded` ones), when dialogues offer several tools
+        (only then)."""
         settings = self.config.simulation
         if settings.tools_per_dialog > 1 or settings.complexity == "hard":
             for seed in seeds:
-                self.by_category[seed.category].append(seed)
+                if seed.seed_id not in (excluded or set()):
+                    self.by_category[seed.category].append(seed)
 
     def simulation(self, tool: Tool, instructions: list[Instruction]) -> Simulation:
         """The simulation unit of a tool's instructions: with the seeds of its category as the tools
@@ -200,7 +233,32 @@ class CorpusRun:
         self._stop_if(batch)
 
     def file_checked(self, dialogs: list[Dialog], future: Any) -> None:
+        """The rule layer's outcome: the rejected dialogues filed, the accepted ones to the judge (or,
+        without one, filed)."""
         checked: Checked = future.result()
+        if self.judging and checked.accepted:
+            assert self.scheduler is not None
+            self.scheduler.feed("judge", checked.accepted)
+            checked = Checked(rejected=checked.rejected, rejections=checked.rejections)
+        self.file_dialogs(checked)
+
+    def file_judged(self, dialogs: list[Dialog], future: PrefectFuture) -> None:
+        """The judge's outcome (a batch whose task run failed: each dialogue rejected, `task_failed`)."""
+
+        def failed(dialog: Dialog, reason: str, llm_failed: bool) -> Dialog:
+            rule = "llm_error" if llm_failed else "task_failed"
+            update = {"status": "rejected", "rejection_rule": rule, "rejection_reason": f"judge: {reason}"}
+            return dialog.model_copy(update=update)
+
+        batch = self._batch(future, dialogs, failed)
+        checked = Checked()
+        for dialog in batch.outcomes:
+            checked.file(dialog, "judge")
+        self.file_dialogs(checked)
+        self._stop_if(batch)
+
+    def file_dialogs(self, checked: Checked) -> None:
+        """Dialogues at the end of the verification steps: to `dialogs` or `rejected_dialogs`."""
         assert self.dialogs is not None and self.rejected_dialogs is not None
         self.dialogs.add(checked.accepted)
         self.rejected_dialogs.add(checked.rejected)
@@ -213,6 +271,59 @@ class CorpusRun:
         for dialog in checked.rejected:
             self._tool_counts(dialog.tool_id)["rejected"] += 1
             self.board.advance("simulation", False)
+
+    def drop_duplicate_requests(self, store: RunStore) -> int:
+        """The corpus-wide dedup of requests, once every dialogue is filed: of accepted dialogues whose
+        first requests are near-duplicates, the first by id stays, the others move to
+        `rejected_dialogs` (rule `duplicate_request`, naming the one kept; the parts that held them
+        are written again). Deterministic whatever order the dialogues were filed in; a resumed run
+        that died halfway through finishes it. How many it moved."""
+        if self.dialogs is None or self.rejected_dialogs is None:
+            return 0
+        run_id = self.writer.run_id
+        self.close_verification()
+        moved = {str(i) for i in store.read_column(run_id, "rejected_dialogs", "dialog_id")}
+        ids = [str(i) for i in store.read_column(run_id, "dialogs", "dialog_id")]
+        texts = [str(t) for t in store.read_column(run_id, "dialogs", "instruction")]
+        pairs = [(i, t) for i, t in zip(ids, texts, strict=True) if i not in moved]
+        threshold = self.config.verification.dedup_threshold
+        duplicates = {d.item_id: d for d in duplicate_requests(pairs, threshold=threshold)}
+        self.dedup_stats = CheckStats(
+            check="duplicate_request",
+            layer="dedup",
+            dialogs=len(pairs),
+            passed=len(pairs) - len(duplicates),
+            pass_rate=1 - len(duplicates) / len(pairs) if pairs else 1.0,
+        )
+        for path in store.part_paths(run_id, "dialogs"):
+            records = store.read_part(path, Dialog)
+            leaving = [r for r in records if r.dialog_id in duplicates or r.dialog_id in moved]
+            if not leaving:
+                continue
+            rejected = []
+            for dialog in (r for r in leaving if r.dialog_id in duplicates):
+                reason = duplicates[dialog.dialog_id].reason
+                verdict = Verdict(check="duplicate_request", layer="dedup", passed=False, reason=reason)
+                update = {
+                    "status": "rejected",
+                    "rejection_rule": "duplicate_request",
+                    "rejection_reason": reason,
+                }
+                rejected.append(dialog.model_copy(update=update | {"verdicts": [*dialog.verdicts, verdict]}))
+                self._tool_counts(dialog.tool_id).update({"accepted": -1, "rejected": 1})
+                self.board.move_to_rejected("simulation")
+            self.rejected_dialogs.add(rejected)
+            for dialog in rejected:
+                self.reject("dedup", dialog.dialog_id, "duplicate_request", dialog.rejection_reason)
+            self.close_verification()  # the moved records are written before their part is rewritten
+            kept = [r for r in records if r not in leaving]
+            self.dialogs.replace(f"dialogs/{posixpath.basename(path)}", kept)
+        return len(duplicates)
+
+    def close_verification(self) -> None:
+        for parts in (self.dialogs, self.rejected_dialogs, self.rejections):
+            if parts is not None:
+                parts.flush()
 
     def queue(self, stage: str, items: list[Any], count: int | None = None) -> None:
         """Hand items to a stage, counted for its progress line."""
@@ -314,6 +425,8 @@ class CorpusRun:
                 resumed=self.resumed,
                 process=f"{socket.gethostname()}:{os.getpid()}",
                 changes=self.changes,
+                checks=self.checks,
+                diversity=self.diversity,
             )
         )
 

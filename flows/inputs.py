@@ -18,6 +18,7 @@ from typing import Any
 
 from pydantic import SecretStr
 
+from agents.judge.agent import ROLE as JUDGE_ROLE
 from agents.llm.gateway import LLMGateway
 from agents.llm.preflight import check_models
 from flows.config import CorpusConfig, Stage
@@ -34,15 +35,17 @@ STAGE_ROLES: dict[Stage, tuple[str, ...]] = {
     "instructions": simulation.INSTRUCTION_ROLES,
     "simulation": simulation.SIMULATION_ROLES,
 }
-RUN_SHAPING = ("seeds", "toolset", "simulation", "stages", "from_run")
+RUN_SHAPING = ("seeds", "toolset", "simulation", "stages", "from_run", "verification")
 """The parts of the configuration a resumed run must share with the run it resumes (with the
 models and the sampling settings): what decides which records the run makes."""
 LLM_SHAPING = ("model", "role_models", "api_base", "temperature", "max_tokens", "seed", "repair_attempts")
 
 
-def roles_for(stages: list[Stage]) -> list[str]:
-    """The model roles the chosen stages call, each once."""
-    return list(dict.fromkeys(role for stage in stages for role in STAGE_ROLES[stage]))
+def roles_for(config: CorpusConfig) -> list[str]:
+    """The model roles the run calls, each once: its stages', and the judge's where it judges."""
+    roles = [role for stage in config.stages for role in STAGE_ROLES[stage]]
+    judging = "simulation" in config.stages and config.judge_mode() != "off"
+    return list(dict.fromkeys([*roles, *([JUDGE_ROLE] if judging else [])]))
 
 
 def load_seeds(config: CorpusConfig) -> tuple[list[Seed], list[IngestProblem], dict[str, str]]:
@@ -121,7 +124,7 @@ def check_inputs(config: CorpusConfig, gateway: LLMGateway, resuming: bool = Fal
         load_seeds(config)
     elif not resuming:
         earlier_run(store, config.from_run or "latest", "instructions" not in config.stages)
-    check_models(gateway, roles_for(config.stages))
+    check_models(gateway, roles_for(config))
 
 
 def writable_store(config: CorpusConfig) -> RunStore:

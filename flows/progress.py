@@ -61,6 +61,12 @@ class ProgressBoard:
             progress.finished = time.monotonic()
         self.draw()
 
+    def move_to_rejected(self, name: str) -> None:
+        """An item counted as done turned out rejected (a duplicate found once all were done)."""
+        progress = self.stages[name]
+        progress.ok, progress.rejected = progress.ok - 1, progress.rejected + 1
+        self.draw()
+
     def draw(self) -> None:
         if not self._live:
             return

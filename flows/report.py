@@ -27,7 +27,10 @@ from prefect.context import FlowRunContext
 from agents.llm.redact import redact
 from flows.progress import ProgressBoard
 from schemas.complexity import BANDS
+from schemas.diversity import Diversity
 from schemas.manifest import LLMUsage, RunChanges, StageStats
+from schemas.verdict import CheckStats
+from tasks.diversity import diversity_markdown
 
 log = logging.getLogger(__name__)
 EVERY_S = 10.0
@@ -83,10 +86,16 @@ class RunReport:
         tool_rows: list[dict[str, Any]],
         changes: RunChanges | None,
         dialogs_by: dict[str, Counter[tuple[str, str]]] | None = None,
+        checks: list[CheckStats] | None = None,
+        diversity: Diversity | None = None,
     ) -> str:
         """The last progress, then the summary artifacts (and the changes); returns the markdown."""
         self.update(force=True)
         markdown = summary_markdown(stages, rejections, usage, dialogs_by)
+        if checks:
+            markdown += "\n" + checks_markdown(checks)
+        if diversity is not None:
+            markdown += "\n" + diversity_markdown(diversity)
         if changes is not None:
             changed = changes_markdown(changes)
             markdown += "\n" + changed
@@ -95,7 +104,12 @@ class RunReport:
         if self.in_flow:
             description = ", ".join(f"{s.name}: {s.outputs} out, {s.rejected} rejected" for s in stages)
             create_table_artifact(key="corpus-summary", table=tool_rows, description=description)
-            create_markdown_artifact(markdown, key="corpus-report", description="counts, rejections, usage")
+            create_markdown_artifact(
+                markdown, key="corpus-report", description="counts, rejections, pass rates, diversity, usage"
+            )
+            if checks:
+                rows = [c.model_dump() for c in checks]
+                create_table_artifact(key="corpus-checks", table=rows, description="pass rates per check")
         return markdown
 
 
@@ -142,6 +156,19 @@ def summary_markdown(
         ],
     )  # fmt: skip
     return "\n".join(lines) + "\n"
+
+
+def checks_markdown(checks: list[CheckStats]) -> str:
+    """Pass rates per check, by layer (rules, judge, dedup) in that order."""
+    layers = {"rules": 0, "judge": 1, "dedup": 2}
+    ordered = sorted(checks, key=lambda c: (layers[c.layer], c.check))
+    rows = [[c.layer, c.check, c.dialogs, c.passed, f"{c.pass_rate:.3f}"] for c in ordered]
+    return (
+        "\n".join(
+            ["## Pass rates per check", "", *table(["layer", "check", "dialogues", "passed", "rate"], rows)]
+        )
+        + "\n"
+    )
 
 
 def changes_markdown(changes: RunChanges) -> str:

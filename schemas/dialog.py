@@ -20,6 +20,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from schemas.verdict import Verdict
+
 DialogType = Literal["single", "parallel", "dependent", "non_tool", "multi_turn"]
 """What a dialogue is made to teach (ToolACE's kinds): `single`, a request the tool serves, with one or
 more calls (ToolAlpaca's kind); `parallel`, several independent calls in one assistant message;
@@ -41,6 +43,17 @@ RejectionRule = Literal[
     "unparseable_output",
     "no_final_answer",
     "invalid_observation",
+    "bad_definition",
+    "not_executable",
+    "ungrounded_argument",
+    "unanswered_call",
+    "inconsistent_record",
+    "unsolvable",
+    "hallucination",
+    "inconsistent_answer",
+    "implausible_response",
+    "unjudged",
+    "duplicate_request",
     "llm_error",
     "task_failed",
 ]
@@ -91,7 +104,8 @@ class Dialog(BaseModel):
     """A simulated dialogue: a row of `dialogs` (accepted) or `rejected_dialogs`.
 
     The simulation records how the dialogue ended (`ending`, with `ending_detail`) and leaves the
-    status `simulated`; the checks step (`tasks/checks.py`) accepts it or rejects it by a named rule.
+    status `simulated`; the verification steps (`tasks/checks.py`, `tasks/judge.py`, `tasks/dedup.py`)
+    record their `verdicts` and accept it or reject it by the rule of the first check it failed.
     """
 
     dialog_id: str = Field(description="The instruction's id: `<tool_id>-<n>`, stable across runs.")
@@ -121,6 +135,10 @@ class Dialog(BaseModel):
     status: DialogStatus
     rejection_rule: RejectionRule | None = None
     rejection_reason: str = ""
+    verdicts: list[Verdict] = Field(
+        default_factory=list,
+        description="What each check said of the dialogue (rules, judge, dedup), passed or failed, in order.",
+    )
 
     @staticmethod
     def counted(messages: list[Message]) -> dict[str, Any]:

@@ -9,6 +9,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from schemas.diversity import Diversity
+from schemas.verdict import CheckStats
+
 RunStatus = Literal["running", "completed", "failed"]
 
 
@@ -123,4 +126,11 @@ class Manifest(BaseModel):
     process: str = Field(default="", description="`host:pid` of the process writing the run.")
     changes: RunChanges | None = Field(
         default=None, description="For a run of a series: what changed since its previous run."
+    )
+    checks: list[CheckStats] = Field(
+        default_factory=list,
+        description="Pass rates per check of the verification layers (rules, judge, dedup), at the end.",
+    )
+    diversity: Diversity | None = Field(
+        default=None, description="How diverse the run's tools and accepted dialogues are, at the end."
     )

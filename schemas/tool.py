@@ -222,7 +222,7 @@ class Tool(BaseModel):
     model: str = Field(description="The model that wrote the documentation.")
 
 
-RejectStage = Literal["introduction", "functions", "openapi", "media", "llm", "task"]
+RejectStage = Literal["introduction", "functions", "openapi", "media", "llm", "task", "dedup"]
 
 
 class RejectedTool(BaseModel):

@@ -16,7 +16,8 @@ never split across parts.
 
 Every file is written atomically: serialized to bytes in memory, written to a hidden temporary
 sibling (`.<name>.tmp-<uuid>`, which readers skip), then renamed onto its final name, so a reader
-never sees a partial file. `publish()` moves `latest` and is the last write of a run, so `latest`
+never sees a partial file (a part written again, by `PartWriter.replace`, is replaced the same way).
+`publish()` moves `latest` and is the last write of a run, so `latest`
 only ever names a run whose artifacts and manifest are complete.
 """
 
@@ -265,6 +266,24 @@ class PartWriter(Generic[M]):
             if self._buffer or (empty and not self.info.parts):
                 return self._write()
         return None
+
+    def replace(self, path: str, records: Sequence[M]) -> PartInfo:
+        """Write part `path` (as in the manifest: `<name>/part-00003.parquet`) again, holding `records`
+        (what remains of it once some records were moved out: the corpus-wide dedup's, say)."""
+        with self._lock:
+            if path not in {part.path for part in self.info.parts}:
+                raise ValueError(f"artifact {self.name!r} has no part {path!r}")
+            table = to_table(self.model, list(records))
+            part = self.writer.write_file(path, _parquet_bytes(table), rows=table.num_rows)
+            parts = [part if p.path == path else p for p in self.info.parts]
+            self.info = ArtifactInfo(
+                path=self.info.path,
+                rows=sum(p.rows for p in parts),
+                bytes=sum(p.bytes for p in parts),
+                parts=parts,
+            )
+            self.writer.part_written(self)
+            return part
 
     def _write(self) -> PartInfo:
         records, self._buffer = self._buffer, []

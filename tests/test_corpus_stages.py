@@ -77,6 +77,7 @@ def test_a_full_run_reconciles_and_every_2xx_observation_is_valid(
         "toolset",
         "instructions",
         "simulation",
+        "judge",
     }
 
     calls = scripted_llm.calls
@@ -111,7 +112,7 @@ def test_stages_run_separately_and_reuse_an_earlier_runs_outputs(
     third = corpus.run(config_for(tmp_path, llm_config, stages=["simulation"], from_run=Path(second).name))
     run = tables(third)
     assert len(run["dialogs"]) + len(run["rejected_dialogs"]) == len(run["instructions"]) == 4
-    assert {r["stage"] for r in manifest(third)["llm"]["by_stage_role"]} == {"simulation"}
+    assert {r["stage"] for r in manifest(third)["llm"]["by_stage_role"]} == {"simulation", "judge"}
 
 
 def test_a_simulation_whose_llm_call_fails_is_filed_as_a_rejected_dialog(
@@ -124,9 +125,11 @@ def test_a_simulation_whose_llm_call_fails_is_filed_as_a_rejected_dialog(
         return responders.toolforge(request)
 
     scripted_llm.script = script
-    summaries: list[list[dict]] = []
+    summaries: dict[str, list[dict]] = {}
     reports: list[str] = []
-    monkeypatch.setattr(report, "create_table_artifact", lambda table, **_: summaries.append(table))
+    monkeypatch.setattr(
+        report, "create_table_artifact", lambda table, key, **_: summaries.update({key: table})
+    )
     monkeypatch.setattr(report, "create_markdown_artifact", lambda markdown, **_: reports.append(markdown))
     run_dir = corpus.run(config_for(tmp_path, llm_config, simulation={"instructions_per_tool": 2}))
     run = tables(run_dir)
@@ -142,7 +145,8 @@ def test_a_simulation_whose_llm_call_fails_is_filed_as_a_rejected_dialog(
     stages = {s["name"]: s for s in manifest(run_dir)["stages"]}
     assert (stages["simulation"]["outputs"], stages["simulation"]["rejected"]) == (2, 2)
     # the run's summary table in the Prefect UI: one row per tool
-    (summary,) = summaries
+    summary = summaries["corpus-summary"]
+    assert {row["check"] for row in summaries["corpus-checks"]} >= {"no_final_answer", "hallucination"}
     counts = {row["tool"]: (row["instructions"], row["accepted"], row["rejected"]) for row in summary}
     assert counts == {"atlas": (2, 2, 0), "harbours": (2, 0, 2)}
     # and its report: rejections by step and rule, usage per stage and role

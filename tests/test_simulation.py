@@ -45,7 +45,7 @@ def run(tool: Tool, llm_config, **settings: Any) -> Dialog:
 def test_a_function_call_then_a_final_answer_is_accepted(scripted_llm, llm_config, tool):
     scripted(scripted_llm)
     dialog = run(tool, llm_config)
-    assert dialog.status == "accepted" and dialog.rejection_rule is None
+    assert dialog.status == "accepted" and dialog.rejection_rule is None, dialog.rejection_reason
     assert dialog.calls == 1 and dialog.functions_used == ["searchAtlas"]
     request, calling, result, answer = dialog.messages
     assert (request.role, request.content) == ("user", INSTRUCTION.text)
@@ -189,7 +189,11 @@ def test_a_second_call_uses_the_id_returned_by_the_first(scripted_llm, llm_confi
     assert (dialog.calls, dialog.distinct_functions, dialog.calls_per_turn) == (2, 2, 1)
 
 
-def test_a_tool_error_can_be_fixed_and_retried(scripted_llm, llm_config, tool):
+def test_a_tool_error_can_be_fixed_and_retried_but_the_wrong_call_rejects_the_dialog(
+    scripted_llm, llm_config, tool
+):
+    """The simulation plays the error and the fix; the rule layer keeps no dialogue that teaches a call
+    a real API refuses (`not_executable`)."""
     scripted(
         scripted_llm,
         AssistantTurn=turns(
@@ -197,7 +201,8 @@ def test_a_tool_error_can_be_fixed_and_retried(scripted_llm, llm_config, tool):
         ),
     )
     dialog = run(tool, llm_config)
-    assert dialog.status == "accepted" and dialog.calls == 2
+    assert dialog.calls == 2 and dialog.rejection_rule == "not_executable"
+    assert dialog.rejection_reason == "call_1 (searchAtlas): arguments: 'query' is a required property"
     error = next(m for m in dialog.messages if m.role == "tool")
     assert error.status_code == 400 and "query" in json.loads(error.content)["error"]["message"]
 
@@ -320,7 +325,8 @@ def test_a_dialogue_renders_to_the_same_react_text_and_prompts_as_the_step_recor
     )
     dialog = run(tool, llm_config)
     prompts = [r["messages"] for r in scripted_llm.requests if responders.schema_name(r) == "AssistantTurn"]
-    assert dialog.status == golden["status"] == "accepted"
+    assert golden["status"] == "accepted"  # before the rule layer, which refuses the failed call
+    assert dialog.rejection_rule == "not_executable" and dialog.rejection_reason.startswith("call_1 ")
     assert render_react(dialog) == golden["react"]
     assert prompts == golden["prompts"]
 

@@ -16,6 +16,11 @@ ROLES = ("toolsmith", "user", "assistant", "executor", "judge")
 StructuredMode = Literal["auto", "json_schema", "json_object", "instructions"]
 
 
+def is_local(model: str) -> bool:
+    """Whether `model` runs in-process from a GGUF file (`local/...`: the embedded model, or a file)."""
+    return model.startswith(f"{LOCAL_PROVIDER}/")
+
+
 def default_cache_dir() -> str:
     """`$TOOLFORGE_CACHE_DIR`, else `$XDG_CACHE_HOME/toolforge`, else `~/.cache/toolforge`."""
     if os.environ.get("TOOLFORGE_CACHE_DIR"):

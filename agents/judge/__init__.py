@@ -1,0 +1,1 @@
+"""The judge: a model's verdicts on a finished dialogue, for what rules cannot check."""
