@@ -12,7 +12,9 @@ size it prints the counts, the LLM calls, the whole-process wall time and the st
     marginal efficiency = (extra calls x latency / concurrency) / (extra whole-process wall time)
 
 between the two sizes: the fixed start-up (imports, Prefect's server, the model check) cancels out,
-everything else counts (target >= 0.9). A warm-up run first makes Prefect's database.
+everything else counts (target >= 0.9). A warm-up run first makes Prefect's database. For the larger
+run it also prints what verification found (pass rates per check, the judge's calls per dialogue it
+judged, the diversity figures) from the manifest, and the artifacts the run left in Prefect's UI.
 Exit status: 0 when every run completed and its counts reconcile (whatever the efficiency), 1 otherwise.
 """
 
@@ -96,6 +98,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             manifest = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
             results.append(Measured(tools, _completions(server) - before, wall, manifest))
         stats = server.stats()
+        scratch_home = scratch / "prefect-home"
+        artifacts = ui_artifacts(scratch_home, results[-1].manifest)
     ok = True
     for m in results:
         counts = [f"{x['name']} {x['inputs']}->{x['outputs']}+{x['rejected']}" for x in m.manifest["stages"]]
@@ -106,6 +110,8 @@ def main(argv: Sequence[str] | None = None) -> int:
               f"{'reconciled' if m.reconciles() else 'MISMATCH'}")  # fmt: skip
         ok &= m.reconciles()
     first, second = results
+    print_verification(second.manifest)
+    print(f"Prefect UI artifacts of the {second.tools}-tool run: {artifacts}")
     extra_ideal = (second.calls - first.calls) * args.latency / args.concurrency
     marginal = extra_ideal / (second.wall_s - first.wall_s)
     verdict = "PASS" if marginal >= TARGET_MARGINAL else "BELOW TARGET"
@@ -116,6 +122,50 @@ def main(argv: Sequence[str] | None = None) -> int:
           f"{second.wall_s - first.wall_s:.2f} s = {marginal:.3f} "
           f"(target >= {TARGET_MARGINAL}) {verdict}")  # fmt: skip
     return 0 if ok else 1
+
+
+def print_verification(manifest: dict[str, Any]) -> None:
+    """Pass rates per check, the judge's calls per judged dialogue, and the diversity figures."""
+    rows = sorted(manifest.get("checks", []), key=lambda c: (c["layer"], -c["dialogs"], c["check"]))
+    print("pass rates: " + ", ".join(f"{c['layer']}/{c['check']} {c['passed']}/{c['dialogs']}" for c in rows))
+    judged = max((c["dialogs"] for c in rows if c["layer"] == "judge"), default=0)
+    judge = [r for r in manifest["llm"]["by_stage_role"] if r["role"] == "judge"]
+    asked = sum(r["calls"] + r["cache_hits"] for r in judge)
+    print(f"judge: {asked} calls (cache hits included) for {judged} judged dialogues")
+    d = manifest.get("diversity") or {}
+    if d:
+        distinct = "/".join(f"{d['requests'][f'distinct_{n}']:.3f}" for n in (1, 2, 3))
+        print(
+            f"diversity: {d['tools']} tools, {d['dialogs']} dialogues; requests distinct-1/2/3 {distinct}; "
+            f"categories {d['categories']['count']} (entropy {d['categories']['entropy_bits']:.2f} bits); "
+            f"types {d['dialog_types']}; bands {d['complexity_bands']}"
+        )
+
+
+UI_ARTIFACTS = """
+import asyncio, sys, uuid
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+
+async def main():
+    async with get_client() as client:
+        flow_run = ArtifactFilterFlowRunId(any_=[uuid.UUID(sys.argv[1])])
+        found = await client.read_artifacts(artifact_filter=ArtifactFilter(flow_run_id=flow_run))
+        print(", ".join(sorted(f"{a.key} ({a.type})" for a in found if a.key)))
+
+asyncio.run(main())
+"""
+
+
+def ui_artifacts(prefect_home: Path, manifest: dict[str, Any]) -> str:
+    """The keys of the artifacts the run's flow run left in Prefect (read back from its database)."""
+    env = {**os.environ, **ENV_DEFAULTS, "PREFECT_HOME": str(prefect_home)}
+    env.pop("PREFECT_API_URL", None)
+    done = subprocess.run(
+        [sys.executable, "-c", UI_ARTIFACTS, str(manifest["flow_run_id"])],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    return done.stdout.strip() if done.returncode == 0 else f"not read: {done.stderr.strip()[-300:]}"
 
 
 def _completions(server: Any) -> int:

@@ -16,7 +16,7 @@ from typing import Any
 
 from bench.schema_sampler import sample_from_schema
 
-_NAME = re.compile(r"^Name: (.+)$", re.MULTILINE)
+_NAME = re.compile(r"^(?:Name: (.+)|API: (.+?) \([^()]*\))$", re.MULTILINE)
 
 
 def schema_name(request: dict[str, Any]) -> str:
@@ -30,7 +30,7 @@ def _text(request: dict[str, Any]) -> str:
 
 def _api_name(request: dict[str, Any]) -> str:
     found = _NAME.search(_text(request))
-    return found.group(1).strip() if found else "Sample API"
+    return (found.group(1) or found.group(2)).strip() if found else "Sample API"
 
 
 def _camel(name: str) -> str:
@@ -144,17 +144,25 @@ _WHEN = [
     "in June",
     "now",
 ]
+_SYLLABLES = ["ka", "lo", "mi", "ren", "su", "tor", "vi", "zan", "pel", "dor"]
 
 
-def _wording(request: dict[str, Any], i: int) -> tuple[str, str, str, str]:
-    """The task, place, topic and time of request `i` of a batch: drawn from the prompt (each type's
-    prompt differs), so no two requests of a tool are near-duplicates by accident."""
-    j = i + int(hashlib.sha256(_text(request).encode()).hexdigest()[:8], 16)
+def _wording(request: dict[str, Any], i: int) -> tuple[str, ...]:
+    """The task, place, topic and time of request `i` of a batch, and a project's name of three made-up
+    words (one of a thousand each), all drawn from the prompt and `i`: no two requests of a run share
+    enough words to be near-duplicates by accident (the corpus-wide dedup would drop one)."""
+    digest = hashlib.sha256(f"{_text(request)}#{i}".encode()).digest()
+    j = i + int.from_bytes(digest[:4], "big")
+    names = [
+        "".join(_SYLLABLES[d % 10] for d in (b // 100, b // 10, b)).capitalize()
+        for b in (int.from_bytes(digest[4 + 2 * k : 6 + 2 * k], "big") % 1000 for k in range(3))
+    ]
     return (
         _TASKS[j % 10],
         _OBJECTS[(3 * j + j // 10) % 10],
         _TOPICS[(7 * j + j // 100) % 10],
         _WHEN[(j // 1000) % 10],
+        " ".join(names),
     )
 
 
@@ -167,12 +175,13 @@ def instruction_batch(request: dict[str, Any]) -> dict[str, Any]:
     api, styles = _api_name(request), ["command", "question", "story"]
     instructions = []
     for i in range(batch.get("minItems", 1)):
-        task, place, topic, when = _wording(request, i)
+        task, place, topic, when, project = _wording(request, i)
         if functions is None:
-            text = f"What is a good way to {task} {topic} in {place} {when} without {api}, idea {i + 1}?"
+            text = f"What is a good way to {task} {topic} in {place} {when} for the {project} club"
+            text += f", without {api}?"
             instructions.append({"text": text, "style": styles[i % 3]})
             continue
-        text = f"Please {task} what {api} has on {place} and its {topic} for a trip {when}"
+        text = f"Please {task} what {api} has on {place} and its {topic} for the {project} trip {when}"
         names = functions["items"]["enum"]
         needed = [names[n % len(names)] for n in range(functions.get("minItems", 1))]
         instructions.append({"text": text, "style": styles[i % 3], "functions": needed})

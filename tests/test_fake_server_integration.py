@@ -116,7 +116,10 @@ def test_a_run_over_http_builds_every_tool(server: FakeLLMServer, seeds_file: Pa
     assert set(tools["model"]) == {"openai/fake-model"}
     # the default mix: accepted dialogues of all five types, none rejected
     dialogs = pd.read_parquet(run_dir / "dialogs")
-    assert pd.read_parquet(run_dir / "rejected_dialogs").empty
+    rejected_dialogs = pd.read_parquet(run_dir / "rejected_dialogs")
+    assert rejected_dialogs.empty, rejected_dialogs[
+        ["dialog_id", "rejection_rule", "rejection_reason"]
+    ].to_dict("records")
     assert dialogs["dialog_type"].value_counts().to_dict() == {
         "single": 3 * len(APIS),
         "parallel": 2 * len(APIS),

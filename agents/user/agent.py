@@ -3,7 +3,6 @@ table `REQUESTS`), in-character replies to clarifying questions, and follow-up r
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -12,6 +11,7 @@ from agents.llm.gateway import LLMGateway, Tally
 from agents.llm.prompts import PromptTemplate, load_lines, load_prompt
 from agents.llm.structured import bounded, compact_schema
 from schemas.dialog import DialogType, Message
+from schemas.grounding import PLACEHOLDER
 from schemas.react import react_turns
 from schemas.similarity import near_duplicate
 from schemas.simulation import (
@@ -31,7 +31,6 @@ SHORT_ANSWER_TOKENS = 600
 """A reply or a follow-up: decoded to at most 200 characters (`bounded`), with room for the escapes a
 small model writes (each \\u sequence is several tokens): cut shorter, the embedded model's answers
 were refused as incomplete."""
-PLACEHOLDER = re.compile(r"<[^<>]{1,40}>|\[[a-z _]{1,30}\]|\{[a-z_]{1,30}\}|\bX{3,}\b|\bYOUR_[A-Z_]+\b")
 
 
 @dataclass(frozen=True)
