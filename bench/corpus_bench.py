@@ -143,15 +143,14 @@ def print_verification(manifest: dict[str, Any]) -> None:
 
 
 UI_ARTIFACTS = """
-import asyncio, sys, uuid
+import asyncio, sys
 from prefect.client.orchestration import get_client
-from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
 
-async def main():
+async def main():  # the REST call itself: Prefect 3.8.8's read_artifacts sends nulls its server refuses
     async with get_client() as client:
-        flow_run = ArtifactFilterFlowRunId(any_=[uuid.UUID(sys.argv[1])])
-        found = await client.read_artifacts(artifact_filter=ArtifactFilter(flow_run_id=flow_run))
-        print(", ".join(sorted(f"{a.key} ({a.type})" for a in found if a.key)))
+        body = {"artifacts": {"flow_run_id": {"any_": [sys.argv[1]]}}, "limit": 200, "sort": "KEY_ASC"}
+        found = (await client.request("POST", "/artifacts/filter", json=body)).json()
+        print(", ".join(f"{a['key']} ({a['type']})" for a in found if a.get("key")))
 
 asyncio.run(main())
 """
