@@ -239,6 +239,8 @@ def check_stats(store: RunStore, run_id: str) -> list[CheckStats]:
         if store.has_artifact(run_id, name):
             for verdicts in store.read_column(run_id, name, "verdicts"):
                 for verdict in verdicts or []:  # type: ignore[union-attr]
+                    if verdict["layer"] == "dedup":
+                        continue  # only the dropped carry it: the pass counts its own (`dedup_stats`)
                     key = (verdict["layer"], verdict["check"])
                     seen[key] += 1
                     passed[key] += bool(verdict["passed"])

@@ -133,6 +133,12 @@ def test_near_duplicate_requests_across_tools_are_dropped_once_the_run_is_filed(
     rejection = table(run_dir, "rejections").query("step == 'dedup' and rule == 'duplicate_request'")
     assert list(rejection["item_id"]) == ["dog-api-1"]
     manifest = manifest_of(run_dir)
+    (dedup,) = [c for c in manifest["checks"] if c["layer"] == "dedup"]
+    assert (dedup["check"], dedup["dialogs"], dedup["passed"]) == (
+        "duplicate_request",
+        len(dialogs) + 1,
+        len(dialogs),
+    )
     for name, frame in (("dialogs", dialogs), ("rejected_dialogs", rejected)):
         info = manifest["artifacts"][name]
         assert info["rows"] == len(frame)
