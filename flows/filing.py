@@ -41,6 +41,7 @@ from tasks.batch import Batch, failure_reason
 from tasks.checks import Checked
 from tasks.code_version import code_version
 from tasks.dedup import duplicate_requests, duplicate_seeds
+from tasks.judge import failed_judgement
 from tasks.simulation import ToolInstructions, failed_instructions, rejected_dialog
 from tasks.toolset import failed_tool
 
@@ -243,14 +244,8 @@ class CorpusRun:
         self.file_dialogs(checked)
 
     def file_judged(self, dialogs: list[Dialog], future: PrefectFuture) -> None:
-        """The judge's outcome (a batch whose task run failed: each dialogue rejected, `task_failed`)."""
-
-        def failed(dialog: Dialog, reason: str, llm_failed: bool) -> Dialog:
-            rule = "llm_error" if llm_failed else "task_failed"
-            update = {"status": "rejected", "rejection_rule": rule, "rejection_reason": f"judge: {reason}"}
-            return dialog.model_copy(update=update)
-
-        batch = self._batch(future, dialogs, failed)
+        """The judge's outcome (a batch whose task run failed: each dialogue `failed_judgement`)."""
+        batch = self._batch(future, dialogs, failed_judgement)
         checked = Checked()
         for dialog in batch.outcomes:
             checked.file(dialog, "judge")
@@ -297,26 +292,21 @@ class CorpusRun:
         )
         for path in store.part_paths(run_id, "dialogs"):
             records = store.read_part(path, Dialog)
-            leaving = [r for r in records if r.dialog_id in duplicates or r.dialog_id in moved]
+            leaving = {r.dialog_id for r in records if r.dialog_id in duplicates or r.dialog_id in moved}
             if not leaving:
                 continue
             rejected = []
-            for dialog in (r for r in leaving if r.dialog_id in duplicates):
+            for dialog in (r for r in records if r.dialog_id in duplicates):
                 reason = duplicates[dialog.dialog_id].reason
                 verdict = Verdict(check="duplicate_request", layer="dedup", passed=False, reason=reason)
-                update = {
-                    "status": "rejected",
-                    "rejection_rule": "duplicate_request",
-                    "rejection_reason": reason,
-                }
-                rejected.append(dialog.model_copy(update=update | {"verdicts": [*dialog.verdicts, verdict]}))
+                rejected.append(dialog.with_verdicts([verdict]))
                 self._tool_counts(dialog.tool_id).update({"accepted": -1, "rejected": 1})
                 self.board.move_to_rejected("simulation")
             self.rejected_dialogs.add(rejected)
             for dialog in rejected:
                 self.reject("dedup", dialog.dialog_id, "duplicate_request", dialog.rejection_reason)
             self.close_verification()  # the moved records are written before their part is rewritten
-            kept = [r for r in records if r not in leaving]
+            kept = [r for r in records if r.dialog_id not in leaving]
             self.dialogs.replace(f"dialogs/{posixpath.basename(path)}", kept)
         return len(duplicates)
 

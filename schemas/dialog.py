@@ -140,6 +140,18 @@ class Dialog(BaseModel):
         description="What each check said of the dialogue (rules, judge, dedup), passed or failed, in order.",
     )
 
+    def rejected(self, rule: str, reason: str) -> Dialog:
+        """This dialogue, rejected by `rule` for `reason`."""
+        return self.model_copy(
+            update={"status": "rejected", "rejection_rule": rule, "rejection_reason": reason}
+        )
+
+    def with_verdicts(self, verdicts: Sequence[Verdict], reject: bool = True) -> Dialog:
+        """This dialogue with `verdicts` added; with `reject`, rejected by the first of them that failed."""
+        dialog = self.model_copy(update={"verdicts": [*self.verdicts, *verdicts]})
+        failed = next((v for v in verdicts if not v.passed), None)
+        return dialog.rejected(failed.check, failed.reason) if reject and failed is not None else dialog
+
     @staticmethod
     def counted(messages: list[Message]) -> dict[str, Any]:
         """The counts stored with a dialogue, from its messages."""

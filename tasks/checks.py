@@ -60,8 +60,4 @@ def with_verdicts(dialog: Dialog, rules: Sequence[tuple[RejectionRule, Rule]] = 
     for name, rule in rules:
         reason = rule(dialog)
         verdicts.append(Verdict(check=name, layer="rules", passed=reason is None, reason=reason or ""))
-    failed = next((v for v in verdicts if not v.passed), None)
-    update: dict[str, object] = {"verdicts": [*dialog.verdicts, *verdicts], "status": "accepted"}
-    if failed is not None:
-        update |= {"status": "rejected", "rejection_rule": failed.check, "rejection_reason": failed.reason}
-    return dialog.model_copy(update=update)
+    return dialog.model_copy(update={"status": "accepted"}).with_verdicts(verdicts)

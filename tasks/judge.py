@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from agents.judge.agent import judge_dialog
-from agents.llm.config import LLMConfig, is_local
+from agents.llm.config import LLMConfig
 from agents.llm.gateway import LLMGateway, StructuredOutputError, gateway_for
 from schemas.dialog import Dialog
 from schemas.verdict import JudgeMode, Verdict
@@ -27,34 +27,24 @@ from tasks.batch import Batch, batch_task, run_batch
 STAGE = "judge"
 
 
-def default_mode(llm: LLMConfig) -> JudgeMode:
-    """`flag` when the judge is an in-process GGUF model (the embedded one), else `filter`."""
-    return "flag" if is_local(llm.model_for("judge")) else "filter"
-
-
 def judged(dialog: Dialog, gateway: LLMGateway, mode: JudgeMode) -> Dialog:
     """The dialogue with the judge's verdicts added; with `filter`, rejected by the first it failed."""
     try:
         verdicts = judge_dialog(gateway, dialog, STAGE)
     except StructuredOutputError as exc:
         verdicts = [Verdict(check="unjudged", layer="judge", passed=False, reason=f"judge: {exc}"[:1000])]
-    update: dict[str, object] = {"verdicts": [*dialog.verdicts, *verdicts]}
-    failed = next((v for v in verdicts if not v.passed), None)
-    if mode == "filter" and failed is not None:
-        update |= {"status": "rejected", "rejection_rule": failed.check, "rejection_reason": failed.reason}
-    return dialog.model_copy(update=update)
+    return dialog.with_verdicts(verdicts, reject=mode == "filter")
+
+
+def failed_judgement(dialog: Dialog, reason: str, llm_failed: bool) -> Dialog:
+    """A dialogue whose judge call failed for good (`llm_error`) or whose judging failed in the code
+    or its task run (`task_failed`): rejected."""
+    return dialog.rejected("llm_error" if llm_failed else "task_failed", f"judge: {reason}")
 
 
 def judge_batch(dialogs: Sequence[Dialog], gateway: LLMGateway, mode: JudgeMode) -> Batch[Dialog, Dialog]:
-    """`judged` over a batch of accepted dialogues; one whose judge call failed for good is rejected
-    (`llm_error`, or `task_failed` for a fault of the code)."""
-
-    def failed(dialog: Dialog, reason: str, llm_failed: bool) -> Dialog:
-        rule = "llm_error" if llm_failed else "task_failed"
-        update = {"status": "rejected", "rejection_rule": rule, "rejection_reason": f"judge: {reason}"}
-        return dialog.model_copy(update=update)
-
-    return run_batch(dialogs, lambda dialog: judged(dialog, gateway, mode), failed)
+    """`judged` over a batch of accepted dialogues (`failed_judgement` for one that raised)."""
+    return run_batch(dialogs, lambda dialog: judged(dialog, gateway, mode), failed_judgement)
 
 
 @batch_task("judge", "judge-{dialogs[0].dialog_id}")

@@ -330,9 +330,7 @@ def simulate(
 def rejected_dialog(tool: Tool, instruction: Instruction, rule: RejectionRule, reason: str) -> Dialog:
     """The record of an instruction whose simulation could not run to an ending (a call or the code
     failed): rejected at once, by `rule`."""
-    dialog = _Dialogue(tool, instruction).finish(ending="not_simulated", detail=reason)
-    verdict = {"status": "rejected", "rejection_rule": rule, "rejection_reason": reason}
-    return dialog.model_copy(update=verdict)
+    return _Dialogue(tool, instruction).finish(ending="not_simulated", detail=reason).rejected(rule, reason)
 
 
 def failed_instructions(tool: Tool, reason: str, llm_failed: bool) -> ToolInstructions:

@@ -63,8 +63,7 @@ def test_a_pass_that_died_after_moving_a_dialogue_is_finished_on_resume(tmp_path
     file_in_parts(run, DIALOGS)
     assert run.rejected_dialogs is not None and run.rejections is not None
     # the pass wrote the moved dialogue and its rejection, then died before writing its part again
-    update = {"status": "rejected", "rejection_rule": "duplicate_request", "rejection_reason": "of a-10"}
-    run.rejected_dialogs.add([DIALOGS[0].model_copy(update=update)])
+    run.rejected_dialogs.add([DIALOGS[0].rejected("duplicate_request", "of a-10")])
     run.reject("dedup", "b-2", "duplicate_request", "of a-10")
     run.close_verification()
     run.write_manifest("running")
