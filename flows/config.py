@@ -114,6 +114,10 @@ class CorpusConfig(BaseModel):
             return self.verification.judge
         return "flag" if is_local(self.llm.model_for("judge")) else "filter"
 
+    def judging(self) -> bool:
+        """Whether the run calls the judge: it simulates, and `judge_mode()` is not `off`."""
+        return "simulation" in self.stages and self.judge_mode() != "off"
+
     def public_dump(self) -> dict:
         """The configuration as written to the manifest: no credentials (`LLMConfig` holds them apart)."""
         return self.model_dump()

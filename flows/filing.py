@@ -83,7 +83,7 @@ class CorpusRun:
         self.inputs: dict[str, str] = {}
         self.stopped: ModelUnavailable | None = None
         stages = config.stages
-        self.judging = "simulation" in stages and config.judge_mode() != "off"
+        self.judging = config.judging()
 
         def parts(name: str, model: type[Any]) -> Any:
             return writer.parts(name, model, rows=config.parts.rows, seconds=config.parts.seconds)

@@ -44,8 +44,7 @@ LLM_SHAPING = ("model", "role_models", "api_base", "temperature", "max_tokens", 
 def roles_for(config: CorpusConfig) -> list[str]:
     """The model roles the run calls, each once: its stages', and the judge's where it judges."""
     roles = [role for stage in config.stages for role in STAGE_ROLES[stage]]
-    judging = "simulation" in config.stages and config.judge_mode() != "off"
-    return list(dict.fromkeys([*roles, *([JUDGE_ROLE] if judging else [])]))
+    return list(dict.fromkeys([*roles, *([JUDGE_ROLE] if config.judging() else [])]))
 
 
 def load_seeds(config: CorpusConfig) -> tuple[list[Seed], list[IngestProblem], dict[str, str]]:
