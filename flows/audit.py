@@ -25,15 +25,12 @@ import uuid
 from collections.abc import Sequence
 
 import fsspec
-import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.parquet as pq
 from fsspec.implementations.local import LocalFileSystem
 
-from schemas.arrow import arrow_schema, from_table
+from flows.cli import run_parser
 from schemas.dialog import Dialog, Message
 from schemas.errors import InputError
-from storage.run_store import RUNS, RunStore
+from storage.run_store import RunStore, resolve_run
 
 EXIT_OK, EXIT_INPUT = 0, 2
 DIALOGS = "dialogs"
@@ -47,30 +44,6 @@ REVIEW_QUESTIONS: tuple[tuple[str, str], ...] = (
 """The questions ToolAlpaca's reviewers answered of each dialogue: (column, question)."""
 
 
-def resolve_run(run: str, out_dir: str) -> tuple[RunStore, str]:
-    """The store and run id RUN names: a run id or `latest` in the store at `out_dir`, or a run folder
-    (`<out>/runs/<run id>`, a local path or URL); InputError when there is no such run."""
-    if run != "latest" and ("/" in run or os.sep in run or os.path.isdir(run)):
-        url = "://" in run
-        paths = posixpath if url else os.path
-        folder = run.rstrip("/") if url else os.path.abspath(os.path.expanduser(run))
-        runs, run_id = paths.split(folder)
-        out, runs_name = paths.split(runs)
-        if runs_name != RUNS:
-            raise InputError(f"{run} is not a run folder: give <out>/{RUNS}/<run id>, a run id or latest")
-        store = RunStore(out)
-    else:
-        store = RunStore(out_dir)
-        run_id = store.latest_run_id() if run == "latest" else run
-        if run_id is None:
-            raise InputError(f"no published run in {store.out}: name a run id or a run folder")
-    runs_found = store.list_runs()
-    if run_id not in runs_found:
-        latest = ", ".join(runs_found[-5:]) or "none"
-        raise InputError(f"no run {run_id!r} in {store.out} (latest runs: {latest})")
-    return store, run_id
-
-
 def accepted_ids(store: RunStore, run_id: str) -> list[str]:
     """The ids of the run's accepted dialogues, sorted, each once (none without a `dialogs` artifact)."""
     return sorted({str(i) for i in store.read_column(run_id, DIALOGS, "dialog_id")})
@@ -82,18 +55,8 @@ def audit_sample(store: RunStore, run_id: str, n: int, seed: int) -> list[Dialog
     ids = accepted_ids(store, run_id)
     chosen = random.Random(seed).sample(ids, min(max(n, 0), len(ids)))
     found: dict[str, Dialog] = {}
-    schema = arrow_schema(Dialog)
-    wanted = pa.array(chosen, type=pa.string())
-    for path in store.part_paths(run_id, DIALOGS):
-        if len(found) == len(chosen):
-            break
-        part = pq.ParquetFile(pa.BufferReader(store.fs.cat_file(path)))
-        if not pc.any(pc.is_in(part.read(columns=["dialog_id"])["dialog_id"], value_set=wanted)).as_py():
-            continue
-        table = part.read()
-        table = table.filter(pc.is_in(table["dialog_id"], value_set=wanted))
-        for dialog in from_table(Dialog, table.select(schema.names).cast(schema)):
-            found.setdefault(dialog.dialog_id, dialog)
+    for dialog in store.iter_records_where(run_id, DIALOGS, Dialog, "dialog_id", chosen):
+        found.setdefault(dialog.dialog_id, dialog)
     return [found[i] for i in chosen if i in found]
 
 
@@ -251,18 +214,14 @@ def write_text_atomic(path: str, text: str) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="python -m flows.audit",
-        description="Write a random, reproducible sample of a run's accepted dialogues as a Markdown file "
+    p = run_parser(
+        "python -m flows.audit",
+        "Write a random, reproducible sample of a run's accepted dialogues as a Markdown file "
         "for people to review. Prints the file's path last.",
     )
-    p.add_argument("run", metavar="RUN", help="a run id, latest, or a run folder (<out>/runs/<run id>)")
     p.add_argument("--n", type=_positive, default=100, help="dialogues to sample (default 100)")
     p.add_argument("--seed", type=int, default=0, help="random seed of the sample (default 0)")
     p.add_argument("--out", metavar="FILE", help="the file to write (default <run folder>/audit-N-seedS.md)")
-    p.add_argument(
-        "--out-dir", default="out", metavar="DIR", help="run store: local path or fsspec URL (default ./out)"
-    )
     return p
 
 

@@ -334,3 +334,13 @@ def parse_command_line(argv: list[str] | None = None) -> tuple[CorpusConfig, arg
 
 def parse_config(argv: list[str] | None = None) -> CorpusConfig:
     return parse_command_line(argv)[0]
+
+
+def run_parser(prog: str, description: str) -> argparse.ArgumentParser:
+    """The parser of a command over one finished run (audit, report, export): RUN and `--out-dir`."""
+    p = argparse.ArgumentParser(prog=prog, description=description)
+    p.add_argument("run", metavar="RUN", help="a run id, latest, or a run folder (<out>/runs/<run id>)")
+    p.add_argument(
+        "--out-dir", default="out", metavar="DIR", help="run store: local path or fsspec URL (default ./out)"
+    )
+    return p

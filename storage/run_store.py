@@ -32,17 +32,19 @@ import secrets
 import threading
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Generic, TypeVar
 
 import fsspec
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from fsspec.implementations.local import LocalFileSystem
 from pydantic import BaseModel
 
 from schemas.arrow import arrow_schema, from_table, to_table
+from schemas.errors import InputError
 from schemas.manifest import ArtifactInfo, Manifest, PartInfo
 
 MANIFEST = "manifest.json"
@@ -176,6 +178,23 @@ class RunStore:
         for path in self.part_paths(run_id, name):
             yield from self.read_part(path, model)
 
+    def iter_records_where(
+        self, run_id: str, name: str, model: type[M], column: str, values: Iterable[str]
+    ) -> Iterator[M]:
+        """The records of an artifact whose `column` (a text column) holds one of `values`, part by
+        part; a part that holds none is not read beyond that column."""
+        wanted = pa.array(sorted(set(values)), type=pa.string())
+        if not len(wanted):
+            return
+        schema = arrow_schema(model)
+        for path in self.part_paths(run_id, name):
+            part = pq.ParquetFile(pa.BufferReader(self.fs.cat_file(path)))
+            if not pc.any(pc.is_in(part.read(columns=[column])[column], value_set=wanted)).as_py():
+                continue
+            table = part.read()
+            table = table.filter(pc.is_in(table[column], value_set=wanted))
+            yield from from_table(model, table.select(schema.names).cast(schema))
+
     def read_column(self, run_id: str, name: str, column: str) -> list[object]:
         """One column of an artifact, part by part (what a resumed run needs: the ids already done)."""
         values: list[object] = []
@@ -183,6 +202,14 @@ class RunStore:
             table = pq.read_table(pa.BufferReader(self.fs.cat_file(path)), columns=[column])
             values += table.column(column).to_pylist()
         return values
+
+    def write_file(self, run_id: str, filename: str, data: bytes, rows: int | None = None) -> PartInfo:
+        """Write a file of run `run_id` atomically (`filename` relative to its folder): a view made
+        from the run, such as its HTML report, which may be written again after the run was published."""
+        _check_name(posixpath.basename(filename), "file name")
+        self._write_atomic(posixpath.join(self._run_path(run_id), filename), data)
+        digest = hashlib.sha256(data).hexdigest()
+        return PartInfo(path=filename, rows=rows or 0, sha256=digest, bytes=len(data))
 
     def read_manifest(self, run_id: str) -> Manifest:
         """The manifest of a run."""
@@ -377,14 +404,36 @@ class RunWriter:
     def write_file(self, filename: str, data: bytes, rows: int | None) -> PartInfo:
         """Write one file of the run atomically (`filename` relative to the run folder); its info."""
         self._check_open()
-        self.store._write_atomic(posixpath.join(self.store._run_path(self.run_id), filename), data)
-        digest = hashlib.sha256(data).hexdigest()
-        return PartInfo(path=filename, rows=rows or 0, sha256=digest, bytes=len(data))
+        return self.store.write_file(self.run_id, filename, data, rows)
 
     def _check_open(self) -> None:
         """RuntimeError if the run was already published."""
         if self._published:
             raise RuntimeError(f"run {self.run_id} was published: it takes no more writes")
+
+
+def resolve_run(run: str, out_dir: str) -> tuple[RunStore, str]:
+    """The store and run id RUN names: a run id or `latest` in the store at `out_dir`, or a run folder
+    (`<out>/runs/<run id>`, a local path or URL); InputError when there is no such run."""
+    if run != "latest" and ("/" in run or os.sep in run or os.path.isdir(run)):
+        url = "://" in run
+        paths = posixpath if url else os.path
+        folder = run.rstrip("/") if url else os.path.abspath(os.path.expanduser(run))
+        runs, run_id = paths.split(folder)
+        out, runs_name = paths.split(runs)
+        if runs_name != RUNS:
+            raise InputError(f"{run} is not a run folder: give <out>/{RUNS}/<run id>, a run id or latest")
+        store = RunStore(out)
+    else:
+        store = RunStore(out_dir)
+        run_id = store.latest_run_id() if run == "latest" else run
+        if run_id is None:
+            raise InputError(f"no published run in {store.out}: name a run id or a run folder")
+    runs_found = store.list_runs()
+    if run_id not in runs_found:
+        latest = ", ".join(runs_found[-5:]) or "none"
+        raise InputError(f"no run {run_id!r} in {store.out} (latest runs: {latest})")
+    return store, run_id
 
 
 def _with_part(info: ArtifactInfo, part: PartInfo) -> ArtifactInfo:

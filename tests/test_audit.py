@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-import flows.audit as audit
+import storage.run_store as run_store
 from flows.audit import REVIEW_QUESTIONS, audit_markdown, audit_sample, main, message_lines
 from schemas.dialog import Dialog, Message, ToolCall, tool_message
 from schemas.manifest import Manifest
@@ -97,13 +97,13 @@ def test_n_larger_than_the_run_takes_every_dialogue(out, run_id):
 
 def test_only_the_chosen_dialogues_are_read(out, run_id, monkeypatch):
     built: list[int] = []
-    real = audit.from_table
+    real = run_store.from_table
 
     def counting(model, table):
         built.append(table.num_rows)
         return real(model, table)
 
-    monkeypatch.setattr(audit, "from_table", counting)
+    monkeypatch.setattr(run_store, "from_table", counting)
     audit_sample(RunStore(out), run_id, 4, seed=0)
     assert sum(built) == 4
 
