@@ -11,7 +11,10 @@ RUN_ARGS ?= --limit 2 --instructions-per-tool 6
 # The pip the dependency set was tested with (pip freeze leaves pip itself out of constraints.txt).
 PIP_VERSION ?= 26.3
 
-.PHONY: install run test bench constraints
+# The HTML report's browser test drives Debian's chromium (Playwright downloads no browser here).
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: install run test bench constraints browser
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,7 +30,11 @@ install: $(VENV)/.installed
 run: install
 	$(BIN)/python -m flows.corpus $(RUN_ARGS)
 
-test: install
+browser:
+	@command -v chromium >/dev/null || $(SUDO) apt-get install -y -qq chromium \
+		|| { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium; }
+
+test: install browser
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 

@@ -44,7 +44,7 @@ from flows.inputs import (
 )
 from flows.prefect_api import prefect_api_for
 from flows.progress import ProgressBoard
-from flows.report import RunReport
+from flows.report import RunReport, write_html_report
 from flows.scheduler import Scheduler, Stage
 from flows.terminal import PrefectRecords, TerminalLog
 from schemas.errors import InputError, RunStopped
@@ -60,6 +60,7 @@ from tasks.checks import check_dialogs
 from tasks.diversity import diversity_of_run
 from tasks.judge import judge_task
 from tasks.simulation import simulate_task, write_instructions_task
+from tasks.statistics import corpus_statistics
 from tasks.toolset import build_tools_task
 
 EXIT_OK, EXIT_BUG, EXIT_INPUT, EXIT_STOPPED = 0, 1, 2, 3
@@ -225,9 +226,11 @@ def finish(run: CorpusRun, store: RunStore, report: RunReport) -> None:
                 values = store.read_column(run_id, name, field)
                 dialogs_by[column].update((str(value), status) for value in values)
     usage, tools = run.gateway.ledger.summary(), list(run.summary_rows())
+    run.statistics = corpus_statistics(store, run_id, usage)
     report.finish(
-        run.stage_stats(), rejections, usage, tools, run.changes, dialogs_by, run.checks, run.diversity
-    )
+        run.stage_stats(), rejections, usage, tools, run.changes, dialogs_by, run.checks, run.diversity,
+        run.statistics,
+    )  # fmt: skip
 
 
 def check_stats(store: RunStore, run_id: str) -> list[CheckStats]:
@@ -325,10 +328,13 @@ def corpus_flow(
         with contextlib.suppress(Exception):
             writer.close_parts()  # what finished is kept
         run.write_manifest("failed")
+        with contextlib.suppress(Exception):
+            write_html_report(store, run_id, run.statistics)  # what the run finished, to look at
         raise
     finally:
         close_gateway(run_id)
     run.write_manifest("completed")
+    write_html_report(store, run_id, run.statistics)
     writer.publish()
     return writer.run_dir
 

@@ -24,6 +24,7 @@ from prefect.futures import PrefectFuture
 
 from agents.llm.errors import ModelUnavailable
 from agents.llm.gateway import LLMGateway
+from agents.llm.prompts import prompt_versions
 from agents.llm.redact import redact
 from flows.config import CorpusConfig
 from flows.progress import ProgressBoard
@@ -34,6 +35,7 @@ from schemas.manifest import Manifest, RunChanges, StageStats
 from schemas.rejection import Rejection
 from schemas.seed import Seed
 from schemas.simulation import Instruction
+from schemas.statistics import CorpusStatistics
 from schemas.tool import RejectedTool, Tool
 from schemas.verdict import CheckStats, Verdict
 from storage.run_store import RunStore, RunWriter
@@ -79,6 +81,7 @@ class CorpusRun:
         self.changes: RunChanges | None = None
         self.checks: list[CheckStats] = []
         self.diversity: Diversity | None = None
+        self.statistics: CorpusStatistics | None = None
         self.dedup_stats: CheckStats | None = None
         self.inputs: dict[str, str] = {}
         self.stopped: ModelUnavailable | None = None
@@ -417,6 +420,8 @@ class CorpusRun:
                 changes=self.changes,
                 checks=self.checks,
                 diversity=self.diversity,
+                statistics=self.statistics,
+                prompts=prompt_versions(),
             )
         )
 

@@ -1,4 +1,5 @@
-"""What a run shows in Prefect's UI: its stages' progress, its log, its summary and what changed.
+"""What a run shows: in Prefect's UI, its stages' progress, its log, its summary and what changed;
+in `<run>/report.html`, its statistics, charts and a dialogue browser (`python -m flows.report RUN`).
 
 `RunReport` follows a run from its flow: a progress artifact per stage (`toolset-progress`, ...)
 updated every `EVERY_S` seconds, and the terminal's progress lines, ingest problems and notes in the
@@ -10,7 +11,10 @@ a series (a scheduled deployment), the changes since the series' previous run. O
 
 from __future__ import annotations
 
+import argparse
 import logging
+import posixpath
+import sys
 import time
 from collections import Counter
 from typing import Any
@@ -25,12 +29,17 @@ from prefect.artifacts import (
 from prefect.context import FlowRunContext
 
 from agents.llm.redact import redact
+from flows.cli import run_parser
 from flows.progress import ProgressBoard
 from schemas.complexity import BANDS
 from schemas.diversity import Diversity
+from schemas.errors import InputError
 from schemas.manifest import LLMUsage, RunChanges, StageStats
+from schemas.statistics import CorpusStatistics
 from schemas.verdict import CheckStats
+from storage.run_store import RunStore, resolve_run
 from tasks.diversity import diversity_markdown
+from tasks.statistics import corpus_statistics, statistics_markdown
 
 log = logging.getLogger(__name__)
 EVERY_S = 10.0
@@ -88,10 +97,13 @@ class RunReport:
         dialogs_by: dict[str, Counter[tuple[str, str]]] | None = None,
         checks: list[CheckStats] | None = None,
         diversity: Diversity | None = None,
+        statistics: CorpusStatistics | None = None,
     ) -> str:
         """The last progress, then the summary artifacts (and the changes); returns the markdown."""
         self.update(force=True)
         markdown = summary_markdown(stages, rejections, usage, dialogs_by)
+        if statistics is not None:
+            markdown += "\n" + statistics_markdown(statistics)
         if checks:
             markdown += "\n" + checks_markdown(checks)
         if diversity is not None:
@@ -107,6 +119,12 @@ class RunReport:
             create_markdown_artifact(
                 markdown, key="corpus-report", description="counts, rejections, pass rates, diversity, usage"
             )
+            if statistics is not None:
+                create_markdown_artifact(
+                    statistics_markdown(statistics),
+                    key="corpus-statistics",
+                    description="Table 1, dialogue types, rejections by stage and rule, LLM usage",
+                )
             if checks:
                 rows = [c.model_dump() for c in checks]
                 create_table_artifact(key="corpus-checks", table=rows, description="pass rates per check")
@@ -185,3 +203,44 @@ def changes_markdown(changes: RunChanges) -> str:
         shown = ", ".join(names[:50]) + (f" and {len(names) - 50} more" if len(names) > 50 else "")
         lines.append(f"- tools {what} ({len(names)}): {shown or 'none'}")
     return "\n".join(lines) + "\n"
+
+
+REPORT_HTML = "report.html"
+
+
+def write_html_report(store: RunStore, run_id: str, statistics: CorpusStatistics | None = None) -> str:
+    """Write the run's HTML report (`<run>/report.html`, one self-contained file); its path.
+    `statistics` default to the manifest's, else they are counted from the run."""
+    from tasks.html_report import render_report
+
+    statistics = statistics or store.read_manifest(run_id).statistics or corpus_statistics(store, run_id)
+    html = render_report(store, run_id, statistics)
+    store.write_file(run_id, REPORT_HTML, html.encode())
+    return posixpath.join(store.run_dir(run_id), REPORT_HTML)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = run_parser(
+        "python -m flows.report",
+        "Write a run's HTML report (<run folder>/report.html: statistics, charts, a dialogue "
+        "browser; one self-contained file that works offline). Prints the file's path last.",
+    )
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The command line: the report's path as the last line of stdout and exit status 0; else one
+    `error:` line on stderr and 2."""
+    args = build_parser().parse_args(argv)
+    try:
+        store, run_id = resolve_run(args.run, args.out_dir)
+        path = write_html_report(store, run_id)
+    except InputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(path, flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -10,6 +10,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from schemas.diversity import Diversity
+from schemas.statistics import CorpusStatistics
 from schemas.verdict import CheckStats
 
 RunStatus = Literal["running", "completed", "failed"]
@@ -133,4 +134,10 @@ class Manifest(BaseModel):
     )
     diversity: Diversity | None = Field(
         default=None, description="How diverse the run's tools and accepted dialogues are, at the end."
+    )
+    statistics: CorpusStatistics | None = Field(
+        default=None, description="ToolAlpaca's Table 1 and more for the run's corpus, at the end."
+    )
+    prompts: dict[str, str] = Field(
+        default_factory=dict, description="The version of every prompt file the run's agents used."
     )

@@ -65,3 +65,11 @@ def prefect_harness():
 def prefect_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A Prefect home for the command lines a test module starts (its database is made once)."""
     return tmp_path_factory.mktemp("prefect-home")
+
+
+@pytest.fixture(scope="session")
+def fake_run(prefect_harness, tmp_path_factory: pytest.TempPathFactory):
+    """A published corpus run of 24 tools against the fake LLM server (`tests/corpus_run.py`)."""
+    from tests.corpus_run import make_fake_run
+
+    return make_fake_run(tmp_path_factory.mktemp("fake-run"))

@@ -32,8 +32,7 @@ class PromptTemplate:
         sections = {parts[i]: parts[i + 1].strip() for i in range(1, len(parts) - 1, 2)}
         if set(sections) != {"system", "user"}:
             raise ValueError(f"prompt {name!r} needs exactly one [system] and one [user] section")
-        version = hashlib.sha256(text.encode()).hexdigest()[:12]
-        return cls(name=name, system=sections["system"], user=sections["user"], version=version)
+        return cls(name=name, system=sections["system"], user=sections["user"], version=text_version(text))
 
     @property
     def key(self) -> str:
@@ -52,6 +51,11 @@ class PromptTemplate:
             raise KeyError(f"prompt {self.name!r} needs a value for {exc.args[0]!r}") from None
 
 
+def text_version(text: str) -> str:
+    """A prompt file's version: the first 12 hex digits of its text's sha256."""
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
 @cache
 def load_prompt(path: Path) -> PromptTemplate:
     """Read a template file once per process."""
@@ -68,3 +72,15 @@ def load_lines(path: Path) -> dict[str, str]:
             key, text = line.split(": ", 1)
             lines[key] = text
     return lines
+
+
+AGENTS = Path(__file__).resolve().parents[1]
+
+
+def prompt_versions() -> dict[str, str]:
+    """Every prompt file of the agents (templates and the fragments they include), `<agent>/<name>` ->
+    its version, the hash `PromptTemplate.version` takes: what a run records of its prompts."""
+    return {
+        f"{path.parent.parent.name}/{path.stem}": text_version(path.read_text(encoding="utf-8"))
+        for path in sorted(AGENTS.glob("*/prompts/*.txt"))
+    }
