@@ -2,6 +2,8 @@
 
 - `corpus`: a corpus run on demand (the UI's "Run" or `prefect deployment run toolforge-corpus/corpus`),
   its parameter a form made from `CorpusConfig` (types, defaults, descriptions).
+- `export`: the export flow (`toolforge-export/export`) over the latest run of the same run store,
+  its parameters (run, formats, split) a form in the UI; it writes `<run>/exports/<format>/`.
 - `regeneration`: the same flow on a cron schedule (nightly by default) that re-reads its seed list
   (a path or URL, such as the public-apis README) and regenerates the corpus. Unchanged seeds cost
   no LLM call (the answers are cached); the run is of the series named after the deployment, so its
@@ -19,9 +21,12 @@ from typing import Any
 
 from flows.config import CorpusConfig, SeedSelection
 from flows.corpus import corpus_flow
+from flows.export import export_flow
 
 REPO = Path(__file__).resolve().parents[1]
 ENTRYPOINT = "flows/corpus.py:corpus_flow"
+EXPORT_ENTRYPOINT = "flows/export.py:export_flow"
+EXPORT = "export"
 PUBLIC_APIS = "https://raw.githubusercontent.com/public-apis/public-apis/master/README.md"
 NIGHTLY = "0 3 * * *"
 REGENERATION = "regeneration"
@@ -32,6 +37,12 @@ def parameters(config: CorpusConfig) -> dict[str, Any]:
     """A deployment's parameters: the settings that differ from the defaults, as JSON (the worker
     fills in the rest, its own cache folder among them); never a secret (`LLMConfig` dumps none)."""
     return {"config": config.model_dump(mode="json", exclude_defaults=True)}
+
+
+def export_parameters(base: CorpusConfig) -> dict[str, Any]:
+    """The export deployment's parameters: the latest run of the corpus deployments' run store."""
+    out = base.out if "://" in base.out else str(Path(base.out).resolve())
+    return {"run": "latest", "formats": ["hf"], "out_dir": out}
 
 
 def configs(base: CorpusConfig, regeneration_seeds: str | None = None) -> dict[str, CorpusConfig]:
@@ -63,6 +74,7 @@ def runner_deployments(
         made.append(
             corpus_flow.to_deployment(name=name, parameters=parameters(config), tags=TAGS, **schedule)
         )
+    made.append(export_flow.to_deployment(name=EXPORT, parameters=export_parameters(base), tags=TAGS))
     return made
 
 
@@ -87,6 +99,11 @@ def deploy(
             name=name, work_pool_name=work_pool, parameters=parameters(config), tags=TAGS, **schedule
         )
         ids.append(str(deployment.apply()))
+    exporter = export_flow.from_source(source=str(source), entrypoint=EXPORT_ENTRYPOINT)
+    deployment = exporter.to_deployment(
+        name=EXPORT, work_pool_name=work_pool, parameters=export_parameters(base), tags=TAGS
+    )
+    ids.append(str(deployment.apply()))
     return ids
 
 

@@ -151,9 +151,11 @@ def deployed(prefect: PrefectServer, fake: FakeLLMServer, tmp_path_factory: pyte
     return {"ids": ids, "work": work, "regeneration_seeds": regeneration_seeds}
 
 
-def run_deployment(prefect: PrefectServer, name: str, timeout_s: float = 600) -> dict:
-    """Trigger a run of deployment `name` through the API and wait for it to end."""
-    deployment = prefect.api("GET", f"/deployments/name/toolforge-corpus/{name}")
+def run_deployment(
+    prefect: PrefectServer, name: str, timeout_s: float = 600, flow: str = "toolforge-corpus"
+) -> dict:
+    """Trigger a run of deployment `name` of `flow` through the API and wait for it to end."""
+    deployment = prefect.api("GET", f"/deployments/name/{flow}/{name}")
     flow_run = prefect.api("POST", f"/deployments/{deployment['id']}/create_flow_run", {})
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -185,6 +187,12 @@ def run_folder(work: Path, flow_run_id: str) -> Path:
     raise AssertionError(f"no run folder of flow run {flow_run_id}")
 
 
+def manifest_dialogs(folder: Path) -> int:
+    """The accepted dialogues of a run, by its manifest."""
+    manifest = json.loads((folder / "manifest.json").read_text())
+    return manifest["artifacts"]["dialogs"]["rows"] if "dialogs" in manifest["artifacts"] else 0
+
+
 def test_a_deployment_run_completes_with_its_artifacts_and_log(prefect: PrefectServer, deployed: dict, fake):
     flow_run = run_deployment(prefect, "corpus")
 
@@ -204,8 +212,18 @@ def test_a_deployment_run_completes_with_its_artifacts_and_log(prefect: PrefectS
         lines = logs(prefect, flow_run["id"])  # the flow's process sends its last lines as it ends
         time.sleep(1)
     assert all(line in lines for line in expected), lines
-    manifest = json.loads((run_folder(deployed["work"], flow_run["id"]) / "manifest.json").read_text())
+    folder = run_folder(deployed["work"], flow_run["id"])
+    manifest = json.loads((folder / "manifest.json").read_text())
     assert manifest["status"] == "completed" and manifest["config"]["llm"]["secret_block"] == SECRET_BLOCK
+    assert "corpus-statistics" in made and (folder / "report.html").is_file()
+
+    exported = run_deployment(prefect, "export", flow="toolforge-export")  # the latest run, as hf
+    assert exported["state"]["type"] == "COMPLETED", (prefect.home / "worker.log").read_text()[-3000:]
+    assert "export-hf" in artifacts(prefect, exported["id"])
+    summary = json.loads((folder / "exports" / "hf" / "export.json").read_text())
+    assert summary["run_id"] == folder.name and sum(summary["dialogs"].values()) + summary[
+        "straddling"
+    ] == manifest_dialogs(folder)
 
 
 def test_the_regeneration_has_its_schedule_and_reports_what_changed(

@@ -1,0 +1,230 @@
+"""The eval split as a Berkeley Function Calling Leaderboard (BFCL) test set, named as BFCL v4 names
+its files: `BFCL_v4_<category>.json` (JSON Lines: `{"id": "<category>_<n>", "question":
+[[{"role": "user", "content"}]], "function": [...]}`) and `possible_answer/BFCL_v4_<category>.json`
+(`{"id", "ground_truth": [{function: {parameter: [allowed values]}}]}`).
+
+BFCL is a benchmark: only the eval split is written, the train split is not. A dialogue's category
+comes from its type, its calls and the functions it was offered (`bfcl_category`): `simple_python`
+(one call, one function offered), `multiple` (one call, several offered), `parallel` (several calls
+in one message, one offered), `parallel_multiple` (several calls, several offered) and `irrelevance`
+(a `non_tool` dialogue: no call; BFCL has no possible answer for it). A dialogue BFCL cannot hold
+(`dependent`, `multi_turn`, one with a clarifying question or with calls in several messages) is
+left out. `write` leaves `source.counts` as the export's summary reads it: `eval` the dialogues
+written, `straddling` as ever, `not_in_format` the eval dialogues left out and every train one (the
+train side is read only to be counted), no `train`.
+
+Functions take BFCL's types (`dict` for objects, `float` for numbers); an allowed value is the
+value called (a number as a float where the parameter is one; an object's fields, and those of a list
+of objects, each wrapped in a list, as BFCL writes them), and `""` where an optional parameter was
+left out or given its default. A string argument given as `""` reads back as left out: BFCL's
+notation cannot tell the two apart.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import IO, Any, Literal
+
+from schemas.dialog import Dialog, ToolCall, request_starts
+from schemas.export import ExportFile
+from tasks.exports.files import atomic_file, file_info
+from tasks.exports.source import ExportSource, offered_tools
+
+Category = Literal["simple_python", "multiple", "parallel", "parallel_multiple", "irrelevance"]
+CATEGORIES: tuple[Category, ...] = (
+    "simple_python",
+    "multiple",
+    "parallel",
+    "parallel_multiple",
+    "irrelevance",
+)
+VERSION_PREFIX = "BFCL_v4"
+ANSWERS = "possible_answer"
+TYPES = {"object": "dict", "number": "float"}
+"""JSON Schema types BFCL names otherwise; string, integer, boolean and array keep their names."""
+NOTES = [
+    "BFCL: only the eval split is written (BFCL is a benchmark); the train split's dialogues are not "
+    "exported and are counted with those left out (not_in_format)."
+]
+
+
+def file_name(category: str) -> str:
+    """BFCL's name for a category's file (of questions; of possible answers in `possible_answer/`)."""
+    return f"{VERSION_PREFIX}_{category}.json"
+
+
+def bfcl_category(dialog: Dialog) -> Category | None:
+    """The BFCL category of a dialogue; None when BFCL cannot hold it."""
+    messages = dialog.messages
+    if dialog.dialog_type in ("dependent", "multi_turn") or len(request_starts(messages)) != 1:
+        return None
+    if any(m.clarification for m in messages):
+        return None
+    acting = [m for m in messages if m.role == "assistant" and m.tool_calls]
+    if dialog.dialog_type == "non_tool":
+        return "irrelevance" if not acting else None
+    if len(acting) != 1:
+        return None
+    several = len(offered_tools(dialog)) > 1
+    if len(acting[0].tool_calls) == 1:
+        return "multiple" if several else "simple_python"
+    return "parallel_multiple" if several else "parallel"
+
+
+def bfcl_schema(schema: Any) -> Any:
+    """A JSON schema with BFCL's type names, through properties and items; a schema with no type is
+    BFCL's `any`."""
+    if not isinstance(schema, dict):
+        return schema
+    converted = dict(schema)
+    kind = schema.get("type")
+    if isinstance(kind, list):  # ["string", "null"]: the first that is not null
+        kind = next((k for k in kind if k != "null"), "any")
+    converted["type"] = TYPES.get(kind, kind) if isinstance(kind, str) else "any"
+    if isinstance(schema.get("properties"), dict):
+        converted["properties"] = {name: bfcl_schema(sub) for name, sub in schema["properties"].items()}
+    if "items" in schema:
+        converted["items"] = bfcl_schema(schema["items"])
+    return converted
+
+
+def bfcl_function(tool: dict[str, Any]) -> dict[str, Any]:
+    """An OpenAI tool as a BFCL function: name, description, and parameters as a `dict` schema."""
+    function = tool.get("function", tool)
+    parameters = bfcl_schema({"type": "object", **(function.get("parameters") or {})})
+    parameters.setdefault("properties", {})
+    parameters.setdefault("required", [])
+    return {
+        "name": function["name"],
+        "description": function.get("description", ""),
+        "parameters": parameters,
+    }
+
+
+def allowed_value(value: Any, schema: dict[str, Any]) -> Any:
+    """A value as BFCL writes it in a possible answer: an object's fields each wrapped in a list (so
+    is each object of a list of objects); an integer given for a float parameter, a float."""
+    if isinstance(value, dict):
+        return {key: [item] for key, item in value.items()}
+    if isinstance(value, list) and value and all(isinstance(item, dict) for item in value):
+        return [allowed_value(item, {}) for item in value]
+    if schema.get("type") == "float" and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    return value
+
+
+def ground_truth(call: ToolCall, function: dict[str, Any] | None) -> dict[str, dict[str, list[Any]]]:
+    """One call as BFCL's `{function: {parameter: [allowed values]}}`: every parameter of the function,
+    `""` allowed for an optional one left out or given its default."""
+    arguments = call.parsed_arguments()
+    arguments = arguments if isinstance(arguments, dict) else {}
+    parameters = (function or {}).get("parameters") or {}
+    properties: dict[str, Any] = parameters.get("properties") or {}
+    required = set(parameters.get("required") or [])
+    allowed: dict[str, list[Any]] = {}
+    for name, value in arguments.items():
+        schema = properties.get(name) or {}
+        allowed[name] = [allowed_value(value, schema)]
+        if name not in required and "default" in schema and value == schema["default"]:
+            allowed[name].append("")
+    for name in properties:
+        if name not in arguments and name not in required:
+            allowed[name] = [""]
+    return {call.name: allowed}
+
+
+def called_value(allowed: Any) -> Any:
+    """The value called, from a possible answer's allowed value (`allowed_value` undone)."""
+    if isinstance(allowed, dict):
+        return {key: items[0] for key, items in allowed.items()}
+    if isinstance(allowed, list) and allowed and all(isinstance(item, dict) for item in allowed):
+        return [called_value(item) for item in allowed]
+    return allowed
+
+
+def question_row(dialog: Dialog, bfcl_id: str) -> dict[str, Any]:
+    """A dialogue's BFCL question: its request and the functions it was offered."""
+    functions = [bfcl_function(tool) for tool in offered_tools(dialog)]
+    return {
+        "id": bfcl_id,
+        "question": [[{"role": "user", "content": dialog.instruction}]],
+        "function": functions,
+    }
+
+
+def answer_row(dialog: Dialog, bfcl_id: str) -> dict[str, Any]:
+    """A dialogue's BFCL possible answer: each call of its one acting message, in order."""
+    functions = {f["name"]: f for f in (bfcl_function(tool) for tool in offered_tools(dialog))}
+    made = [call for m in dialog.messages if m.role == "assistant" for call in m.tool_calls]
+    return {"id": bfcl_id, "ground_truth": [ground_truth(call, functions.get(call.name)) for call in made]}
+
+
+def entries(dialogs: Iterable[Dialog], counts: dict[str, int] | None = None) -> Iterator[tuple[str, Dialog]]:
+    """(BFCL id, dialogue) for each dialogue BFCL can hold, numbered from 0 per category in order; each
+    one left out is counted in `counts["not_in_format"]`."""
+    numbers: dict[str, int] = {}
+    for dialog in dialogs:
+        category = bfcl_category(dialog)
+        if category is None:
+            if counts is not None:
+                counts["not_in_format"] = counts.get("not_in_format", 0) + 1
+            continue
+        number = numbers.get(category, 0)
+        numbers[category] = number + 1
+        yield f"{category}_{number}", dialog
+
+
+def category_of(bfcl_id: str) -> str:
+    """The category of a BFCL id (`parallel_multiple_3` -> `parallel_multiple`)."""
+    return bfcl_id.rsplit("_", 1)[0]
+
+
+def write(source: ExportSource, folder: Path) -> list[ExportFile]:
+    """The eval split's questions and possible answers, one file of each per category that has a
+    dialogue (streamed: each file is opened at its first line); `source.counts` as the module says."""
+    handles: dict[str, IO[bytes]] = {}
+    rows: dict[str, int] = {}
+    left_out: dict[str, int] = {}
+    with contextlib.ExitStack() as stack:
+
+        def line(name: str, row: dict[str, Any]) -> None:
+            if name not in handles:
+                handles[name] = stack.enter_context(atomic_file(folder / name))
+            handles[name].write(json.dumps(row, ensure_ascii=False).encode() + b"\n")
+            rows[name] = rows.get(name, 0) + 1
+
+        for bfcl_id, dialog in entries(source.dialogs("eval"), left_out):
+            category = category_of(bfcl_id)
+            line(file_name(category), question_row(dialog, bfcl_id))
+            if category != "irrelevance":
+                line(f"{ANSWERS}/{file_name(category)}", answer_row(dialog, bfcl_id))
+    for _ in source.dialogs("train"):  # counted (train, straddling), not written
+        pass
+    counts, skipped = source.counts, left_out.get("not_in_format", 0)
+    counts["eval"] = counts.get("eval", 0) - skipped
+    counts["not_in_format"] = counts.get("not_in_format", 0) + skipped + counts.pop("train", 0)
+    return [file_info(folder, folder / name, rows[name], "eval") for name in sorted(rows)]
+
+
+def read_calls(folder: Path) -> dict[str, list[tuple[str, Any]]]:
+    """The calls of each question of a written test set, by id, from its possible answers (the value
+    called of each parameter; none for `irrelevance`): what `calls_of` gives for the dialogue."""
+    found: dict[str, list[tuple[str, Any]]] = {}
+    for category in CATEGORIES:
+        questions = folder / file_name(category)
+        if questions.exists():
+            found.update((json.loads(text)["id"], []) for text in questions.read_text("utf-8").splitlines())
+        answers = folder / ANSWERS / file_name(category)
+        if not answers.exists():
+            continue
+        for text in answers.read_text(encoding="utf-8").splitlines():
+            row = json.loads(text)
+            found[row["id"]] = [
+                (name, {p: called_value(v[0]) for p, v in allowed.items() if v[0] != ""})
+                for truth in row["ground_truth"]
+                for name, allowed in truth.items()
+            ]
+    return found

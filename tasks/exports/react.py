@@ -1,0 +1,137 @@
+"""ToolAlpaca's training text (https://github.com/tangqiaoyu/ToolAlpaca) as JSON Lines: `train.jsonl`
+and `eval.jsonl`, one line per user request, `{"id", "turn", "tool_id", "prompt", "completion"}`.
+
+The prompt is the request after the functions' documentation, as the assistant's own prompt shows
+them (`agents/assistant`), and the ReAct format to answer in; the completion is what the assistant
+did for it, as ReAct text (`schemas/react.py`): Thought / Action / Action Input / Observation steps
+and the final answer, a clarifying question as a `getDetails` step, one step per call of a parallel
+message. A multi-turn dialogue is a line per request (`turn` 0, 1, ...), whose prompt also holds the
+earlier requests with their steps and answers: only the assistant's text is ever a completion. This
+is the one export that keeps the assistant's thoughts.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from agents.assistant.agent import documentation, offered_name
+from schemas.dialog import Dialog
+from schemas.export import SPLITS, ExportFile, SplitName
+from schemas.react import react_turns, render_turn
+from schemas.simulation import ASK_USER
+from schemas.tool import Tool
+from tasks.exports.files import write_jsonl
+from tasks.exports.openai import SYSTEM
+from tasks.exports.source import ExportSource, offered_tools
+
+NOTES = [
+    "A line per user request: a multi-turn dialogue's later lines carry the earlier turns in their prompt."
+]
+"""What the export's summary says of the format."""
+PROMPT = (
+    SYSTEM
+    + """
+
+The functions:
+{documentation}
+
+Work in steps, in this format:
+Thought: what to do next
+Action: the function to call, one of [{functions}], or {ask} to ask the user a question
+Action Input: the function's input, as a JSON object ({{"Question": "..."}} for {ask})
+Observation: what the function returned (for {ask}, the user's reply)
+... (Thought, Action, Action Input and Observation repeat as needed)
+Final Answer: the answer to the user
+{earlier}
+User request: {instruction}"""
+)
+KEYWORDS = ("Thought:", "Action:", "Action Input:", "Observation:", "Final Answer:")
+
+
+def react_prompt(dialog: Dialog, tools: Sequence[Tool], request: str | None = None, earlier: str = "") -> str:
+    """The prompt of `dialog` for `request` (its instruction by default), after the `earlier` turns as
+    ReAct text, given its offered `tools` (their records; without them, the offered functions' names
+    and descriptions stand for the documentation)."""
+    functions = [tool["function"] for tool in offered_tools(dialog)]
+    if tools:
+        name, text = offered_name(tools), documentation(tools)
+    else:
+        name = ", ".join(dialog.tool_ids or [dialog.tool_id])
+        text = "\n".join(f"{f['name']}: {f.get('description', '')}" for f in functions)
+    return PROMPT.format(
+        name=name,
+        documentation=text,
+        functions=", ".join(f["name"] for f in functions),
+        ask=ASK_USER,
+        earlier=f"\nEarlier in this conversation:\n{earlier}\n" if earlier else "",
+        instruction=dialog.instruction if request is None else request,
+    )
+
+
+def react_lines(dialog: Dialog, tools: Sequence[Tool]) -> list[dict[str, Any]]:
+    """The lines of one dialogue: one per user request."""
+    turns = react_turns(dialog.messages)
+    return [
+        {
+            "id": dialog.dialog_id,
+            "turn": number,
+            "tool_id": dialog.tool_id,
+            "prompt": react_prompt(
+                dialog, tools, turn.request, "\n".join(render_turn(t) for t in turns[:number])
+            ),
+            "completion": render_turn(turn, with_request=False),
+        }
+        for number, turn in enumerate(turns)
+    ]
+
+
+def parse_actions(text: str) -> list[tuple[str, str]]:
+    """The (action, action input) pairs of ReAct text, in order: an action input runs on until a line
+    that starts a step's part (`Observation:`, ...), and is "" when missing."""
+    steps: list[tuple[str, list[str]]] = []
+    collecting = False
+    for line in text.splitlines():
+        stripped = line.strip()
+        if collecting and not stripped.startswith(KEYWORDS):
+            steps[-1][1].append(line)
+            continue
+        collecting = False
+        if stripped.startswith("Action Input:") and steps and not steps[-1][1]:
+            steps[-1][1].append(stripped.removeprefix("Action Input:"))
+            collecting = True
+        elif stripped.startswith("Action:"):
+            steps.append((stripped.removeprefix("Action:").strip(), []))
+    return [(action, "\n".join(lines).strip()) for action, lines in steps]
+
+
+def parse_input(text: str) -> Any:
+    """An action input as JSON: the text itself, or the first JSON object in it; {} when neither."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        pass
+    start = text.find("{")
+    try:
+        return json.JSONDecoder().raw_decode(text[start:])[0] if start >= 0 else {}
+    except ValueError:
+        return {}
+
+
+def read_calls(line: dict[str, Any]) -> list[tuple[str, Any]]:
+    """The function calls of a line's completion, in order, as (name, arguments); questions to the
+    user (`getDetails`) are not calls."""
+    return [(a, parse_input(i)) for a, i in parse_actions(line["completion"]) if a != ASK_USER]
+
+
+def write(source: ExportSource, folder: Path) -> list[ExportFile]:
+    """`train.jsonl` and `eval.jsonl` under `folder`."""
+
+    def lines(split: SplitName) -> Iterator[dict[str, Any]]:
+        for dialog in source.dialogs(split):
+            ids = dialog.tool_ids or [dialog.tool_id]
+            yield from react_lines(dialog, [source.tools[i] for i in ids if i in source.tools])
+
+    return [write_jsonl(folder, f"{split}.jsonl", lines(split), split) for split in SPLITS]
