@@ -31,8 +31,8 @@ run: install
 	$(BIN)/python -m flows.corpus $(RUN_ARGS)
 
 browser:
-	@command -v chromium >/dev/null || $(SUDO) apt-get install -y -qq chromium \
-		|| { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium; }
+	@command -v chromium >/dev/null || $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium \
+		|| { $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 
 test: install browser
 	$(BIN)/ruff check .

@@ -126,11 +126,13 @@ def test_a_simulation_whose_llm_call_fails_is_filed_as_a_rejected_dialog(
 
     scripted_llm.script = script
     summaries: dict[str, list[dict]] = {}
-    reports: list[str] = []
+    reports: dict[str, str] = {}
     monkeypatch.setattr(
         report, "create_table_artifact", lambda table, key, **_: summaries.update({key: table})
     )
-    monkeypatch.setattr(report, "create_markdown_artifact", lambda markdown, **_: reports.append(markdown))
+    monkeypatch.setattr(
+        report, "create_markdown_artifact", lambda markdown, key, **_: reports.update({key: markdown})
+    )
     run_dir = corpus.run(config_for(tmp_path, llm_config, simulation={"instructions_per_tool": 2}))
     run = tables(run_dir)
     assert len(run["instructions"]) == len(run["dialogs"]) + len(run["rejected_dialogs"]) == 4
@@ -150,7 +152,8 @@ def test_a_simulation_whose_llm_call_fails_is_filed_as_a_rejected_dialog(
     counts = {row["tool"]: (row["instructions"], row["accepted"], row["rejected"]) for row in summary}
     assert counts == {"atlas": (2, 2, 0), "harbours": (2, 0, 2)}
     # and its report: rejections by step and rule, usage per stage and role
-    (markdown,) = reports
+    assert set(reports) == {"corpus-report", "corpus-statistics"}
+    markdown = reports["corpus-report"]
     assert "| simulation | llm_error | 2 |" in markdown
     assert "| simulation | executor | scripted/test |" in markdown
 
@@ -193,8 +196,10 @@ def test_a_run_with_a_mix_of_dialogue_types_files_every_type(
     scripted_llm: ScriptedLLM, llm_config, tmp_path, monkeypatch
 ):
     scripted_llm.script = responders.toolforge
-    reports: list[str] = []
-    monkeypatch.setattr(report, "create_markdown_artifact", lambda markdown, **_: reports.append(markdown))
+    reports: dict[str, str] = {}
+    monkeypatch.setattr(
+        report, "create_markdown_artifact", lambda markdown, key, **_: reports.update({key: markdown})
+    )
     monkeypatch.setattr(report, "create_table_artifact", lambda table, **_: None)
     kinds = ["single", "parallel", "dependent", "non_tool", "multi_turn"]
     mix = dict.fromkeys(kinds, 0.2)
@@ -210,7 +215,8 @@ def test_a_run_with_a_mix_of_dialogue_types_files_every_type(
     assert shape["multi_turn"]["turns"] >= 3
     assert assert_observations_valid(run) == dialogs["calls"].sum()
     assert manifest(run_dir)["config"]["simulation"]["dialog_mix"] == mix
-    (markdown,) = reports
+    assert set(reports) == {"corpus-report", "corpus-statistics"}
+    markdown = reports["corpus-report"]
     assert "## Dialogues by type" in markdown
     assert all(f"| {kind} | 2 | 0 |" in markdown for kind in kinds)
     assert (
