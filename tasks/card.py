@@ -64,12 +64,12 @@ def front_matter(
         "task_categories": ["text-generation"],
         "tags": TAGS,
     }
-    if configs:
-        front["configs"] = configs
-    info: dict[str, Any] = {"splits": [{"name": s, "num_examples": n} for s, n in summary.dialogs.items()]}
-    if features is not None:
-        info = {"features": features, **info}
-    front["dataset_info"] = info
+    if not configs:
+        return front  # not a layout `datasets` reads (ToolAlpaca's, BFCL's): no configs, no splits
+    front["configs"] = configs
+    rows = {name: sum(f.rows for f in summary.files if f.split == name) for name in summary.dialogs}
+    info: dict[str, Any] = {"splits": [{"name": name, "num_examples": n} for name, n in rows.items() if n]}
+    front["dataset_info"] = {"features": features, **info} if features is not None else info
     return front
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import datasets
 import pandas as pd
 import pytest
 import yaml
@@ -121,6 +122,14 @@ def test_every_format_has_its_split_summary_and_card(exports, fake_run):
         assert not [p for p in folder.rglob(".*tmp-*")]  # no temporary file left
     assert len(splits) == 1  # one split, whatever the format
     assert summary(exports / "bfcl")["dialogs"]["train"] == 0  # BFCL is for evaluation only
+
+
+@pytest.mark.parametrize("fmt", ["hf", "openai", "sharegpt", "react"])
+def test_datasets_loads_an_export_folder_by_its_card(exports, fmt, monkeypatch, tmp_path):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    loaded = datasets.load_dataset(str(exports / fmt), cache_dir=str(tmp_path / "cache"))
+    rows = {f["split"]: f["rows"] for f in summary(exports / fmt)["files"] if f["split"] and f["rows"]}
+    assert {name: len(split) for name, split in loaded.items()} == rows
 
 
 def test_no_eval_tool_occurs_in_the_train_split(exports, fake_run):
