@@ -57,6 +57,8 @@ def audit_sample(store: RunStore, run_id: str, n: int, seed: int) -> list[Dialog
     found: dict[str, Dialog] = {}
     for dialog in store.iter_records_where(run_id, DIALOGS, Dialog, "dialog_id", chosen):
         found.setdefault(dialog.dialog_id, dialog)
+        if len(found) == len(chosen):
+            break  # the later parts are not read
     return [found[i] for i in chosen if i in found]
 
 
@@ -95,7 +97,7 @@ def audit_markdown(run_id: str, dialogs: Sequence[Dialog], accepted: int, seed: 
 def dialog_section(number: int, dialog: Dialog) -> list[str]:
     """One sampled dialogue: what it is, its messages, its verdicts and its review block."""
     functions = _cell(", ".join(_code(name) for name in offered_functions(dialog.tools)) or "(none)")
-    tools = _cell(", ".join(_code(t) for t in dialog.tool_ids or [dialog.tool_id]))
+    tools = _cell(", ".join(_code(t) for t in dialog.offered_tool_ids))
     lines = [
         f"## {number}. {_code(dialog.dialog_id)}",
         "",

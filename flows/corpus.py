@@ -48,7 +48,6 @@ from flows.report import RunReport, write_html_report
 from flows.scheduler import Scheduler, Stage
 from flows.terminal import PrefectRecords, TerminalLog
 from schemas.errors import InputError, RunStopped
-from schemas.rejection import Rejection
 from schemas.seed import Seed
 from schemas.simulation import Instruction
 from schemas.tool import RejectedTool, Tool
@@ -218,15 +217,15 @@ def finish(run: CorpusRun, store: RunStore, report: RunReport) -> None:
     run.diversity = diversity_of_run(store, run_id)
     if series:
         run.changes = compare_runs(store, series, previous_in_series(store, series, run_id), run_id)
-    rejections = Counter((r.step, r.rule) for r in store.iter_records(run_id, "rejections", Rejection))
+    usage, tools = run.gateway.ledger.summary(), list(run.summary_rows())
+    run.statistics = corpus_statistics(store, run_id, usage)
+    rejections = Counter({(r.stage, r.rule): r.count for r in run.statistics.rejections})
     dialogs_by: dict[str, Counter[tuple[str, str]]] = {"type": Counter(), "complexity": Counter()}
     for name, status in (("dialogs", "accepted"), ("rejected_dialogs", "rejected")):
         if store.has_artifact(run_id, name):
             for column, field in (("type", "dialog_type"), ("complexity", "complexity_band")):
                 values = store.read_column(run_id, name, field)
                 dialogs_by[column].update((str(value), status) for value in values)
-    usage, tools = run.gateway.ledger.summary(), list(run.summary_rows())
-    run.statistics = corpus_statistics(store, run_id, usage)
     report.finish(
         run.stage_stats(), rejections, usage, tools, run.changes, dialogs_by, run.checks, run.diversity,
         run.statistics,

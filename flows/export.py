@@ -21,7 +21,7 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, get_args
 
 from prefect import flow, task
 from prefect.artifacts import create_markdown_artifact
@@ -62,7 +62,11 @@ class ExportSettings(BaseModel):
 
 
 def run_split(store: RunStore, run_id: str, settings: ExportSettings) -> Split:
-    """The split of the run's tools."""
+    """The split of a completed run's tools (made once, whatever the number of formats); InputError
+    for a run that did not complete."""
+    status = store.read_manifest(run_id).status
+    if status != "completed":
+        raise InputError(f"run {run_id} is {status}, not completed: finish it first (--resume)")
     tools = store.iter_records(run_id, "tools", Tool) if store.has_artifact(run_id, "tools") else []
     pairs = [(tool.tool_id, tool.category) for tool in tools]
     return split_tools(pairs, settings.eval_fraction, settings.split_seed, settings.split_by)
@@ -76,13 +80,11 @@ def default_folder(store: RunStore, run_id: str, fmt: str) -> Path:
 
 
 def export_run(
-    store: RunStore, run_id: str, fmt: ExportFormat, folder: Path, settings: ExportSettings
+    store: RunStore, run_id: str, fmt: ExportFormat, folder: Path, split: Split, settings: ExportSettings
 ) -> ExportSummary:
-    """Write run `run_id` in format `fmt` to `folder` (replaced whole); the export's summary."""
+    """Write run `run_id` in format `fmt` to `folder` (replaced whole), split by `split` (`run_split`);
+    the export's summary."""
     manifest = store.read_manifest(run_id)
-    if manifest.status != "completed":
-        raise InputError(f"run {run_id} is {manifest.status}, not completed: finish it first (--resume)")
-    split = run_split(store, run_id, settings)
     source = ExportSource(store, run_id, split)
     building = folder.with_name(f".{folder.name}.tmp-{uuid.uuid4().hex}")
     try:
@@ -161,8 +163,10 @@ def summary_markdown(summary: ExportSummary, folder: Path) -> str:
 
 
 @task(name="export-format", persist_result=False)
-def export_task(store_out: str, run_id: str, fmt: ExportFormat, folder: str, settings: ExportSettings) -> str:
-    summary = export_run(RunStore(store_out), run_id, fmt, Path(folder), settings)
+def export_task(
+    store_out: str, run_id: str, fmt: ExportFormat, folder: str, split: Split, settings: ExportSettings
+) -> str:
+    summary = export_run(RunStore(store_out), run_id, fmt, Path(folder), split, settings)
     if FlowRunContext.get() is not None:
         key = f"export-{fmt}"
         create_markdown_artifact(summary_markdown(summary, Path(folder)), key=key, description=key)
@@ -189,7 +193,8 @@ def export_flow(
     store, run_id = resolve_run(run, out_dir)
     targets = folders(store, run_id, formats, out)
     settings = settings or ExportSettings()
-    futures = [export_task.submit(store.out, run_id, f, str(targets[f]), settings) for f in formats]
+    split = run_split(store, run_id, settings)
+    futures = [export_task.submit(store.out, run_id, f, str(targets[f]), split, settings) for f in formats]
     return [future.result() for future in futures]
 
 
@@ -208,11 +213,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="openai, hf, sharegpt, react, toolalpaca, bfcl, or all (repeat for several)",
     )
     p.add_argument("--out", metavar="DIR", help="the export folder (default <run folder>/exports/<format>)")
-    p.add_argument("--eval-fraction", type=float, default=0.1, help="share of tools held out (default 0.1)")
-    p.add_argument("--split-seed", type=int, default=0, help="seed of the split (default 0)")
-    p.add_argument("--split-by", choices=["tool", "category"], default="tool", help="hold out whole tools "
-                   "(default) or whole categories")  # fmt: skip
-    p.add_argument("--license", default="mit", help="the license the dataset card declares (default mit)")
+    defaults = ExportSettings()
+    p.add_argument("--eval-fraction", type=float, default=defaults.eval_fraction,
+                   help=f"share of tools held out (default {defaults.eval_fraction})")  # fmt: skip
+    p.add_argument("--split-seed", type=int, default=defaults.split_seed,
+                   help=f"seed of the split (default {defaults.split_seed})")  # fmt: skip
+    p.add_argument("--split-by", choices=get_args(SplitUnit), default=defaults.split_by,
+                   help=f"hold out whole tools or categories (default {defaults.split_by})")  # fmt: skip
+    p.add_argument("--license", default=defaults.license,
+                   help=f"the license the dataset card declares (default {defaults.license})")  # fmt: skip
     return p
 
 
@@ -234,8 +243,9 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_INPUT
     try:
         store, run_id = resolve_run(args.run, args.out_dir)
+        split = run_split(store, run_id, settings)
         for fmt, folder in folders(store, run_id, formats, args.out).items():
-            summary = export_run(store, run_id, fmt, folder, settings)
+            summary = export_run(store, run_id, fmt, folder, split, settings)
             counts = ", ".join(f"{name} {n}" for name, n in summary.dialogs.items())
             print(f"{fmt}: {counts} dialogues -> {folder}", file=sys.stderr)
             print(folder, flush=True)

@@ -82,6 +82,7 @@ class CorpusRun:
         self.checks: list[CheckStats] = []
         self.diversity: Diversity | None = None
         self.statistics: CorpusStatistics | None = None
+        self.prompts = prompt_versions()  # the prompt files this process runs with, read once
         self.dedup_stats: CheckStats | None = None
         self.inputs: dict[str, str] = {}
         self.stopped: ModelUnavailable | None = None
@@ -421,7 +422,7 @@ class CorpusRun:
                 checks=self.checks,
                 diversity=self.diversity,
                 statistics=self.statistics,
-                prompts=prompt_versions(),
+                prompts=self.prompts,
             )
         )
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from functools import cached_property
 from typing import Literal
 
 from pydantic import BaseModel, Field
@@ -33,10 +34,14 @@ class Split(BaseModel):
         default_factory=list, description="With unit `category`: the categories held out."
     )
 
+    @cached_property
+    def _sides(self) -> tuple[frozenset[str], frozenset[str]]:
+        """(train, eval) tool ids as sets, made once: `side` is asked for every dialogue."""
+        return frozenset(self.train_tools), frozenset(self.eval_tools)
+
     def side(self, tool_ids: Iterable[str]) -> SplitName | None:
         """The side of a dialogue offered `tool_ids`; None when they are on both sides (or unknown)."""
-        held_out = set(self.eval_tools)
-        train = set(self.train_tools)
+        train, held_out = self._sides
         ids = set(tool_ids)
         if ids and ids <= held_out:
             return "eval"

@@ -133,6 +133,8 @@ def read_dialogs(store: RunStore, run_id: str, name: str, ids: set[str]) -> dict
     found: dict[str, Dialog] = {}
     for dialog in store.iter_records_where(run_id, name, Dialog, "dialog_id", ids):
         found.setdefault(dialog.dialog_id, dialog)
+        if len(found) == len(ids):
+            break  # the later parts are not read
     return found
 
 
