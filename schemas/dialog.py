@@ -140,6 +140,11 @@ class Dialog(BaseModel):
         description="What each check said of the dialogue (rules, judge, dedup), passed or failed, in order.",
     )
 
+    @property
+    def offered_tool_ids(self) -> list[str]:
+        """The tools whose functions were offered (`tool_ids`; a record without them, its own tool)."""
+        return self.tool_ids or [self.tool_id]
+
     def rejected(self, rule: str, reason: str) -> Dialog:
         """This dialogue, rejected by `rule` for `reason`."""
         return self.model_copy(
@@ -178,6 +183,18 @@ def most_calls_in_a_message(messages: Sequence[Message]) -> int:
 def request_starts(messages: Sequence[Message]) -> list[int]:
     """Where each user request is among the messages (a reply to a clarifying question is not one)."""
     return [i for i, m in enumerate(messages) if m.role == "user" and not m.clarification]
+
+
+def request_spans(messages: Sequence[Message]) -> list[tuple[int, int]]:
+    """(start, end) of each user request's messages: from the request to the next one (or the end)."""
+    starts = request_starts(messages)
+    return list(zip(starts, [*starts[1:], len(messages)], strict=True))
+
+
+def final_answer(messages: Sequence[Message]) -> Message | None:
+    """The assistant's last answer among `messages` (neither a call nor a clarifying question)."""
+    answers = (m for m in reversed(messages) if m.role == "assistant" and not m.tool_calls)
+    return next((m for m in answers if not m.clarification), None)
 
 
 def user_turns(messages: Sequence[Message]) -> int:

@@ -20,7 +20,7 @@ import json
 from collections.abc import Sequence
 from typing import NamedTuple
 
-from schemas.dialog import Dialog, Message, request_starts
+from schemas.dialog import Dialog, Message, final_answer, request_spans
 from schemas.dialog_shape import current_turn
 from schemas.simulation import ASK_USER
 
@@ -70,13 +70,11 @@ class ReactTurn(NamedTuple):
 def react_turns(messages: Sequence[Message]) -> list[ReactTurn]:
     """The dialogue's turns in order: a new one starts at each user request (not at a reply to a
     clarifying question)."""
-    starts = request_starts(messages)
     turns: list[ReactTurn] = []
-    for start, end in zip(starts, [*starts[1:], len(messages)], strict=True):
+    for start, end in request_spans(messages):
         part = messages[start:end]
-        answers = [m for m in part if m.role == "assistant" and not m.tool_calls and not m.clarification]
-        final = answers[-1].content if answers else None
-        turns.append(ReactTurn(messages[start].content, react_steps(part), final))
+        final = final_answer(part)
+        turns.append(ReactTurn(messages[start].content, react_steps(part), final and final.content))
     return turns
 
 

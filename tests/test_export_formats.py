@@ -16,6 +16,7 @@ from storage import RunStore
 from tasks.exports import hf, openai, react, sharegpt
 from tasks.exports.source import ExportSource, calls_of
 from tasks.split import split_tools
+from tests.records import accepted_dialog
 
 TOOLS = [
     {
@@ -36,22 +37,7 @@ THOUGHT = "Both at once."
 
 
 def make(dialog_id: str, messages: list[Message], kind: DialogType = "single") -> Dialog:
-    answers = [m for m in messages if m.role == "assistant" and not m.tool_calls and not m.clarification]
-    return Dialog(
-        dialog_id=dialog_id,
-        tool_id="city",
-        dialog_type=kind,
-        instruction=messages[0].content,
-        messages=messages,
-        tools=json.dumps(TOOLS),
-        tool_ids=["city"],
-        final_answer=answers[-1].content,
-        llm_calls=0,
-        prompt_tokens=0,
-        completion_tokens=0,
-        status="accepted",
-        **Dialog.counted(messages),
-    )
+    return accepted_dialog(dialog_id, "city", messages, TOOLS, kind)
 
 
 def call(number: int, name: str, city: str) -> ToolCall:

@@ -21,6 +21,7 @@ from tasks.exports import bfcl, toolalpaca
 from tasks.exports.source import ExportSource, calls_of
 from tasks.split import split_tools
 from tests.corpus_run import FakeRun
+from tests.records import accepted_dialog
 
 BFCL_TYPES = {"string", "integer", "float", "boolean", "array", "dict", "any"}
 ENTRY_KEYS = {
@@ -57,22 +58,7 @@ def dialog(
     dialog_id: str = "t-1",
 ) -> Dialog:
     """An accepted dialogue of tool `t` with `messages`, offered `tools`."""
-    answers = [m for m in messages if m.role == "assistant" and not m.tool_calls and not m.clarification]
-    return Dialog(
-        dialog_id=dialog_id,
-        tool_id="t",
-        dialog_type=kind,
-        instruction=messages[0].content,
-        messages=messages,
-        tools=json.dumps(list(tools)),
-        tool_ids=["t"],
-        final_answer=answers[-1].content if answers else "",
-        llm_calls=0,
-        prompt_tokens=0,
-        completion_tokens=0,
-        status="accepted",
-        **Dialog.counted(messages),
-    )
+    return accepted_dialog(dialog_id, "t", messages, tools, kind)
 
 
 def acting(*calls: ToolCall, thought: str = "I look.") -> list[Message]:

@@ -28,7 +28,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any, Literal
 
-from schemas.dialog import Dialog, ToolCall, request_starts
+from schemas.dialog import Dialog, ToolCall, calls, user_turns
 from schemas.export import ExportFile
 from tasks.exports.files import atomic_file, file_info
 from tasks.exports.source import ExportSource, offered_tools
@@ -59,7 +59,7 @@ def file_name(category: str) -> str:
 def bfcl_category(dialog: Dialog) -> Category | None:
     """The BFCL category of a dialogue; None when BFCL cannot hold it."""
     messages = dialog.messages
-    if dialog.dialog_type in ("dependent", "multi_turn") or len(request_starts(messages)) != 1:
+    if dialog.dialog_type in ("dependent", "multi_turn") or user_turns(messages) != 1:
         return None
     if any(m.clarification for m in messages):
         return None
@@ -158,7 +158,7 @@ def question_row(dialog: Dialog, bfcl_id: str) -> dict[str, Any]:
 def answer_row(dialog: Dialog, bfcl_id: str) -> dict[str, Any]:
     """A dialogue's BFCL possible answer: each call of its one acting message, in order."""
     functions = {f["name"]: f for f in (bfcl_function(tool) for tool in offered_tools(dialog))}
-    made = [call for m in dialog.messages if m.role == "assistant" for call in m.tool_calls]
+    made = calls(dialog.messages)
     return {"id": bfcl_id, "ground_truth": [ground_truth(call, functions.get(call.name)) for call in made]}
 
 

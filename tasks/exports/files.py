@@ -12,9 +12,6 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
-import pyarrow as pa
-import pyarrow.parquet as pq
-
 from schemas.export import ExportFile, SplitName
 
 
@@ -57,6 +54,20 @@ def write_jsonl(
     return file_info(folder, path, count, split)
 
 
+def write_json_list(
+    folder: Path, name: str, rows: Iterable[dict[str, Any]], split: SplitName | None
+) -> ExportFile:
+    """`rows` as one JSON list at `folder/name`, a row a line, streamed."""
+    path, count = folder / name, 0
+    with atomic_file(path) as handle:
+        handle.write(b"[")
+        for row in rows:
+            handle.write((",\n" if count else "\n").encode() + json.dumps(row, ensure_ascii=False).encode())
+            count += 1
+        handle.write(b"\n]\n")
+    return file_info(folder, path, count, split)
+
+
 def write_json(folder: Path, name: str, value: Any, rows: int, split: SplitName | None = None) -> ExportFile:
     """`value` as one indented JSON document at `folder/name`."""
     path = folder / name
@@ -70,10 +81,3 @@ def write_text(folder: Path, name: str, text: str) -> ExportFile:
     with atomic_file(path) as handle:
         handle.write(text.encode())
     return file_info(folder, path, 0, None)
-
-
-def write_parquet(folder: Path, name: str, table: pa.Table, split: SplitName | None) -> ExportFile:
-    path = folder / name
-    with atomic_file(path) as handle:
-        pq.write_table(table, handle, compression="zstd")
-    return file_info(folder, path, table.num_rows, split)

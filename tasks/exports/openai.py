@@ -42,7 +42,7 @@ MESSAGE_KEYS = {
 
 def system_prompt(source: ExportSource, dialog: Dialog) -> str:
     """The system message of `dialog` ("" when none of its tools is in the run's records)."""
-    tools = [source.tools[i] for i in dialog.tool_ids or [dialog.tool_id] if i in source.tools]
+    tools = source.tools_of(dialog)
     return SYSTEM.format(name=offered_name(tools)) if tools else ""
 
 

@@ -59,7 +59,7 @@ def react_prompt(dialog: Dialog, tools: Sequence[Tool], request: str | None = No
     if tools:
         name, text = offered_name(tools), documentation(tools)
     else:
-        name = ", ".join(dialog.tool_ids or [dialog.tool_id])
+        name = ", ".join(dialog.offered_tool_ids)
         text = "\n".join(f"{f['name']}: {f.get('description', '')}" for f in functions)
     return PROMPT.format(
         name=name,
@@ -131,7 +131,6 @@ def write(source: ExportSource, folder: Path) -> list[ExportFile]:
 
     def lines(split: SplitName) -> Iterator[dict[str, Any]]:
         for dialog in source.dialogs(split):
-            ids = dialog.tool_ids or [dialog.tool_id]
-            yield from react_lines(dialog, [source.tools[i] for i in ids if i in source.tools])
+            yield from react_lines(dialog, source.tools_of(dialog))
 
     return [write_jsonl(folder, f"{split}.jsonl", lines(split), split) for split in SPLITS]

@@ -17,13 +17,13 @@ message is the OpenAI export's; the assistant's thought is left out (`tasks/expo
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from schemas.dialog import Dialog, Message
 from schemas.export import SPLITS, ExportFile, SplitName
-from tasks.exports.files import atomic_file, file_info, write_json
+from tasks.exports.files import write_json, write_json_list
 from tasks.exports.openai import system_prompt, tool_result
 from tasks.exports.source import ExportSource, offered_tools
 
@@ -151,18 +151,6 @@ def dataset_info() -> dict[str, Any]:
         }
         for split in SPLITS
     }
-
-
-def write_json_list(folder: Path, name: str, rows: Iterable[dict[str, Any]], split: SplitName) -> ExportFile:
-    """`rows` as one JSON list at `folder/name`, a row a line, streamed."""
-    path, count = folder / name, 0
-    with atomic_file(path) as handle:
-        handle.write(b"[")
-        for row in rows:
-            handle.write((",\n" if count else "\n").encode() + json.dumps(row, ensure_ascii=False).encode())
-            count += 1
-        handle.write(b"\n]\n")
-    return file_info(folder, path, count, split)
 
 
 def write(source: ExportSource, folder: Path) -> list[ExportFile]:

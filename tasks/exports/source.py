@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from schemas.dialog import Dialog
+from schemas.dialog import Dialog, calls
 from schemas.export import Split, SplitName
 from schemas.manifest import Manifest
 from schemas.tool import Tool
@@ -42,13 +42,17 @@ class ExportSource:
             return {}
         return {t.tool_id: t for t in self.store.iter_records(self.run_id, "tools", Tool)}
 
+    def tools_of(self, dialog: Dialog) -> list[Tool]:
+        """The records of the tools `dialog` offered, those the run has, in order."""
+        return [self.tools[i] for i in dialog.offered_tool_ids if i in self.tools]
+
     def dialogs(self, split: SplitName) -> Iterator[Dialog]:
         """The accepted dialogues on side `split`, part by part; each dialogue offered tools of both
         sides is counted once under `straddling` (when the train side is read)."""
         if not self.store.has_artifact(self.run_id, DIALOGS):
             return
         for dialog in self.store.iter_records(self.run_id, DIALOGS, Dialog):
-            side = self.split.side(dialog.tool_ids or [dialog.tool_id])
+            side = self.split.side(dialog.offered_tool_ids)
             if side == split:
                 self.counts[split] = self.counts.get(split, 0) + 1
                 yield dialog
@@ -65,9 +69,4 @@ def offered_tools(dialog: Dialog) -> list[dict[str, Any]]:
 def calls_of(dialog: Dialog) -> list[tuple[str, Any]]:
     """Every function call of the dialogue in order, as (name, parsed arguments): what a round trip
     through any format must give back."""
-    return [
-        (call.name, call.parsed_arguments())
-        for message in dialog.messages
-        if message.role == "assistant"
-        for call in message.tool_calls
-    ]
+    return [(call.name, call.parsed_arguments()) for call in calls(dialog.messages)]

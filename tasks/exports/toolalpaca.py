@@ -23,7 +23,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from schemas.dialog import Dialog, Message, ToolCall, calls, request_starts
+from schemas.dialog import Dialog, Message, ToolCall, calls, final_answer, request_spans
 from schemas.export import SPLITS, ExportFile
 from schemas.react import react_steps
 from schemas.simulation import ASK_USER
@@ -111,14 +111,12 @@ def intermediate_steps(part: list[Message]) -> list[list[Any]]:
 def turn_records(dialog: Dialog) -> list[tuple[str, list[dict[str, str]], dict[str, Any]]]:
     """(instruction, golden answers, instance) for each turn of the dialogue, in order."""
     messages = dialog.messages
-    starts = request_starts(messages)
     records = []
-    for number, (start, end) in enumerate(zip(starts, [*starts[1:], len(messages)], strict=True)):
+    for number, (start, end) in enumerate(request_spans(messages)):
         part = messages[start:end]
         request = messages[start].content
         instruction = "\n".join(transcript(messages[: start + 1])) if number else request
-        answers = [m for m in part if m.role == "assistant" and not m.tool_calls and not m.clarification]
-        final = answers[-1] if answers else Message(role="assistant")
+        final = final_answer(part) or Message(role="assistant")
         golden = [{"Action": call.name, "Action_Input": call.arguments} for call in calls(part)]
         instance = {
             "input": instruction,
