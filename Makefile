@@ -21,8 +21,10 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade pip==$(PIP_VERSION)
 
 # The project is installed in editable mode: only a change to the dependencies needs a new install.
+# setuptools warns of every editable install that a folder named like a package may shadow it: here
+# those folders are the package, so the warning (which nobody can act on) is filtered out.
 $(VENV)/.installed: $(BIN)/python pyproject.toml constraints.txt
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[local,dev]"
+	PYTHONWARNINGS="ignore:Editable installation" $(BIN)/python -m pip install --quiet -c constraints.txt -e ".[local,dev]"
 	touch $@
 
 install: $(VENV)/.installed

@@ -247,7 +247,10 @@ def main(argv: list[str] | None = None) -> int:
         for fmt, folder in folders(store, run_id, formats, args.out).items():
             summary = export_run(store, run_id, fmt, folder, split, settings)
             counts = ", ".join(f"{name} {n}" for name, n in summary.dialogs.items())
-            print(f"{fmt}: {counts} dialogues -> {folder}", file=sys.stderr)
+            left_out = [(summary.straddling, "offered tools of both splits"),
+                        (summary.not_in_format, f"not held by the {fmt} format")]  # fmt: skip
+            counts += "".join(f"; left out: {n}, {why}" for n, why in left_out if n)
+            print(f"{fmt}: dialogues {counts} -> {folder}", file=sys.stderr)
             print(folder, flush=True)
     except InputError as exc:
         print(f"error: {exc}", file=sys.stderr)
