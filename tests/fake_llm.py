@@ -34,6 +34,7 @@ class ScriptedLLM(CustomLLM):
             "messages": messages,
             "response_format": params.get("response_format"),
             "seed": params.get("seed"),
+            "stop": params.get("stop"),
         }
         with self._lock:
             self.requests.append(request)

@@ -370,7 +370,7 @@ def test_react_line_is_prompt_and_react_text():
     assert line["id"] == "city-1" and line["tool_id"] == "city" and line["turn"] == 0
     assert "getWeather: getWeather of a city." in line["prompt"]
     assert "one of [getWeather, getTime]" in line["prompt"]
-    assert line["prompt"].endswith("User request: Weather and time in Oslo?")
+    assert line["prompt"].endswith("User request: Weather and time in Oslo?\n")
     assert "Earlier in this conversation" not in line["prompt"]
     assert line["completion"] == (
         f'Thought: {THOUGHT}\nAction: getWeather\nAction Input: {{"city": "Oslo"}}\n'
@@ -397,8 +397,8 @@ def test_react_lines_give_back_the_calls(make_dialog):
 
 def test_a_follow_up_is_a_line_whose_prompt_holds_the_turns_before_it():
     first, second = react.react_lines(follow_ups(), [])
-    assert first["prompt"].endswith("User request: Weather in Rome?")
-    assert second["prompt"].endswith("User request: Thanks. And is that usual?")
+    assert first["prompt"].endswith("User request: Weather in Rome?\n")
+    assert second["prompt"].endswith("User request: Thanks. And is that usual?\n")
     assert (
         "Earlier in this conversation:\nWeather in Rome?\nThought: \nAction: getWeather" in second["prompt"]
     )

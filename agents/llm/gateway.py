@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, Field, ValidationError
 
 from agents.llm.cache import LLMCache, cache_key
-from agents.llm.config import LOCAL_PROVIDER, LLMConfig
+from agents.llm.config import LOCAL_PROVIDER, LLMConfig, is_hf
 from agents.llm.errors import LLMCallError, StructuredOutputError
 from agents.llm.health import ModelHealth
 from agents.llm.litellm_setup import call_cost, import_litellm, price_unlisted, unlogged
@@ -239,18 +239,22 @@ class LLMGateway:
         max_tokens: int | None = None,
         tally: Tally | None = None,
         tools: dict[str, Any] | None = None,
+        stop: list[str] | None = None,
     ) -> Answer:
         """One completion, from the cache when an identical request was answered before.
 
         With `tools` (litellm's `tools`, `tool_choice`, `parallel_tool_calls`), the answer's content
-        is a `ToolAnswer` as JSON text: the message's text and its tool calls.
+        is a `ToolAnswer` as JSON text: the message's text and its tool calls. With `stop`, the text
+        ends before the first of these strings (a ReAct step before its `Observation:`).
         """
         model = self.config.model_for(role)
-        params = {
+        params: dict[str, Any] = {
             "temperature": self.config.temperature,
             "max_tokens": max_tokens or self.config.max_tokens,
             "seed": self.config.seed,
         }
+        if stop:
+            params["stop"] = stop
         request = {
             "model": model,
             "api_base": self.config.api_base,  # never with credentials (LLMConfig takes them out)
@@ -413,8 +417,9 @@ class LLMGateway:
         self._priority = {stage: rank for rank, stage in enumerate(stages)}
 
     def _response_format(self, model: str, schema: dict[str, Any] | None, name: str) -> dict[str, Any] | None:
-        """How to ask this model for JSON matching `schema`, or None to rely on instructions."""
-        if schema is None:
+        """How to ask this model for JSON matching `schema`, or None to rely on instructions (always
+        for an `hf/` model, which decodes under no grammar)."""
+        if schema is None or is_hf(model):
             return None
         mode = self.config.structured_output
         if model.startswith(f"{LOCAL_PROVIDER}/"):

@@ -134,6 +134,7 @@ class LocalLlamaProvider(CustomLLM):
                 temperature=params.get("temperature", 0.3),
                 max_tokens=params.get("max_tokens", 1024),
                 seed=params.get("seed"),
+                stop=params.get("stop"),
                 **_decoding(params.get("response_format")),
             )
         choice = out["choices"][0]

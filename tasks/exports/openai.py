@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from agents.assistant.agent import offered_name
+from agents.assistant.react_text import SYSTEM
 from schemas.dialog import Dialog, Message, most_calls_in_a_message
 from schemas.export import SPLITS, ExportFile, SplitName
 from tasks.exports.files import write_jsonl
@@ -29,7 +30,6 @@ NOTES = [
     '`{"status_code", "body"}` as JSON text.',
 ]
 """What the export's summary says of the format."""
-SYSTEM = "You are an AI assistant that helps a user by calling the functions of the {name} API."
 FUNCTION_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 LINE_KEYS = {"messages", "tools", "parallel_tool_calls"}
 MESSAGE_KEYS = {

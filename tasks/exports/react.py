@@ -12,43 +12,24 @@ is the one export that keeps the assistant's thoughts.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from agents.assistant.agent import documentation, offered_name
+from agents.assistant.react_text import parse_actions, parse_input, react_prompt_text
 from schemas.dialog import Dialog
 from schemas.export import SPLITS, ExportFile, SplitName
 from schemas.react import react_turns, render_turn
 from schemas.simulation import ASK_USER
 from schemas.tool import Tool
 from tasks.exports.files import write_jsonl
-from tasks.exports.openai import SYSTEM
 from tasks.exports.source import ExportSource, offered_tools
 
 NOTES = [
     "A line per user request: a multi-turn dialogue's later lines carry the earlier turns in their prompt."
 ]
 """What the export's summary says of the format."""
-PROMPT = (
-    SYSTEM
-    + """
-
-The functions:
-{documentation}
-
-Work in steps, in this format:
-Thought: what to do next
-Action: the function to call, one of [{functions}], or {ask} to ask the user a question
-Action Input: the function's input, as a JSON object ({{"Question": "..."}} for {ask})
-Observation: what the function returned (for {ask}, the user's reply)
-... (Thought, Action, Action Input and Observation repeat as needed)
-Final Answer: the answer to the user
-{earlier}
-User request: {instruction}"""
-)
-KEYWORDS = ("Thought:", "Action:", "Action Input:", "Observation:", "Final Answer:")
 
 
 def react_prompt(dialog: Dialog, tools: Sequence[Tool], request: str | None = None, earlier: str = "") -> str:
@@ -61,14 +42,8 @@ def react_prompt(dialog: Dialog, tools: Sequence[Tool], request: str | None = No
     else:
         name = ", ".join(dialog.offered_tool_ids)
         text = "\n".join(f"{f['name']}: {f.get('description', '')}" for f in functions)
-    return PROMPT.format(
-        name=name,
-        documentation=text,
-        functions=", ".join(f["name"] for f in functions),
-        ask=ASK_USER,
-        earlier=f"\nEarlier in this conversation:\n{earlier}\n" if earlier else "",
-        instruction=dialog.instruction if request is None else request,
-    )
+    request = dialog.instruction if request is None else request
+    return react_prompt_text(name, text, [f["name"] for f in functions], request, earlier)
 
 
 def react_lines(dialog: Dialog, tools: Sequence[Tool]) -> list[dict[str, Any]]:
@@ -86,38 +61,6 @@ def react_lines(dialog: Dialog, tools: Sequence[Tool]) -> list[dict[str, Any]]:
         }
         for number, turn in enumerate(turns)
     ]
-
-
-def parse_actions(text: str) -> list[tuple[str, str]]:
-    """The (action, action input) pairs of ReAct text, in order: an action input runs on until a line
-    that starts a step's part (`Observation:`, ...), and is "" when missing."""
-    steps: list[tuple[str, list[str]]] = []
-    collecting = False
-    for line in text.splitlines():
-        stripped = line.strip()
-        if collecting and not stripped.startswith(KEYWORDS):
-            steps[-1][1].append(line)
-            continue
-        collecting = False
-        if stripped.startswith("Action Input:") and steps and not steps[-1][1]:
-            steps[-1][1].append(stripped.removeprefix("Action Input:"))
-            collecting = True
-        elif stripped.startswith("Action:"):
-            steps.append((stripped.removeprefix("Action:").strip(), []))
-    return [(action, "\n".join(lines).strip()) for action, lines in steps]
-
-
-def parse_input(text: str) -> Any:
-    """An action input as JSON: the text itself, or the first JSON object in it; {} when neither."""
-    try:
-        return json.loads(text)
-    except ValueError:
-        pass
-    start = text.find("{")
-    try:
-        return json.JSONDecoder().raw_decode(text[start:])[0] if start >= 0 else {}
-    except ValueError:
-        return {}
 
 
 def read_calls(line: dict[str, Any]) -> list[tuple[str, Any]]:
