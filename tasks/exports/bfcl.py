@@ -16,8 +16,9 @@ train side is read only to be counted), no `train`.
 Functions take BFCL's types (`dict` for objects, `float` for numbers); an allowed value is the
 value called (a number as a float where the parameter is one; an object's fields, and those of a list
 of objects, each wrapped in a list, as BFCL writes them), and `""` where an optional parameter was
-left out or given its default. A string argument given as `""` reads back as left out: BFCL's
-notation cannot tell the two apart.
+left out or given its default (`schemas/call_accuracy.py` holds these rules, and BFCL's check of
+calls against them). A string argument given as `""` reads back as left out: BFCL's notation cannot
+tell the two apart.
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any, Literal
 
-from schemas.dialog import Dialog, ToolCall, calls, user_turns
+from schemas.call_accuracy import bfcl_function, ground_truth
+from schemas.dialog import Dialog, calls, user_turns
 from schemas.export import ExportFile
 from tasks.exports.files import atomic_file, file_info
 from tasks.exports.source import ExportSource, offered_tools
@@ -43,8 +45,6 @@ CATEGORIES: tuple[Category, ...] = (
 )
 VERSION_PREFIX = "BFCL_v4"
 ANSWERS = "possible_answer"
-TYPES = {"object": "dict", "number": "float"}
-"""JSON Schema types BFCL names otherwise; string, integer, boolean and array keep their names."""
 NOTES = [
     "BFCL: only the eval split is written (BFCL is a benchmark); the train split's dialogues are not "
     "exported and are counted with those left out (not_in_format)."
@@ -72,68 +72,6 @@ def bfcl_category(dialog: Dialog) -> Category | None:
     if len(acting[0].tool_calls) == 1:
         return "multiple" if several else "simple_python"
     return "parallel_multiple" if several else "parallel"
-
-
-def bfcl_schema(schema: Any) -> Any:
-    """A JSON schema with BFCL's type names, through properties and items; a schema with no type is
-    BFCL's `any`."""
-    if not isinstance(schema, dict):
-        return schema
-    converted = dict(schema)
-    kind = schema.get("type")
-    if isinstance(kind, list):  # ["string", "null"]: the first that is not null
-        kind = next((k for k in kind if k != "null"), "any")
-    converted["type"] = TYPES.get(kind, kind) if isinstance(kind, str) else "any"
-    if isinstance(schema.get("properties"), dict):
-        converted["properties"] = {name: bfcl_schema(sub) for name, sub in schema["properties"].items()}
-    if "items" in schema:
-        converted["items"] = bfcl_schema(schema["items"])
-    return converted
-
-
-def bfcl_function(tool: dict[str, Any]) -> dict[str, Any]:
-    """An OpenAI tool as a BFCL function: name, description, and parameters as a `dict` schema."""
-    function = tool.get("function", tool)
-    parameters = bfcl_schema({"type": "object", **(function.get("parameters") or {})})
-    parameters.setdefault("properties", {})
-    parameters.setdefault("required", [])
-    return {
-        "name": function["name"],
-        "description": function.get("description", ""),
-        "parameters": parameters,
-    }
-
-
-def allowed_value(value: Any, schema: dict[str, Any]) -> Any:
-    """A value as BFCL writes it in a possible answer: an object's fields each wrapped in a list (so
-    is each object of a list of objects); an integer given for a float parameter, a float."""
-    if isinstance(value, dict):
-        return {key: [item] for key, item in value.items()}
-    if isinstance(value, list) and value and all(isinstance(item, dict) for item in value):
-        return [allowed_value(item, {}) for item in value]
-    if schema.get("type") == "float" and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
-    return value
-
-
-def ground_truth(call: ToolCall, function: dict[str, Any] | None) -> dict[str, dict[str, list[Any]]]:
-    """One call as BFCL's `{function: {parameter: [allowed values]}}`: every parameter of the function,
-    `""` allowed for an optional one left out or given its default."""
-    arguments = call.parsed_arguments()
-    arguments = arguments if isinstance(arguments, dict) else {}
-    parameters = (function or {}).get("parameters") or {}
-    properties: dict[str, Any] = parameters.get("properties") or {}
-    required = set(parameters.get("required") or [])
-    allowed: dict[str, list[Any]] = {}
-    for name, value in arguments.items():
-        schema = properties.get(name) or {}
-        allowed[name] = [allowed_value(value, schema)]
-        if name not in required and "default" in schema and value == schema["default"]:
-            allowed[name].append("")
-    for name in properties:
-        if name not in arguments and name not in required:
-            allowed[name] = [""]
-    return {call.name: allowed}
 
 
 def called_value(allowed: Any) -> Any:

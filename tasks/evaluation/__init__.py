@@ -1,0 +1,1 @@
+"""Evaluation of models on held-out tools: sources, the model's play, the rules, the scores."""
