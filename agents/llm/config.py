@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field, SecretStr, field_validator, model_validat
 from pydantic.json_schema import SkipJsonSchema
 
 LOCAL_PROVIDER = "local"  # litellm provider name of in-process GGUF models (agents/llm/local_provider.py)
+HF_PROVIDER = "hf"  # litellm provider name of in-process model folders (agents/llm/hf_provider.py)
 EMBEDDED_MODEL = f"{LOCAL_PROVIDER}/smollm2"
 ROLES = ("toolsmith", "user", "assistant", "executor", "judge")
 StructuredMode = Literal["auto", "json_schema", "json_object", "instructions"]
@@ -19,6 +20,11 @@ StructuredMode = Literal["auto", "json_schema", "json_object", "instructions"]
 def is_local(model: str) -> bool:
     """Whether `model` runs in-process from a GGUF file (`local/...`: the embedded model, or a file)."""
     return model.startswith(f"{LOCAL_PROVIDER}/")
+
+
+def is_hf(model: str) -> bool:
+    """Whether `model` runs in-process from a Hugging Face model folder with transformers (`hf/FOLDER`)."""
+    return model.startswith(f"{HF_PROVIDER}/")
 
 
 def default_cache_dir() -> str:

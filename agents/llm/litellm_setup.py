@@ -22,7 +22,7 @@ from importlib import import_module
 from types import ModuleType
 from typing import Any
 
-from agents.llm.config import LOCAL_PROVIDER
+from agents.llm.config import is_hf, is_local
 
 log = logging.getLogger(__name__)
 
@@ -42,11 +42,12 @@ def import_litellm() -> ModuleType:
             if _litellm is None:
                 import litellm
 
-                from agents.llm import local_provider
+                from agents.llm import hf_provider, local_provider
 
                 litellm.suppress_debug_info = True
                 litellm.drop_params = True
                 local_provider.register()
+                hf_provider.register()
                 _zero_cost_for_unpriced(litellm)
                 _warm_up(litellm)
                 _litellm = litellm
@@ -110,8 +111,8 @@ def unlogged(litellm: ModuleType) -> Iterator[None]:
 
 
 def call_cost(response: Any, model: str) -> float:
-    """The call's price in USD from litellm's price list; 0 for local models and unpriced ones."""
-    if model.startswith(f"{LOCAL_PROVIDER}/") or model in _unpriced_models:
+    """The call's price in USD from litellm's price list; 0 for in-process models and unpriced ones."""
+    if is_local(model) or is_hf(model) or model in _unpriced_models:
         return 0.0
     known = (getattr(response, "_hidden_params", None) or {}).get("response_cost")
     if known is not None:  # litellm priced the call already
@@ -126,7 +127,7 @@ def call_cost(response: Any, model: str) -> float:
 def price_unlisted(litellm: ModuleType, model: str) -> None:
     """Register a model litellm has no price for (a self-hosted one) at zero cost, once per process:
     unlisted, litellm searches its price list again on every call (about 1 ms of CPU each)."""
-    if model in _price_checked or model.startswith(f"{LOCAL_PROVIDER}/"):
+    if model in _price_checked or is_local(model) or is_hf(model):
         return
     with _price_lock:
         if model in _price_checked:

@@ -20,9 +20,10 @@ from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
-from agents.llm.config import LOCAL_PROVIDER
+from agents.llm.config import HF_PROVIDER, LOCAL_PROVIDER, is_hf
 from agents.llm.errors import ModelUnavailable
 from agents.llm.gguf import local_model_problem
+from agents.llm.hf_provider import hf_model_problem
 from agents.llm.redact import redact
 from agents.llm.retry import cannot_connect
 
@@ -69,6 +70,8 @@ def _problem(gateway: LLMGateway, model: str, roles: list[str]) -> str | None:
     """Why `model` cannot serve the run, or None."""
     if model.startswith(f"{LOCAL_PROVIDER}/"):
         return local_model_problem(model.removeprefix(f"{LOCAL_PROVIDER}/"))
+    if is_hf(model):
+        return hf_model_problem(model.removeprefix(f"{HF_PROVIDER}/"))
     from agents.llm.litellm_setup import import_litellm
 
     litellm = import_litellm()
