@@ -396,6 +396,30 @@ def varied_judge(request: dict[str, Any]) -> dict[str, Any]:
     return verdicts
 
 
+def trajectory_judgement(request: dict[str, Any]) -> dict[str, Any]:
+    """An evaluation's judge: the process and the response correct."""
+    return {
+        "analysis": "The solution makes the standard answer's calls.",
+        "process": "Yes",
+        "response": "Yes",
+    }
+
+
+_REACT_FUNCTIONS = re.compile(r"Action: the function to call, one of \[([^\]]*)\]")
+
+
+def react_step(request: dict[str, Any]) -> str:
+    """A model under evaluation that writes ReAct text: a call of the first function offered (its
+    input the request's first word, as `query`), then, once it has an observation, the final answer."""
+    text = _text(request)
+    if "\nObservation:" in text.split("User request:")[-1]:
+        return "Thought: I have the result.\nFinal Answer: Here is what the function returned."
+    found = _REACT_FUNCTIONS.search(text)
+    function = found.group(1).split(",")[0].strip() if found else "search"
+    word = (_words(text.split("User request:")[-1]) or ["records"])[0]
+    return f'Thought: I will call {function}.\nAction: {function}\nAction Input: {{"query": "{word}"}}\n'
+
+
 RESPONDERS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     "Introduction": introduction,
     "FunctionCatalog": function_catalog,
@@ -406,6 +430,7 @@ RESPONDERS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     "FollowUp": follow_up,
     "ExecutorAnswer": executor_answer,
     "JudgeVerdicts": judge_verdicts,
+    "TrajectoryJudgement": trajectory_judgement,
 }
 
 
@@ -421,7 +446,7 @@ def _answer(responders: Responders, request: dict[str, Any]) -> str | dict[str, 
     if request.get("tools"):
         return native_assistant(request)
     if not name and not request.get("response_format"):
-        return PROBE_ANSWER
+        return react_step(request) if "Work in steps, in this format:" in _text(request) else PROBE_ANSWER
     if name not in responders:
         raise KeyError(f"no canned answer for schema {name!r}")
     return json.dumps(responders[name](request))

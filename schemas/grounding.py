@@ -22,8 +22,11 @@ from typing import Any
 
 from schemas.dialog import Message
 
-PLACEHOLDER = re.compile(r"<[^<>]{1,40}>|\[[a-z _]{1,30}\]|\{[a-z_]{1,30}\}|\bX{3,}\b|\bYOUR_[A-Z_]+\b")
-"""A value written as a slot to fill (`<id>`, `[city]`, `{user_id}`, `XXXX`, `YOUR_API_KEY`)."""
+PLACEHOLDER = re.compile(
+    r"<[^<>]{1,40}>|\[[a-z _]{1,30}\]|\$?\{[A-Za-z_ ]{1,40}\}|\$\{[^{}]{1,60}\}|\bX{3,}\b|\bYOUR_[A-Z_]+\b"
+)
+"""A value written as a slot to fill (`<id>`, `[city]`, `{user_id}`, `{start date}`, `${animeId from
+searchAnime}` as ToolAlpaca's golden answers write one, `XXXX`, `YOUR_API_KEY`)."""
 SMALL_CHOICE = 10
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 _NUMBER = re.compile(r"(?<![\w.])[-+]?\d{1,3}(?:,\d{3})+(?:\.\d+)?|(?<![\w.])[-+]?\d+(?:\.\d+)?")
@@ -74,7 +77,7 @@ def leaves(value: Any, path: str = "") -> Iterator[tuple[str, Any]]:
         yield path, value
 
 
-def _allowed(parameters: dict[str, Any], path: str) -> list[Any]:
+def allowed_values(parameters: dict[str, Any], path: str) -> list[Any]:
     """The default and enum values the function's schema gives the top-level parameter of `path`."""
     name = re.split(r"[.\[]", path, maxsplit=1)[0]
     schema = (parameters.get("properties") or {}).get(name)
@@ -141,7 +144,7 @@ def ungrounded_arguments(
         for call in message.tool_calls:
             schema = parameters.get(call.name) or {}
             for path, value in leaves(call.parsed_arguments()):
-                why = ungrounded(value, sources, _allowed(schema, path))
+                why = ungrounded(value, sources, allowed_values(schema, path))
                 if why is not None:
                     found.append((call.name, path, value, why))
     return found

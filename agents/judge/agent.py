@@ -1,10 +1,16 @@
-"""The judge: one structured call per dialogue, four verdicts (ToolACE's model layer of verification).
+"""The judge: one structured call per dialogue, four verdicts (ToolACE's model layer of verification);
+in an evaluation, one call per trajectory: process and response correctness (ToolAlpaca's).
 
 `judge_dialog` shows the judge model the functions offered and the dialogue as a transcript, and
 returns its verdicts (`schemas/verdict.JudgeVerdicts`: solvable, no hallucination, a consistent
 answer, plausible tool responses), each with a reason. The call goes through the gateway like every
 role's: cached (a re-run asks nothing again), retried, repaired, counted in the run's usage under
 the role `judge`. The prompt is `prompts/judge.txt`.
+
+`judge_trajectory` rates a model's solution in an evaluation (`tasks/evaluation/`): given the
+functions' documentation, the request, the standard answer (golden actions) and the solution as ReAct
+text, process and final-response correctness, each Yes, No or Uncertain, after a short analysis
+(ToolAlpaca's criteria for its GPT-4 evaluation; `prompts/trajectory.txt`).
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from agents.llm.gateway import LLMGateway, Tally
 from agents.llm.prompts import PromptTemplate, load_prompt
 from agents.llm.structured import bounded, compact_schema
 from schemas.dialog import Dialog, Message
+from schemas.evaluation import TrajectoryJudgement
 from schemas.verdict import JudgeVerdicts, Verdict
 
 ROLE = "judge"
@@ -80,3 +87,39 @@ def judge_dialog(
         tally=tally,
     )
     return answer.verdicts()
+
+
+TRAJECTORY_TOKENS = 500
+"""A 600-character analysis and two verdicts."""
+
+
+def trajectory_prompt() -> PromptTemplate:
+    return load_prompt(PROMPTS / "trajectory.txt")
+
+
+def judge_trajectory(
+    gateway: LLMGateway,
+    documentation: str,
+    instruction: str,
+    standard: str,
+    solution: str,
+    stage: str,
+    tally: Tally | None = None,
+) -> TrajectoryJudgement:
+    """The judge's process and response correctness of a model's solution (ReAct text) to a request,
+    against the standard answer (golden actions), given the functions' documentation: ToolAlpaca's
+    evaluation by GPT-4, on the `judge` role's model."""
+    prompt = trajectory_prompt()
+    messages = prompt.render(
+        documentation=documentation, instruction=instruction, standard=standard, solution=solution
+    )
+    return gateway.structured(
+        stage=stage,
+        role=ROLE,
+        messages=messages,
+        output=TrajectoryJudgement,
+        template=prompt.key,
+        decoding_schema=bounded(compact_schema(TrajectoryJudgement)),
+        max_tokens=TRAJECTORY_TOKENS,
+        tally=tally,
+    )
