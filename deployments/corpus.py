@@ -4,6 +4,8 @@
   its parameter a form made from `CorpusConfig` (types, defaults, descriptions).
 - `export`: the export flow (`toolforge-export/export`) over the latest run of the same run store,
   its parameters (run, formats, split) a form in the UI; it writes `<run>/exports/<format>/`.
+- `evaluate`: the evaluation flow (`toolforge-evaluate/evaluate`): models (the embedded one by default)
+  on the eval split of the latest run of the same run store; it writes `<out>/evaluations/<id>/`.
 - `regeneration`: the same flow on a cron schedule (nightly by default) that re-reads its seed list
   (a path or URL, such as the public-apis README) and regenerates the corpus. Unchanged seeds cost
   no LLM call (the answers are cached); the run is of the series named after the deployment, so its
@@ -21,12 +23,15 @@ from typing import Any
 
 from flows.config import CorpusConfig, SeedSelection
 from flows.corpus import corpus_flow
+from flows.evaluate import EvaluateConfig, evaluate_flow
 from flows.export import export_flow
 
 REPO = Path(__file__).resolve().parents[1]
 ENTRYPOINT = "flows/corpus.py:corpus_flow"
 EXPORT_ENTRYPOINT = "flows/export.py:export_flow"
 EXPORT = "export"
+EVALUATE_ENTRYPOINT = "flows/evaluate.py:evaluate_flow"
+EVALUATE = "evaluate"
 PUBLIC_APIS = "https://raw.githubusercontent.com/public-apis/public-apis/master/README.md"
 NIGHTLY = "0 3 * * *"
 REGENERATION = "regeneration"
@@ -43,6 +48,16 @@ def export_parameters(base: CorpusConfig) -> dict[str, Any]:
     """The export deployment's parameters: the latest run of the corpus deployments' run store."""
     out = base.out if "://" in base.out else str(Path(base.out).resolve())
     return {"run": "latest", "formats": ["hf"], "out_dir": out}
+
+
+def evaluate_parameters(base: CorpusConfig) -> dict[str, Any]:
+    """The evaluate deployment's parameters: the corpus's model (on its server) evaluated on the eval
+    split of the latest run of the same run store, the corpus's model simulating and judging."""
+    out = base.out if "://" in base.out else str(Path(base.out).resolve())
+    config = EvaluateConfig(
+        models=[base.llm.model], source="latest", out_dir=out, model_api_base=base.llm.api_base, llm=base.llm
+    )
+    return {"config": config.model_dump(mode="json", exclude_defaults=True)}
 
 
 def configs(base: CorpusConfig, regeneration_seeds: str | None = None) -> dict[str, CorpusConfig]:
@@ -75,6 +90,7 @@ def runner_deployments(
             corpus_flow.to_deployment(name=name, parameters=parameters(config), tags=TAGS, **schedule)
         )
     made.append(export_flow.to_deployment(name=EXPORT, parameters=export_parameters(base), tags=TAGS))
+    made.append(evaluate_flow.to_deployment(name=EVALUATE, parameters=evaluate_parameters(base), tags=TAGS))
     return made
 
 
@@ -102,6 +118,11 @@ def deploy(
     exporter = export_flow.from_source(source=str(source), entrypoint=EXPORT_ENTRYPOINT)
     deployment = exporter.to_deployment(
         name=EXPORT, work_pool_name=work_pool, parameters=export_parameters(base), tags=TAGS
+    )
+    ids.append(str(deployment.apply()))
+    evaluator = evaluate_flow.from_source(source=str(source), entrypoint=EVALUATE_ENTRYPOINT)
+    deployment = evaluator.to_deployment(
+        name=EVALUATE, work_pool_name=work_pool, parameters=evaluate_parameters(base), tags=TAGS
     )
     ids.append(str(deployment.apply()))
     return ids

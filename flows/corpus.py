@@ -348,7 +348,7 @@ def run(config: CorpusConfig, resume: str | None = None) -> str:
     config = with_secret_key(config)
     resumed = resumable_run(writable_store(config), resume, config) if resume else None
     run_id = resumed or RunStore.new_run_id()
-    with prefect_api_for(config) as api_ready:
+    with prefect_api_for(config.execution) as api_ready:
         try:
             check_inputs(config, gateway_for(config.llm, run_id), resuming=resumed is not None)
             workers = dask_workers(config)

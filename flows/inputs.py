@@ -19,6 +19,7 @@ from typing import Any
 from pydantic import SecretStr
 
 from agents.judge.agent import ROLE as JUDGE_ROLE
+from agents.llm.config import LLMConfig
 from agents.llm.gateway import LLMGateway
 from agents.llm.preflight import check_models
 from flows.config import CorpusConfig, Stage
@@ -170,9 +171,13 @@ def _plain(value: Any) -> Any:
 def with_secret_key(config: CorpusConfig) -> CorpusConfig:
     """`config` with the API key of the Prefect Secret block that `llm.secret_block` names (read
     once, held out of every dump); InputError when the block cannot be read."""
-    llm = config.llm
+    return config.model_copy(update={"llm": llm_with_secret_key(config.llm)})
+
+
+def llm_with_secret_key(llm: LLMConfig) -> LLMConfig:
+    """`llm` with the API key of the Prefect Secret block its `secret_block` names (`with_secret_key`)."""
     if llm.secret_block is None or llm.api_key is not None:
-        return config
+        return llm
     from prefect.blocks.system import Secret
 
     try:
@@ -181,5 +186,4 @@ def with_secret_key(config: CorpusConfig) -> CorpusConfig:
         raise InputError(f"cannot read the Prefect Secret block {llm.secret_block!r}: {exc}") from None
     if not isinstance(key, str) or not key:
         raise InputError(f"the Prefect Secret block {llm.secret_block!r} holds no text key")
-    secret_llm = llm.model_copy(update={"api_key": SecretStr(key)})
-    return config.model_copy(update={"llm": secret_llm})
+    return llm.model_copy(update={"api_key": SecretStr(key)})

@@ -2,7 +2,7 @@
 
 With `PREFECT_API_URL` set, that server is used and nothing starts here. Without it, Prefect starts
 an ephemeral server (a subprocess) on the flow's first call, and the command waits for it: 10–25 s
-on 2 cores. `prefect_api_for(config)` starts that same server (Prefect's `SubprocessASGIServer`, one
+on 2 cores. `prefect_api_for(execution)` starts that same server (Prefect's `SubprocessASGIServer`, one
 per process) in the background at once, so it comes up while the inputs are checked and litellm is
 set up; `ready()` waits for it before the flow starts. Bad input still fails in seconds: leaving
 the context without `ready()` stops the server.
@@ -28,7 +28,7 @@ from prefect.settings import (
     temporary_settings,
 )
 
-from flows.config import CorpusConfig
+from flows.config import ExecutionSettings
 from schemas.errors import InputError
 
 PROCESS_WAIT_S = 5.0
@@ -36,9 +36,9 @@ PROCESS_WAIT_S = 5.0
 
 
 @contextmanager
-def prefect_api_for(config: CorpusConfig) -> Iterator[Callable[[], None]]:
+def prefect_api_for(execution: ExecutionSettings | None = None) -> Iterator[Callable[[], None]]:
     """Check inputs and run the flow within this context; call the `ready` it gives before the flow."""
-    execution = config.execution
+    execution = execution or ExecutionSettings()
     dask = execution.task_runner == "dask"
     if get_current_settings().api.url or not PREFECT_SERVER_EPHEMERAL_ENABLED.value():
         yield lambda: None

@@ -225,6 +225,12 @@ def test_a_deployment_run_completes_with_its_artifacts_and_log(prefect: PrefectS
         "straddling"
     ] == manifest_dialogs(folder)
 
+    evaluated = run_deployment(prefect, "evaluate", flow="toolforge-evaluate")  # the latest run's eval split
+    assert evaluated["state"]["type"] == "COMPLETED", (prefect.home / "worker.log").read_text()[-3000:]
+    assert "| model | cases | procedure |" in artifacts(prefect, evaluated["id"])["evaluation-scores"]["data"]
+    (evaluation,) = (deployed["work"] / "out" / "evaluations").glob("*/evaluation.json")
+    assert json.loads(evaluation.read_text())["status"] == "completed"
+
 
 def test_the_regeneration_has_its_schedule_and_reports_what_changed(
     prefect: PrefectServer, deployed: dict, fake

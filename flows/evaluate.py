@@ -1,0 +1,385 @@
+"""Evaluate models on unseen tools: `python -m flows.evaluate --model M [--model M2 ...] --eval SOURCE`.
+
+SOURCE is a run (its id, `latest` or its folder: the accepted dialogues on the tools its split holds
+out, `--eval-fraction`/`--split-seed`/`--split-by` as the export took them), a file in ToolAlpaca's
+evaluation format, or (with `--format bfcl`, or a folder holding `BFCL_v4_*.json`) a BFCL export.
+
+For each model and case, the model plays the assistant against the simulated tool executor and user
+(`tasks/evaluation/play.py`); the rules find ToolAlpaca's six error kinds and BFCL's call accuracy,
+the judge rates process and response (`tasks/evaluation/case.py`). The evaluation's folder,
+`<out-dir>/evaluations/<eval id>/`, holds `results.parquet` (a row per model and case: trajectory,
+verdicts, error kinds), `scores.parquet` (the side-by-side table), `evaluation.json` (models, the
+source's hash, settings, prompt versions, scores) and `report.md`; the table is printed and is a
+Prefect artifact. A BFCL source is scored by BFCL's AST check alone (`flows/evaluate_bfcl.py`).
+
+The models under test, the simulators and the judge are separate: `--model` (with `--api-base` for
+a served model), `--simulator-model` / `--simulator-api-base` for the user and executor, `--judge-model`.
+Every call goes through the gateway and its cache: an evaluation repeated costs no call.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal, get_args
+
+from prefect import flow, task
+from prefect.artifacts import create_markdown_artifact
+from prefect.context import FlowRunContext
+from prefect.task_runners import ThreadPoolTaskRunner
+from pydantic import BaseModel, Field, ValidationError
+
+from agents.llm.config import EMBEDDED_MODEL, LLMConfig, default_cache_dir
+from agents.llm.errors import ModelUnavailable
+from agents.llm.gateway import close_gateway, gateway_for
+from agents.llm.preflight import check_models
+from agents.llm.prompts import prompt_versions
+from flows.export import ExportSettings, run_split
+from flows.inputs import llm_with_secret_key
+from flows.prefect_api import prefect_api_for
+from schemas.arrow import to_table
+from schemas.errors import InputError
+from schemas.evaluation import EvalCase, EvalResult, EvalSet, EvaluationManifest, ModelScores
+from schemas.export import SplitUnit
+from schemas.tool import Tool
+from storage.run_store import resolve_run
+from tasks.evaluation.case import evaluate_case
+from tasks.evaluation.golden import cases_of_dialogs
+from tasks.evaluation.play import PlaySettings
+from tasks.evaluation.scores import COLUMNS, scores_by_model, scores_table
+from tasks.evaluation.toolalpaca_file import read_toolalpaca
+from tasks.exports.files import atomic_file
+from tasks.exports.source import ExportSource
+
+EXIT_OK, EXIT_INPUT = 0, 2
+SourceFormat = Literal["auto", "run", "toolalpaca", "bfcl"]
+EVALUATIONS = "evaluations"
+SIMULATOR_ROLES = ("user", "executor", "judge")
+
+
+class EvaluateConfig(BaseModel):
+    """What to evaluate, on what, and how."""
+
+    models: list[str] = Field(min_length=1, description="The models under test (litellm strings).")
+    source: str = Field(description="A run id, latest or run folder; a ToolAlpaca file; a BFCL folder.")
+    source_format: SourceFormat = "auto"
+    out_dir: str = Field(
+        default="out", description="The run store; evaluations go under <out_dir>/evaluations."
+    )
+    split: ExportSettings = Field(default_factory=ExportSettings, description="A run source's split.")
+    play: PlaySettings = Field(default_factory=PlaySettings)
+    judge: bool = Field(default=True, description="Ask the judge role for process and response verdicts.")
+    model_api_base: str | None = Field(default=None, description="The server of the models under test.")
+    llm: LLMConfig = Field(default_factory=LLMConfig, description="The simulators' and the judge's models.")
+    limit: int | None = Field(default=None, ge=1, description="Evaluate the first N cases only.")
+    answers: str | None = Field(default=None, description="BFCL: score this result file; no model is asked.")
+
+    def model_llm(self, model: str) -> LLMConfig:
+        """The settings of one model under test: the simulators' cache and limits, its own model and
+        server, and no repair (what the model writes is what is scored)."""
+        return self.llm.model_copy(
+            update={"model": model, "role_models": {}, "api_base": self.model_api_base, "repair_attempts": 0}
+        )
+
+
+def source_kind(config: EvaluateConfig) -> Literal["run", "toolalpaca", "bfcl"]:
+    """What SOURCE is: as `--format` says, else a folder of BFCL files, a file (ToolAlpaca's), or a run."""
+    if config.source_format != "auto":
+        return config.source_format
+    path = Path(config.source).expanduser()
+    if path.is_dir() and any(path.glob("BFCL_v4_*.json")):
+        return "bfcl"
+    if path.is_file():
+        return "toolalpaca"
+    return "run"
+
+
+def load_cases(config: EvaluateConfig) -> tuple[EvalSet, str]:
+    """The eval set of a run's eval split or a ToolAlpaca file (limited to `limit` cases), and a
+    description of where it came from."""
+    if source_kind(config) == "toolalpaca":
+        path = Path(config.source).expanduser()
+        if not path.is_file():
+            raise InputError(f"--eval {config.source}: no such file")
+        evalset, where = read_toolalpaca(path), str(path.resolve())
+    else:
+        store, run_id = resolve_run(config.source, config.out_dir)
+        split = run_split(store, run_id, config.split)
+        source = ExportSource(store, run_id, split)
+        evalset = cases_of_dialogs(source.dialogs("eval"), source.tools)
+        where = f"run {run_id} in {store.out}, eval split ({len(split.eval_tools)} held-out tools)"
+        if not evalset.cases and not evalset.rejected:
+            raise InputError(
+                f"the eval split of run {run_id} holds no accepted dialogue ({len(split.eval_tools)} of "
+                f"{len(split.eval_tools) + len(split.train_tools)} tools held out): raise --eval-fraction "
+                "or choose another --split-seed"
+            )
+    if config.limit is not None:
+        evalset = evalset.model_copy(update={"cases": evalset.cases[: config.limit]})
+    if not evalset.cases:
+        reasons = "; ".join(f"{r.case_id}: {r.reason}" for r in evalset.rejected[:3])
+        raise InputError(f"--eval {config.source}: no case can be evaluated ({reasons})")
+    return evalset, where
+
+
+def cases_sha256(cases: list[EvalCase], tools: dict[str, Tool]) -> str:
+    """The hash of what is evaluated: the cases and the tools they offer, as JSON."""
+    digest = hashlib.sha256()
+    for case in cases:
+        digest.update(case.model_dump_json().encode())
+    for tool_id in sorted(tools):
+        digest.update(tools[tool_id].openapi.encode())
+    return digest.hexdigest()
+
+
+def new_eval_id(sha: str, config: EvaluateConfig) -> str:
+    """`eval-<UTC time>-<8 hex>`: the hex from the cases, models and settings (the same for a repeat)."""
+    about = json.dumps([sha, config.models, config.play.model_dump(), config.judge], sort_keys=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    return f"eval-{stamp}-{hashlib.sha256(about.encode()).hexdigest()[:8]}"
+
+
+def evaluation_folder(config: EvaluateConfig, eval_id: str) -> Path:
+    if "://" in config.out_dir:
+        raise InputError(f"--out-dir {config.out_dir}: evaluations are written to a local folder")
+    return Path(config.out_dir).expanduser().resolve() / EVALUATIONS / eval_id
+
+
+def write_manifest(folder: Path, manifest: EvaluationManifest) -> None:
+    with atomic_file(folder / "evaluation.json") as handle:
+        handle.write(manifest.model_dump_json(indent=2).encode())
+
+
+def write_parquet(folder: Path, name: str, model: type[BaseModel], rows: list[Any]) -> None:
+    import pyarrow.parquet as pq
+
+    with atomic_file(folder / name) as handle:
+        pq.write_table(to_table(model, rows), handle)
+
+
+def report_markdown(manifest: EvaluationManifest, results: list[EvalResult]) -> str:
+    """The evaluation's report: what was evaluated, the table, what the columns mean, the worst cases."""
+    lines = [
+        f"# Evaluation {manifest.eval_id}",
+        "",
+        f"- source: {manifest.source} ({manifest.source_kind}; sha256 {manifest.source_sha256[:16]}…)",
+        f"- cases: {manifest.cases}; left out: {len(manifest.rejected_cases)}",
+        f"- prompt format: {manifest.prompt_format}; simulators: `{manifest.llm.get('model')}`; "
+        f"judge: `{manifest.settings.get('judge_model') or 'off'}`",
+        "",
+        scores_table(manifest.scores),
+        "",
+        "## Columns",
+        "",
+        *(f"- **{name}**: {meaning}" for name, meaning in COLUMNS.items()),
+    ]
+    if manifest.rejected_cases:
+        lines += ["", "## Cases left out", ""]
+        lines += [f"- `{r.case_id}`: {r.reason}" for r in manifest.rejected_cases]
+    failed = [r for r in results if r.errors][:20]
+    if failed:
+        lines += ["", "## Errors found (first 20)", ""]
+        for result in failed:
+            kinds = "; ".join(f"{e.kind}: {e.detail}" for e in result.errors)
+            lines.append(f"- `{result.model}` on `{result.case_id}`: {kinds}")
+    return "\n".join(lines) + "\n"
+
+
+@task(name="evaluate-case", persist_result=False)
+def evaluate_case_task(
+    model: str, case: EvalCase, tools: list[Tool], config: EvaluateConfig, eval_id: str
+) -> EvalResult:
+    """Prefect task: one model on one case."""
+    model_gateway = gateway_for(config.model_llm(model), f"{eval_id}/{model}")
+    simulators = gateway_for(config.llm, f"{eval_id}/simulators")
+    return evaluate_case(model, case, tools, model_gateway, simulators, config.play, judge=config.judge)
+
+
+@flow(name="toolforge-evaluate", log_prints=False, persist_result=False)
+def evaluate_flow(config: EvaluateConfig, eval_id: str | None = None) -> str:
+    """Evaluate `config.models` on the cases of `config.source`; the evaluation's folder."""
+    config = config.model_copy(update={"llm": llm_with_secret_key(config.llm)})
+    evalset, where = load_cases(config)
+    sha = cases_sha256(evalset.cases, evalset.tools)
+    eval_id = eval_id or new_eval_id(sha, config)
+    folder = evaluation_folder(config, eval_id)
+    manifest = EvaluationManifest(
+        eval_id=eval_id,
+        status="running",
+        created=datetime.now(UTC),
+        models=config.models,
+        prompt_format=config.play.prompt_format,
+        source=where,
+        source_kind="toolalpaca" if source_kind(config) == "toolalpaca" else "run",
+        source_sha256=sha,
+        cases=len(evalset.cases),
+        rejected_cases=evalset.rejected,
+        settings={
+            **config.model_dump(mode="json", include={"play", "judge", "limit", "model_api_base"}),
+            "split": config.split.model_dump(mode="json") if source_kind(config) == "run" else None,
+            "judge_model": config.llm.model_for("judge") if config.judge else None,
+            "seed": config.llm.seed,
+        },
+        llm=config.llm.public_dump(),
+        prompts=prompt_versions(),
+    )
+    write_manifest(folder, manifest)
+    try:
+        futures = [
+            evaluate_case_task.submit(model, case, [evalset.tools[i] for i in case.tool_ids], config, eval_id)
+            for model in config.models
+            for case in evalset.cases
+        ]
+        results = [future.result() for future in futures]
+        scores = scores_by_model(config.models, results)
+        write_parquet(folder, "results.parquet", EvalResult, results)
+        write_parquet(folder, "scores.parquet", ModelScores, scores)
+        manifest = manifest.model_copy(
+            update={"scores": scores, "status": "completed", "finished": datetime.now(UTC)}
+        )
+        report = report_markdown(manifest, results)
+        with atomic_file(folder / "report.md") as handle:
+            handle.write(report.encode())
+        write_manifest(folder, manifest)
+    except BaseException as exc:
+        write_manifest(folder, manifest.model_copy(update={"status": "failed", "error": str(exc)[:1000]}))
+        raise
+    finally:
+        for model in config.models:
+            close_gateway(f"{eval_id}/{model}")
+        close_gateway(f"{eval_id}/simulators")
+    if FlowRunContext.get() is not None:
+        create_markdown_artifact(report, key="evaluation-scores", description=f"Evaluation {eval_id}")
+    return str(folder)
+
+
+def check_evaluation_models(config: EvaluateConfig) -> None:
+    """ModelUnavailable for a model under test, simulator or judge that cannot serve (credentials,
+    an unknown model, a server nothing answers on), before anything runs."""
+    roles = ["user", "executor", *(["judge"] if config.judge else [])]
+    check_models(gateway_for(config.llm, "evaluate-check"), roles)
+    for model in config.models:
+        check_models(gateway_for(config.model_llm(model), f"evaluate-check/{model}"), ["assistant"])
+
+
+def run(config: EvaluateConfig) -> str:
+    """Check the models, then run the flow (Prefect's server starting meanwhile); the folder."""
+    config = config.model_copy(update={"llm": llm_with_secret_key(config.llm)})
+    with prefect_api_for() as api_ready:
+        load_cases(config)  # bad input fails here, in seconds, before any model is asked
+        check_evaluation_models(config)
+        api_ready()
+        concurrency = max(1, config.llm.concurrency)
+        runner = ThreadPoolTaskRunner(max_workers=concurrency)
+        return evaluate_flow.with_options(task_runner=runner)(config)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m flows.evaluate",
+        description="Evaluate models on tools they have not seen: ToolAlpaca's procedure, response and "
+        "overall accuracy, its six error kinds, and BFCL's call accuracy, the models side by side. "
+        "Prints the table, then the evaluation's folder as the last line.",
+    )
+    p.add_argument("--model", dest="models", action="append", default=[], metavar="MODEL",
+                   help="a model under test: a litellm model, local/smollm2 or local/FILE.gguf, or "
+                   "hf/FOLDER (a Hugging Face model folder); repeat to compare")  # fmt: skip
+    p.add_argument("--eval", dest="source", required=True, metavar="SOURCE",
+                   help="a run id, latest or run folder (its eval split); a ToolAlpaca evaluation file; "
+                   "a BFCL folder (bfcl export)")  # fmt: skip
+    p.add_argument("--format", dest="source_format", choices=get_args(SourceFormat), default="auto",
+                   help="what SOURCE is (default: found out)")  # fmt: skip
+    p.add_argument("--out-dir", default="out", metavar="DIR", help="run store (default ./out)")
+    p.add_argument("--api-base", metavar="URL", help="the OpenAI-compatible server of the models under test")
+    p.add_argument("--prompt-format", choices=["react", "native"], default="react",
+                   help="react: ReAct text, as trained (default); native: tool calls")  # fmt: skip
+    p.add_argument("--max-steps", type=int, default=PlaySettings().max_steps, help="actions per request")
+    p.add_argument("--simulator-model", default=EMBEDDED_MODEL, metavar="MODEL",
+                   help=f"the simulated user and tool executor (default {EMBEDDED_MODEL})")  # fmt: skip
+    p.add_argument("--simulator-api-base", metavar="URL", help="the simulators' OpenAI-compatible server")
+    p.add_argument("--judge-model", metavar="MODEL", help="the judge (default: the simulator model)")
+    p.add_argument("--no-judge", action="store_true", help="rules only: no process/response verdicts")
+    p.add_argument("--limit", type=int, metavar="N", help="evaluate the first N cases only")
+    p.add_argument("--answers", metavar="FILE", help="BFCL: score this result file instead of asking a model")
+    defaults = ExportSettings()
+    p.add_argument("--eval-fraction", type=float, default=defaults.eval_fraction,
+                   help=f"a run's share of held-out tools (default {defaults.eval_fraction})")  # fmt: skip
+    p.add_argument("--split-seed", type=int, default=defaults.split_seed, help="a run's split seed")
+    p.add_argument(
+        "--split-by", choices=get_args(SplitUnit), default=defaults.split_by, help="tool or category"
+    )
+    p.add_argument("--concurrency", type=int, default=4, help="cases in flight (default 4)")
+    p.add_argument("--cache-dir", default=None, metavar="DIR", help="LLM cache (default as the corpus's)")
+    p.add_argument("--seed", type=int, default=0, help="sampling seed of every model")
+    p.add_argument("--temperature", type=float, default=0.0, help="of every model (default 0: greedy)")
+    return p
+
+
+def config_from(args: argparse.Namespace) -> EvaluateConfig:
+    """The settings the command line gives (ValidationError for a bad value)."""
+    llm = LLMConfig(
+        model=args.simulator_model,
+        role_models={"judge": args.judge_model} if args.judge_model else {},
+        api_base=args.simulator_api_base,
+        concurrency=args.concurrency,
+        cache_dir=args.cache_dir or default_cache_dir(),
+        seed=args.seed,
+        temperature=args.temperature,
+    )
+    return EvaluateConfig(
+        models=list(dict.fromkeys(args.models)) or ["answers"],
+        source=args.source,
+        source_format=args.source_format,
+        out_dir=args.out_dir,
+        split=ExportSettings(
+            eval_fraction=args.eval_fraction, split_seed=args.split_seed, split_by=args.split_by
+        ),
+        play=PlaySettings(prompt_format=args.prompt_format, max_steps=args.max_steps),
+        judge=not args.no_judge,
+        model_api_base=args.api_base,
+        llm=llm,
+        limit=args.limit,
+        answers=args.answers,
+    )
+
+
+def print_scores(folder: str) -> None:
+    manifest = EvaluationManifest.model_validate_json((Path(folder) / "evaluation.json").read_text())
+    print(scores_table(manifest.scores), file=sys.stderr)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The command line: the table on stderr and the evaluation's folder on stdout, status 0; else one
+    `error:` line on stderr and 2 (bad input, a model that cannot serve)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not args.models and not args.answers:
+        parser.error("give --model (or, for a BFCL folder, --answers FILE)")
+    try:
+        config = config_from(args)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        where = ".".join(str(part) for part in error["loc"])
+        print(f"error: {where}: {error['msg']}", file=sys.stderr)
+        return EXIT_INPUT
+    try:
+        if source_kind(config) == "bfcl":
+            from flows.evaluate_bfcl import run_bfcl
+
+            folder = run_bfcl(config)
+        else:
+            folder = run(config)
+            print_scores(folder)
+    except (InputError, ModelUnavailable) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_INPUT
+    print(folder, flush=True)
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())
