@@ -189,7 +189,7 @@ def report_markdown(manifest: EvaluationManifest, results: list[EvalResult]) -> 
     return "\n".join(lines) + "\n"
 
 
-@task(name="evaluate-case", persist_result=False)
+@task(name="evaluate-case", task_run_name="evaluate-{case.case_id}", persist_result=False)
 def evaluate_case_task(
     model: str, case: EvalCase, tools: list[Tool], config: EvaluateConfig, eval_id: str
 ) -> EvalResult:

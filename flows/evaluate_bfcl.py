@@ -104,6 +104,7 @@ def answer_question(gateway: LLMGateway, question: BfclQuestion, native: bool, m
             template=REACT_TEMPLATE,
             max_tokens=max_tokens,
             stop=STOP,
+            cut_ok=True,
         )
         return react_calls(answer.content)
     except (StructuredOutputError, LLMCallError):

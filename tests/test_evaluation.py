@@ -39,7 +39,7 @@ def model_answers(scripted_llm: ScriptedLLM, *answers: str, judge: dict[str, str
     model was given."""
     queue, prompts = list(answers), []
 
-    def script(request: dict[str, Any]) -> str:
+    def script(request: dict[str, Any]) -> str | tuple[str, str]:
         text = "\n".join(str(m["content"]) for m in request["messages"])
         if REACT_MARK in text:
             prompts.append(text)
@@ -128,6 +128,14 @@ def test_an_action_input_that_is_not_json_is_a_parse_error(scripted_llm, llm_con
     model_answers(scripted_llm, "Thought: go\nAction: searchAtlas\nAction Input: Lisbon please\n")
     result = evaluate(tool, llm_config)
     assert result.ending == "parse_error" and "not a JSON object" in result.ending_detail
+
+
+def test_a_step_cut_at_the_token_limit_is_read_as_far_as_it_goes(scripted_llm, llm_config, tool):
+    model_answers(
+        scripted_llm, (step("searchAtlas", query="Lisbon") + "Thought: and then", "length"), final()
+    )
+    result = evaluate(tool, llm_config)
+    assert result.errors == [] and result.model_calls == 2  # not asked again
 
 
 def test_wrong_action(scripted_llm, llm_config, tool):

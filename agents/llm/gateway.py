@@ -240,12 +240,15 @@ class LLMGateway:
         tally: Tally | None = None,
         tools: dict[str, Any] | None = None,
         stop: list[str] | None = None,
+        cut_ok: bool = False,
     ) -> Answer:
         """One completion, from the cache when an identical request was answered before.
 
         With `tools` (litellm's `tools`, `tool_choice`, `parallel_tool_calls`), the answer's content
         is a `ToolAnswer` as JSON text: the message's text and its tool calls. With `stop`, the text
-        ends before the first of these strings (a ReAct step before its `Observation:`).
+        ends before the first of these strings (a ReAct step before its `Observation:`). With `cut_ok`,
+        an answer cut at the token limit is returned (and cached) as it is, not asked again: what an
+        evaluation scores is what the model wrote.
         """
         model = self.config.model_for(role)
         params: dict[str, Any] = {
@@ -264,6 +267,8 @@ class LLMGateway:
             "schema_name": schema_name,
             "template": template,
         }
+        if cut_ok:
+            request["cut_ok"] = True
         key = cache_key(request if tools is None else {**request, "tools": tools})
 
         # litellm looks for MCP tools among any `tools` through its proxy's modules, which need the `mcp`
@@ -272,7 +277,7 @@ class LLMGateway:
 
         def call() -> tuple[str, dict[str, int]]:
             return self._call_with_retries(
-                stage, role, model, messages, {**params, **native}, schema, schema_name
+                stage, role, model, messages, {**params, **native}, schema, schema_name, cut_ok
             )
 
         if self.cache is None:
@@ -331,12 +336,13 @@ class LLMGateway:
         params: dict[str, Any],
         schema: dict[str, Any] | None,
         schema_name: str,
+        cut_ok: bool = False,
     ) -> tuple[str, dict[str, int]]:
         """One model call, retried on transient errors, recorded in the ledger: (content, usage).
 
-        An answer cut at the token limit (`finish_reason` "length") or empty is asked again, with
-        another sampling seed, up to `INCOMPLETE_RETRIES` times, and never returned: the cache must
-        not keep it. ModelUnavailable, at once, when the model's circuit breaker has tripped
+        An answer cut at the token limit (`finish_reason` "length"; unless `cut_ok`) or empty is asked
+        again, with another sampling seed, up to `INCOMPLETE_RETRIES` times, and never returned: the
+        cache must not keep it. ModelUnavailable, at once, when the model's circuit breaker has tripped
         (`agents.llm.health`).
         """
         attempts, attempt, incomplete = self.config.max_attempts, 0, 0
@@ -391,7 +397,7 @@ class LLMGateway:
             ledger = current_ledger(self.ledger)
             ledger.record_call(stage, role, model, **tokens, cost_usd=call_cost(response, model))
             cut = getattr(choice, "finish_reason", None) == "length"
-            if not cut and content.strip():
+            if content.strip() and (cut_ok or not cut):
                 self.health.succeeded(model)
                 return content, tokens
             incomplete += 1

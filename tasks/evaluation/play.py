@@ -109,9 +109,10 @@ def next_step(
             max_tokens=settings.step_tokens,
             stop=STOP,
             tally=tally,
+            cut_ok=True,  # a step cut at the token limit is read as far as it goes
         )
     except LLMCallError as exc:
-        if str(exc).startswith("IncompleteAnswer"):  # empty, or cut at the token limit: no step
+        if str(exc).startswith("IncompleteAnswer"):  # empty every time: no step
             raise UnparsedStep(str(exc)) from None
         raise
     return read_step(answer.content)
