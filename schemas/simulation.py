@@ -81,13 +81,17 @@ class PlannedCall(BaseModel):
     arguments: dict[str, Any] = Field(default_factory=dict)
 
 
+THOUGHT_LIMIT = 600
+"""The most characters of a step's thought."""
+
+
 class AssistantTurn(BaseModel):
     """One ReAct step of the assistant: a thought, then an action with its input, several calls at
     once (`PARALLEL`, with `calls`), or the final answer."""
 
     thought: str = Field(
         default="",
-        max_length=600,
+        max_length=THOUGHT_LIMIT,
         description="Its reasoning: the structured decoding schema asks for one; a native call may lack it.",
     )
     action: str = Field(

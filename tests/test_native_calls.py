@@ -11,8 +11,9 @@ from typing import Any
 import pandas as pd
 import pytest
 
+from agents.assistant.native import fitting_thought, read_turn
 from agents.llm.config import LLMConfig
-from agents.llm.gateway import LLMGateway
+from agents.llm.gateway import LLMGateway, NativeCall, ToolAnswer
 from bench import responders
 from bench.fake_llm_server import FakeLLMServer
 from flows import corpus
@@ -57,7 +58,8 @@ def test_native_calls_make_an_accepted_dialogue_of_every_type(server, tmp_path, 
 
 class Decisions:
     """The same decisions for both ways of calling: a question, two calls at once, a final answer;
-    the rest (the user, the executor) answered by the canned responders."""
+    the rest (the user, the executor) answered by the canned responders. A native model's thought is
+    its text beside its calls, and its separate reasoning (`reasoning_content`) beside its answer."""
 
     def __init__(self) -> None:
         self.thoughts = ["Which cities?", "Both at once."]
@@ -89,7 +91,7 @@ class Decisions:
                     call("x3", "searchAtlas", {"query": "Porto", "limit": 2}),
                 ],
             },
-            {"content": "Lisbon has 3 records, Porto 2."},
+            {"content": "Lisbon has 3 records, Porto 2.", "reasoning_content": "Done."},
         ]
         self.native_requests: list[dict[str, Any]] = []
 
@@ -116,12 +118,9 @@ def test_native_and_structured_calls_make_the_same_record_for_the_same_decisions
             dialogs[calls] = checked(simulate(tool, instruction("parallel"), gateway, settings))
     structured, native = dialogs["structured"], dialogs["native"]
     assert structured.status == native.status == "accepted"
-    # a native final answer has no thought beside it; the rest of the record is the same
-    last = native.messages[-1]
-    assert last.thought == "" and structured.messages[-1].thought == "Done."
-    same = structured.model_copy(update={"messages": [*structured.messages[:-1], last]})
+    assert native.messages[-1].thought == "Done."  # read through litellm's `reasoning_content`
     ignored = {"llm_calls", "prompt_tokens", "completion_tokens"}
-    assert same.model_dump(exclude=ignored) == native.model_dump(exclude=ignored)
+    assert structured.model_dump(exclude=ignored) == native.model_dump(exclude=ignored)
     assert [len(m.tool_calls) for m in native.messages if m.role == "assistant"] == [0, 2, 0]
     # what the model was offered: getDetails beside the API's functions; a call required before the
     # parallel message, several calls at once only there; the final answer open after it
@@ -175,3 +174,16 @@ def test_a_native_run_through_the_flow_files_every_type(server, tmp_path):
     dialogs = pd.read_parquet(run_dir / "dialogs")
     assert sorted(dialogs["dialog_type"]) == sorted(KINDS)
     assert pd.read_parquet(run_dir / "rejected_dialogs").empty
+
+
+def test_a_reasoning_models_thought_is_its_conclusion_never_a_cut_sentence():
+    conclusion = "So searchAtlas answers it."
+    assert fitting_thought("  Short.  ") == "Short."
+    assert fitting_thought("x" * 2000 + "\n\n" + conclusion) == conclusion
+    assert fitting_thought("x" * 2000) == ""
+    turn = read_turn(ToolAnswer(content="Lisbon has 3.", reasoning="y" * 5000 + "\n\n" + conclusion))
+    assert (turn.thought, turn.final_answer) == (conclusion, "Lisbon has 3.")
+    spoken = read_turn(
+        ToolAnswer(content="Looking it up.", tool_calls=[NativeCall(name="f", arguments="{}")])
+    )
+    assert spoken.thought == "Looking it up."

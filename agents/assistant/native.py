@@ -19,7 +19,7 @@ from agents.assistant.moves import Moves, check_turn, moves_for
 from agents.llm.gateway import LLMGateway, Tally, ToolAnswer
 from agents.llm.prompts import PromptTemplate, load_prompt
 from schemas.dialog import DialogType, Message
-from schemas.simulation import ASK_USER, FINISH, PARALLEL, AssistantTurn, PlannedCall
+from schemas.simulation import ASK_USER, FINISH, PARALLEL, THOUGHT_LIMIT, AssistantTurn, PlannedCall
 
 PROMPTS = Path(__file__).parent / "prompts"
 ASK_TOOL: dict[str, Any] = {
@@ -74,11 +74,23 @@ def chat_messages(messages: list[Message]) -> list[dict[str, Any]]:
     return chat
 
 
+def fitting_thought(reasoning: str) -> str:
+    """A model's separate reasoning as a step's thought: whole when it fits the thought's bound, else
+    its last paragraph (where a reasoning model concludes), else none: it is never cut mid-sentence."""
+    reasoning = reasoning.strip()
+    last = reasoning.rsplit("\n\n", 1)[-1].strip()
+    return next((text for text in (reasoning, last) if len(text) <= THOUGHT_LIMIT), "")
+
+
 def read_turn(answer: ToolAnswer) -> AssistantTurn:
     """The model's answer as an assistant step: no call is the final answer, one call an action,
-    several a parallel step; a question is a `getDetails` call on its own (ValueError otherwise)."""
+    several a parallel step; a question is a `getDetails` call on its own (ValueError otherwise).
+
+    The thought is the model's separate reasoning where it gives one; beside calls, its text is the
+    thought too (what a model says while calling), the reasoning when it wrote none."""
+    reasoning = fitting_thought(answer.reasoning)
     if not answer.tool_calls:
-        return AssistantTurn(action=FINISH, final_answer=answer.content.strip())
+        return AssistantTurn(thought=reasoning, action=FINISH, final_answer=answer.content.strip())
     planned = []
     for call in answer.tool_calls:
         try:
@@ -88,7 +100,7 @@ def read_turn(answer: ToolAnswer) -> AssistantTurn:
         if not isinstance(arguments, dict):
             raise ValueError(f"the arguments of {call.name} are not a JSON object")
         planned.append(PlannedCall(function=call.name, arguments=arguments))
-    thought = answer.content.strip()
+    thought = answer.content.strip() or reasoning
     if len(planned) == 1:
         return AssistantTurn(thought=thought, action=planned[0].function, action_input=planned[0].arguments)
     if any(call.function == ASK_USER for call in planned):

@@ -49,10 +49,12 @@ class NativeCall(BaseModel):
 
 
 class ToolAnswer(BaseModel):
-    """A model's answer to a request with tools: its text and its tool calls."""
+    """A model's answer to a request with tools: its text, its tool calls, and its reasoning where the
+    model gives one apart (litellm's `reasoning_content`: o-series, DeepSeek-R1, Qwen3 on vLLM...)."""
 
     content: str = ""
     tool_calls: list[NativeCall] = Field(default_factory=list)
+    reasoning: str = ""
 
     @classmethod
     def of(cls, message: Any) -> ToolAnswer:
@@ -63,7 +65,12 @@ class ToolAnswer(BaseModel):
             )
             for call in getattr(message, "tool_calls", None) or []
         ]
-        return cls(content=message.content or "", tool_calls=calls)
+        reasoning = getattr(message, "reasoning_content", None)
+        return cls(
+            content=message.content or "",
+            tool_calls=calls,
+            reasoning=reasoning if isinstance(reasoning, str) else "",
+        )
 
 
 @dataclass(frozen=True)
