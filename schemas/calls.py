@@ -1,10 +1,10 @@
 """Checks of a function call and of an API's answer against a tool's spec, with no LLM.
 
 `check_call` vets a call's arguments (an unknown function, a missing or unknown parameter, a wrong
-type or a value outside its enum is a `CallError` whose message is the API's error observation) and
-builds the HTTP request; `check_response` vets an answer (a documented status, a body that conforms
-to that status's response schema). The simulated executor uses both; so can any later check of a
-finished dialogue.
+type, a value outside its enum or its range or not of its format is a `CallError` whose message is
+the API's error observation) and builds the HTTP request; `check_response` vets an answer (a
+documented status, a body that conforms to that status's response schema). The simulated executor
+uses both; so can any later check of a finished dialogue.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import re
 from typing import Any
 from urllib.parse import quote, urlencode
 
+from jsonschema import FormatChecker
 from openapi_schema_validator import OAS30Validator
 from pydantic import BaseModel, Field
 
@@ -28,6 +29,7 @@ from schemas.spec import (
     operations,
     resolve,
     responses,
+    schema_bound,
     success_status,
 )
 
@@ -152,6 +154,8 @@ def _coerce(value: Any, schema: dict[str, Any], where: str) -> Any:
     if "enum" in schema and value not in schema["enum"]:
         allowed = ", ".join(_show(v) for v in schema["enum"])
         raise CallError(f"parameter {where!r} must be one of {allowed}, not {_show(value)}")
+    _check_range(value, schema, where)
+    _check_format(value, schema, where)
     if kind == "array" and isinstance(value, list):
         items = schema.get("items", {})
         value = [_coerce(item, items, f"{where}[{i}]") for i, item in enumerate(value)]
@@ -167,6 +171,28 @@ def _coerce(value: Any, schema: dict[str, Any], where: str) -> Any:
 
 
 _MISMATCH = object()
+_FORMATS = FormatChecker()
+
+
+def _check_range(value: Any, schema: dict[str, Any], where: str) -> None:
+    """CallError when a number lies outside the schema's `minimum`/`maximum` (exclusive ones too)."""
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return
+    low, high = schema_bound(schema, "min"), schema_bound(schema, "max")
+    if low is not None and (value < low[0] or (low[1] and value == low[0])):
+        relation = "greater than" if low[1] else "at least"
+        raise CallError(f"parameter {where!r} must be {relation} {_show(low[0])}, not {_show(value)}")
+    if high is not None and (value > high[0] or (high[1] and value == high[0])):
+        relation = "less than" if high[1] else "at most"
+        raise CallError(f"parameter {where!r} must be {relation} {_show(high[0])}, not {_show(value)}")
+
+
+def _check_format(value: Any, schema: dict[str, Any], where: str) -> None:
+    """CallError when a string lacks the schema's `format` (one that jsonschema's FormatChecker knows:
+    date, date-time, email, uri, uuid...; others, like OpenAPI's `byte` or `password`, pass)."""
+    fmt = schema.get("format")
+    if isinstance(value, str) and isinstance(fmt, str) and not _FORMATS.conforms(value, fmt):
+        raise CallError(f"parameter {where!r} must be a {fmt}, not {_show(value)}")
 
 
 def _article(kind: Any) -> str:

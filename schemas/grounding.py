@@ -1,7 +1,8 @@
 """Grounding: where a call's argument values come from (ToolAlpaca's "illusory input").
 
 A value is grounded when the dialogue gave it before the call: a user message (a request, a reply
-to a clarifying question), an earlier tool result, or the function's own default or enum; or when it
+to a clarifying question), an earlier tool result, or the function's own default or enum (a value
+inside an object or an array is held to its own property's or items' too, `leaves`); or when it
 is a normalisation of one of those (case, spacing and punctuation; a number written another way,
 "1,000" for 1000; an ISO date for a date the user wrote in words or relative to today). A value that
 looks like a placeholder (`<city>`, `YOUR_KEY`) is never grounded. Small integers (0 to
@@ -78,17 +79,42 @@ def leaves(value: Any, path: str = "") -> Iterator[tuple[str, Any]]:
 
 
 def allowed_values(parameters: dict[str, Any], path: str) -> list[Any]:
-    """The default and enum values the function's schema gives the top-level parameter of `path`."""
+    """The default and enum values the function's schema gives the value at `path`: those of its
+    top-level parameter and of every schema on the way down to the leaf (an object's property, an
+    array's items), a default object's or array's own values included."""
+    allowed: list[Any] = []
+    for schema in _schemas_along(parameters, path):
+        items = schema.get("items") if isinstance(schema.get("items"), dict) else {}
+        if "default" in schema:
+            default = schema["default"]
+            allowed += (
+                [value for _, value in leaves(default)] if isinstance(default, dict | list) else [default]
+            )
+        allowed += [*(schema.get("enum") or []), *(items.get("enum") or [])]
+    return allowed
+
+
+_STEP = re.compile(r"\.([^.\[]+)|\[(\d+)\]")
+"""One step of a `leaves` path below its parameter: `.key` or `[index]`."""
+
+
+def _schemas_along(parameters: dict[str, Any], path: str) -> list[dict[str, Any]]:
+    """The schemas from the top-level parameter of `path` down to its leaf, as far as they go."""
     name = re.split(r"[.\[]", path, maxsplit=1)[0]
     schema = (parameters.get("properties") or {}).get(name)
-    if not isinstance(schema, dict):
-        return []
-    items = schema.get("items") if isinstance(schema.get("items"), dict) else {}
-    return [
-        *([schema["default"]] if "default" in schema else []),
-        *(schema.get("enum") or []),
-        *(items.get("enum") or []),
-    ]
+    found: list[dict[str, Any]] = []
+    steps = _STEP.finditer(path, len(name))
+    while isinstance(schema, dict):
+        found.append(schema)
+        step = next(steps, None)
+        if step is None:
+            break
+        if step.group(1) is None:
+            schema = schema.get("items")
+            continue
+        properties = schema.get("properties")
+        schema = properties.get(step.group(1)) if isinstance(properties, dict) else None
+    return found
 
 
 def _date_said(value: str, sources: Sources) -> bool:

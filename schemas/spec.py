@@ -158,8 +158,11 @@ def describe_schema(spec: dict[str, Any], schema: dict[str, Any], depth: int = 0
 def _parameter_line(spec: dict[str, Any], param: dict[str, Any], required: bool) -> str:
     schema = parameter_schema(spec, param)
     parts = [
-        str(schema.get("type", "string")).capitalize() + ".",
+        _type_word(spec, schema) + ".",
         str(param.get("description") or "").rstrip(".") + ".",
+    ]
+    parts += [
+        note for note in (_fields_note(spec, schema), _format_note(schema), _range_note(schema)) if note
     ]
     if "enum" in schema:
         parts.append("One of: " + ", ".join(json.dumps(v) for v in schema["enum"]) + ".")
@@ -167,6 +170,79 @@ def _parameter_line(spec: dict[str, Any], param: dict[str, Any], required: bool)
         parts.append(f"Default: {json.dumps(schema['default'])}.")
     parts.append("Required." if required else "Optional.")
     return " ".join(parts)
+
+
+def _object_part(spec: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any] | None:
+    """The object schema with properties that a parameter is, or holds as its items; else None."""
+    if schema.get("type") == "array" or "items" in schema:
+        schema = resolve(spec, schema.get("items") or {})
+    return schema if isinstance(schema.get("properties"), dict) and schema["properties"] else None
+
+
+def _type_word(spec: dict[str, Any], schema: dict[str, Any]) -> str:
+    """`String`, `Integer`, ...; an object with properties (or an array of them) with its shape:
+    `Array[Object{name: string, quantity: integer}]`."""
+    if _object_part(spec, schema) is not None:
+        shape = describe_schema(spec, schema)
+        return shape[:1].upper() + shape[1:]
+    return str(schema.get("type", "string")).capitalize()
+
+
+def _fields_note(spec: dict[str, Any], schema: dict[str, Any]) -> str | None:
+    """`Fields: name (required): what it is; unit: the unit, one of "kg", "lb".` for a parameter that
+    is an object with properties or an array of such objects."""
+    found = _object_part(spec, schema)
+    if found is None:
+        return None
+    required = set(found.get("required") or [])
+    notes = []
+    for name, sub in found["properties"].items():
+        sub = resolve(spec, sub)
+        label = f"{name} (required)" if name in required else str(name)
+        about = [str(sub.get("description") or "").rstrip(".")]
+        if "enum" in sub:
+            about.append("one of " + ", ".join(json.dumps(v) for v in sub["enum"]))
+        about = [a for a in about if a]
+        notes.append(f"{label}: {', '.join(about)}" if about else label)
+    return "Fields: " + "; ".join(notes) + "."
+
+
+def _format_note(schema: dict[str, Any]) -> str | None:
+    """`Format: date.` for a string with a format."""
+    return f"Format: {schema['format']}." if isinstance(schema.get("format"), str) else None
+
+
+def schema_bound(schema: dict[str, Any], side: str) -> tuple[Any, bool] | None:
+    """(the lower (`side` "min") or upper ("max") bound of a number schema, whether it is exclusive):
+    `minimum` with OpenAPI 3.0's boolean `exclusiveMinimum`, or JSON Schema's numeric one; None
+    without a bound."""
+    key, exclusive_key = ("minimum", "exclusiveMinimum") if side == "min" else ("maximum", "exclusiveMaximum")
+    exclusive = schema.get(exclusive_key)
+    if _is_number(exclusive):
+        return exclusive, True
+    if _is_number(schema.get(key)):
+        return schema[key], exclusive is True
+    return None
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _range_note(schema: dict[str, Any]) -> str | None:
+    """`Between 1 and 100.`, `At least 1.`, `At most 5.` (`Greater than`, `Less than` when exclusive)."""
+    low, high = schema_bound(schema, "min"), schema_bound(schema, "max")
+    if low and high and not low[1] and not high[1]:
+        return f"Between {json.dumps(low[0])} and {json.dumps(high[0])}."
+    phrases = []
+    if low:
+        phrases.append(f"{'greater than' if low[1] else 'at least'} {json.dumps(low[0])}")
+    if high:
+        phrases.append(f"{'less than' if high[1] else 'at most'} {json.dumps(high[0])}")
+    if not phrases:
+        return None
+    text = " and ".join(phrases)
+    return text[:1].upper() + text[1:] + "."
 
 
 def parameter_schema(spec: dict[str, Any], param: dict[str, Any]) -> dict[str, Any]:

@@ -59,6 +59,17 @@ _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _PART = re.compile(r"^part-(\d{5,})\.parquet$")
 
 
+def conformed(model: type[BaseModel], table: pa.Table) -> pa.Table:
+    """A part's table with `model`'s schema. A part written by an earlier version may lack columns
+    or nested fields added since: its rows are read as records (the new fields take their defaults)
+    and written back with the schema of today."""
+    schema = arrow_schema(model)
+    try:
+        return table.select(schema.names).cast(schema)
+    except (KeyError, pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+        return to_table(model, from_table(model, table))
+
+
 class RunStore:
     """The runs under one output root (a local path, `~` allowed, or an fsspec URL)."""
 
@@ -160,7 +171,7 @@ class RunStore:
                 raise FileNotFoundError(f"run {run_id} has no artifact {name!r} in {self.out}")
             return arrow_schema(model).empty_table()
         if model is not None:
-            tables = [t.select(arrow_schema(model).names).cast(arrow_schema(model)) for t in tables]
+            tables = [conformed(model, table) for table in tables]
         return pa.concat_tables(tables)
 
     def read_records(self, run_id: str, name: str, model: type[M]) -> list[M]:
@@ -170,8 +181,7 @@ class RunStore:
     def read_part(self, path: str, model: type[M]) -> list[M]:
         """One part (a path from `part_paths`) as `model` records."""
         table = pq.read_table(pa.BufferReader(self.fs.cat_file(path)))
-        schema = arrow_schema(model)
-        return from_table(model, table.select(schema.names).cast(schema))
+        return from_table(model, conformed(model, table))
 
     def iter_records(self, run_id: str, name: str, model: type[M]) -> Iterator[M]:
         """The records of an artifact, one part in memory at a time."""
@@ -210,6 +220,10 @@ class RunStore:
         self._write_atomic(posixpath.join(self._run_path(run_id), filename), data)
         digest = hashlib.sha256(data).hexdigest()
         return PartInfo(path=filename, rows=rows or 0, sha256=digest, bytes=len(data))
+
+    def read_file(self, run_id: str, filename: str) -> bytes:
+        """A file of run `run_id` (`filename` relative to its folder): a view written by `write_file`."""
+        return self.fs.cat_file(posixpath.join(self._run_path(run_id), filename))
 
     def read_manifest(self, run_id: str) -> Manifest:
         """The manifest of a run."""

@@ -14,7 +14,7 @@ from openapi_spec_validator import OpenAPIV30SpecValidator
 from openapi_spec_validator.validation.validators import SpecValidator
 
 from schemas.seed import Seed
-from schemas.tool import FieldDoc, FunctionDoc, ParameterDoc
+from schemas.tool import FieldDoc, FunctionDoc, ParameterDoc, PropertyDoc, SubFieldDoc
 
 OPENAPI_VERSION = "3.0.3"
 ERROR_SCHEMA = {
@@ -45,8 +45,49 @@ def _value_schema(kind: str, items_type: str | None) -> dict[str, Any]:
     return schema
 
 
+def _number(value: float) -> int | float:
+    """A bound as JSON writes it best: `1`, not `1.0`."""
+    return int(value) if value.is_integer() else value
+
+
+def _property_schema(prop: PropertyDoc) -> dict[str, Any]:
+    """The schema of one property of an object parameter, with its description."""
+    schema = {**_value_schema(prop.type, prop.items_type), "description": prop.description}
+    if prop.enum:
+        schema["enum"] = prop.typed_enum()
+    return schema
+
+
+def _object_schema(properties: list[PropertyDoc]) -> dict[str, Any]:
+    """An object with the documented properties; `required` lists those required (when any is)."""
+    schema: dict[str, Any] = {
+        "type": "object",
+        "properties": {p.name: _property_schema(p) for p in properties},
+    }
+    required = [p.name for p in properties if p.required]
+    if required:
+        schema["required"] = required
+    return schema
+
+
+def _shape_schema(param: ParameterDoc) -> dict[str, Any]:
+    """The parameter's type: a scalar, an array, an object (free-form without properties)."""
+    if param.type == "object" and param.properties:
+        return _object_schema(param.properties)
+    if param.type == "array" and param.items_type == "object":
+        return {"type": "array", "items": _object_schema(param.properties)}
+    return _value_schema(param.type, param.items_type)
+
+
 def _parameter_schema(param: ParameterDoc) -> dict[str, Any]:
-    schema = _value_schema(param.type, param.items_type)
+    """The schema of a parameter: its shape, then its format, range, enum and default."""
+    schema = _shape_schema(param)
+    if param.format is not None:
+        schema["format"] = param.format
+    if param.minimum is not None:
+        schema["minimum"] = _number(param.minimum)
+    if param.maximum is not None:
+        schema["maximum"] = _number(param.maximum)
     if param.enum:
         schema["enum"] = param.typed_enum()
     if param.default is not None:
@@ -54,10 +95,36 @@ def _parameter_schema(param: ParameterDoc) -> dict[str, Any]:
     return schema
 
 
-def _fields_schema(fields: list[FieldDoc]) -> dict[str, Any]:
-    properties = {
-        f.name: {**_value_schema(f.type, f.items_type), "description": f.description} for f in fields
+def _parameter_object(param: ParameterDoc) -> dict[str, Any]:
+    """A path or query parameter object; an object with properties in the query is sent as
+    `name[prop]=value` (`style: deepObject`)."""
+    found: dict[str, Any] = {
+        "name": param.name,
+        "in": param.location,
+        "required": param.required,
+        "description": param.description,
+        "schema": _parameter_schema(param),
     }
+    if param.type == "object" and param.properties:
+        found |= {"style": "deepObject", "explode": True}
+    return found
+
+
+def _field_schema(field: FieldDoc | SubFieldDoc) -> dict[str, Any]:
+    """A response field's schema, its own fields (all present in an answer) when it has them."""
+    nested = field.fields if isinstance(field, FieldDoc) else []
+    if field.type == "array" and field.items_type == "object":
+        schema = {"type": "array", "items": _fields_schema(nested)}
+    elif field.type == "object" and nested:
+        schema = _fields_schema(nested)
+    else:
+        schema = _value_schema(field.type, field.items_type)
+    return {**schema, "description": field.description}
+
+
+def _fields_schema(fields: list[FieldDoc] | list[SubFieldDoc]) -> dict[str, Any]:
+    """The object a JSON response (or a nested field of it) is: every documented field present."""
+    properties = {f.name: _field_schema(f) for f in fields}
     return {"type": "object", "properties": properties, "required": [f.name for f in fields]}
 
 
@@ -66,17 +133,7 @@ def _operation(function: FunctionDoc) -> dict[str, Any]:
         "operationId": function.name,
         "summary": function.description.split(". ")[0][:120],
         "description": function.description,
-        "parameters": [
-            {
-                "name": p.name,
-                "in": p.location,
-                "required": p.required,
-                "description": p.description,
-                "schema": _parameter_schema(p),
-            }
-            for p in function.parameters
-            if p.location != "body"
-        ],
+        "parameters": [_parameter_object(p) for p in function.parameters if p.location != "body"],
     }
     body = [p for p in function.parameters if p.location == "body"]
     if body:

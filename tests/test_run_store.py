@@ -588,3 +588,30 @@ def test_hugging_face_datasets_reads_an_artifact_of_several_parts(
     loaded = datasets.load_dataset("parquet", data_files=files, cache_dir=str(tmp_path / "hf"))["train"]
     assert sorted(loaded["instruction_id"]) == sorted(f"t-{n}" for n in range(10))
     assert loaded[0]["functions"] == ["f"]
+
+
+def test_a_part_written_before_fields_were_added_reads_with_their_defaults(store: RunStore) -> None:
+    from bench import responders
+    from schemas.tool import FunctionDoc, Tool
+
+    functions = responders.function_catalog({"messages": [{"content": "Name: Atlas"}]})["functions"]
+    tool = Tool(
+        tool_id="atlas", name="Atlas", category="Geo", description="Places", link="", auth="",
+        introduction="Atlas.", functions=[FunctionDoc.model_validate(f) for f in functions], openapi="{}",
+        nl_documentation="", routes=[], model="m",
+    )  # fmt: skip
+    row = tool.model_dump()
+    for key in ("origin", "taxonomy_path", "operators"):  # columns added since
+        del row[key]
+    for function in row["functions"]:  # nested fields added since
+        for param in function["parameters"]:
+            for key in ("minimum", "maximum", "format", "properties"):
+                del param[key]
+        for field in function["response_fields"]:
+            del field["fields"]
+    writer = store.start_run()
+    folder = Path(store.run_dir(writer.run_id)) / "tools"
+    folder.mkdir(parents=True)
+    pq.write_table(pa.Table.from_pylist([row]), folder / "part-00000.parquet")
+    assert store.read_records(writer.run_id, "tools", Tool) == [tool]
+    assert list(store.iter_records(writer.run_id, "tools", Tool)) == [tool]
