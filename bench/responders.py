@@ -420,6 +420,219 @@ def react_step(request: dict[str, Any]) -> str:
     return f'Thought: I will call {function}.\nAction: {function}\nAction Input: {{"query": "{word}"}}\n'
 
 
+# -- the API pool ---------------------------------------------------------------------------------------
+
+_POOL_WORDS = [
+    "harbor",
+    "ledger",
+    "orbit",
+    "canopy",
+    "signal",
+    "meadow",
+    "ember",
+    "quarry",
+    "lantern",
+    "vessel",
+    "summit",
+    "delta",
+    "prism",
+    "cobalt",
+    "willow",
+    "basalt",
+    "tundra",
+    "cipher",
+    "beacon",
+    "atlas",
+    "rover",
+    "falcon",
+    "granite",
+    "nectar",
+    "pillar",
+    "ripple",
+    "saffron",
+    "timber",
+    "vertex",
+    "zephyr",
+    "amber",
+    "birch",
+    "cedar",
+    "dune",
+    "fjord",
+    "glacier",
+    "hazel",
+    "iris",
+    "jade",
+    "kelp",
+    "lotus",
+    "maple",
+    "nimbus",
+    "onyx",
+    "pebble",
+    "quartz",
+    "reef",
+    "sierra",
+    "thistle",
+    "umber",
+    "violet",
+    "walnut",
+    "yarrow",
+    "zinc",
+    "alloy",
+    "bramble",
+    "crest",
+    "drift",
+    "echo",
+    "flint",
+    "grove",
+    "heron",
+    "inlet",
+    "juniper",
+    "knoll",
+    "lagoon",
+    "marsh",
+    "nook",
+    "oasis",
+    "plume",
+    "quill",
+    "rune",
+    "shoal",
+    "tarn",
+    "upland",
+    "vale",
+    "wren",
+    "yonder",
+    "zenith",
+    "anvil",
+    "bolt",
+    "cairn",
+    "dell",
+    "estuary",
+    "ferry",
+    "gale",
+    "hollow",
+    "isle",
+    "jetty",
+    "keel",
+    "ledge",
+    "mesa",
+]
+_COUNT = re.compile(r"Give exactly (\d+) new ones")
+_FUNCTION_LINE = re.compile(r"^- (\w+) \((\w+) ([^)]*)\): (.*); returns", re.MULTILINE)
+_PARAMETER = re.compile(r"(\w+) \((query|path|body) (string|integer|number|boolean|array|object)([^)]*)\)")
+
+
+def _pool_rng(request: dict[str, Any]) -> random.Random:
+    return random.Random(hashlib.sha256(_text(request).encode()).hexdigest())
+
+
+def taxonomy_growth(request: dict[str, Any]) -> dict[str, Any]:
+    """New taxonomy nodes: as many as asked, named from words drawn by the request."""
+    found = _COUNT.search(_text(request))
+    count, rng = int(found.group(1)) if found else 3, _pool_rng(request)
+    return {
+        "children": [
+            {
+                "name": f"{' '.join(rng.sample(_POOL_WORDS, 2)).title()} {i + 1}",
+                "description": "Services around "
+                + " and ".join(rng.sample(_POOL_WORDS, 2))
+                + " for daily use.",
+            }
+            for i in range(count)
+        ]
+    }
+
+
+def api_draft(request: dict[str, Any]) -> dict[str, Any]:
+    """An API with a name and description of words drawn by the request (so the dedup keeps it) and
+    the records API's two functions, named after it."""
+    rng = _pool_rng(request)
+    words = rng.sample(_POOL_WORDS, 10)
+    name = f"{words[0].title()}{words[1]} {words[2].title()}"
+    catalog = function_catalog({"messages": [{"content": f"Name: {name}"}]})
+    return {
+        "name": name,
+        "description": f"Tracks {words[3]} {words[4]} and {words[5]} {words[6]} with {words[7]}, {words[8]} "
+        f"and {words[9]} reports.",
+        "functions": catalog["functions"],
+    }
+
+
+def _functions_shown(request: dict[str, Any]) -> dict[str, list[tuple[str, str, str]]]:
+    """The functions an evolution prompt lists: name -> [(parameter, type, extras)]."""
+    shown = {}
+    for name, _method, _path, inputs in _FUNCTION_LINE.findall(_text(request)):
+        shown[name] = [(p, kind, extras) for p, _where, kind, extras in _PARAMETER.findall(inputs)]
+    return shown
+
+
+def _choice(request: dict[str, Any], field: str) -> str:
+    return _schema(request)["properties"][field]["enum"][0]
+
+
+def new_function(request: dict[str, Any]) -> dict[str, Any]:
+    tag = _pool_rng(request).randrange(10**6)
+    function = function_catalog({"messages": [{"content": "Name: Extra"}]})["functions"][0]
+    return {"function": {**function, "name": f"listExtra{tag}", "path": f"/extra{tag}"}}
+
+
+def new_parameter(request: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "function": _choice(request, "function"),
+        "parameter": {
+            "name": f"sortOrder{_pool_rng(request).randrange(100)}",
+            "location": "query",
+            "type": "string",
+            "description": "Order of the results",
+            "enum": ["asc", "desc"],
+            "default": "asc",
+        },
+    }
+
+
+def constraint(request: dict[str, Any]) -> dict[str, Any]:
+    """A constraint on the first parameter the schema offers that the prompt shows without one."""
+    offered = set(_schema(request)["properties"]["parameter"]["enum"])
+    for function, parameters in _functions_shown(request).items():
+        for name, kind, extras in parameters:
+            if name in offered and not extras:
+                if kind in {"integer", "number"}:
+                    return {"function": function, "parameter": name, "minimum": 1, "maximum": 100}
+                return {"function": function, "parameter": name, "format": "date"}
+    return {"function": _choice(request, "function"), "parameter": _choice(request, "parameter")}
+
+
+def nested_parameter(request: dict[str, Any]) -> dict[str, Any]:
+    rng = _pool_rng(request)
+    return {
+        "function": _choice(request, "function"),
+        "name": f"filter{rng.randrange(100)}",
+        "description": "Conditions the results must meet",
+        "container": rng.choice(["object", "array"]),
+        "properties": [
+            {"name": "field", "type": "string", "description": "The field to test", "required": True},
+            {"name": "value", "type": "number", "description": "The value to compare with"},
+            {"name": "tags", "type": "array", "items_type": "string", "description": "Tags to match"},
+        ],
+    }
+
+
+def new_return(request: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "function": _choice(request, "function"),
+        "response_description": "The matching items with their details",
+        "nested": {
+            "name": "items",
+            "container": _pool_rng(request).choice(["object", "array"]),
+            "description": "The items",
+            "fields": [
+                {"name": "id", "type": "string", "description": "Item id"},
+                {"name": "score", "type": "number", "description": "Relevance"},
+            ],
+        },
+        "fields": [{"name": "total", "type": "integer", "description": "Number of items"}],
+    }
+
+
 RESPONDERS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     "Introduction": introduction,
     "FunctionCatalog": function_catalog,
@@ -431,6 +644,13 @@ RESPONDERS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     "ExecutorAnswer": executor_answer,
     "JudgeVerdicts": judge_verdicts,
     "TrajectoryJudgement": trajectory_judgement,
+    "TaxonomyGrowth": taxonomy_growth,
+    "APIDraft": api_draft,
+    "NewFunction": new_function,
+    "NewParameter": new_parameter,
+    "Constraint": constraint,
+    "NestedParameter": nested_parameter,
+    "NewReturn": new_return,
 }
 
 

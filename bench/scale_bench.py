@@ -22,6 +22,7 @@ import sys
 import threading
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
@@ -91,6 +92,29 @@ class TreeSampler:
         self._thread.join(5)
 
 
+@dataclass
+class Measured:
+    """A command run to its end: its exit status, outputs, wall time and process tree's figures."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+    wall_s: float
+    sampler: TreeSampler
+
+
+def run_measured(command: list[str], env: dict[str, str]) -> Measured:
+    """Run `command` from the repository, sampling its process tree while it runs."""
+    started = time.perf_counter()
+    pipes = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, "text": True}
+    process = subprocess.Popen(command, cwd=REPO, env=env, **pipes)
+    sampler = TreeSampler(process.pid)
+    stdout, stderr = process.communicate()
+    wall = time.perf_counter() - started
+    sampler.stop()
+    return Measured(process.returncode, stdout, stderr, wall, sampler)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.scale_bench", description=__doc__.split("\n")[0])
     parser.add_argument("--seeds", type=int, default=TOOLACE_POOL, help=f"seeds ({TOOLACE_POOL})")
@@ -109,18 +133,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         env = {**os.environ, **ENV_DEFAULTS, "PREFECT_HOME": str(scratch / "prefect-home")}
         env.pop("PREFECT_API_URL", None)
         server_cpu_before = sum(psutil.Process(server.process.pid).cpu_times()[:2])
-        started = time.perf_counter()
-        pipes = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, "text": True}
-        process = subprocess.Popen(command, cwd=REPO, env=env, **pipes)
-        sampler = TreeSampler(process.pid)
-        stdout, stderr = process.communicate()
-        wall = time.perf_counter() - started
-        sampler.stop()
+        measured = run_measured(command, env)
+        wall, sampler = measured.wall_s, measured.sampler
         server_cpu = sum(psutil.Process(server.process.pid).cpu_times()[:2]) - server_cpu_before
-        if process.returncode != 0:
-            print(stderr[-3000:], file=sys.stderr)
+        if measured.returncode != 0:
+            print(measured.stderr[-3000:], file=sys.stderr)
             return 1
-        run_dir = Path(stdout.strip().splitlines()[-1])
+        run_dir = Path(measured.stdout.strip().splitlines()[-1])
         manifest = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
     (stage,) = [s for s in manifest["stages"] if s["name"] == "toolset"]
     reconciled = stage["inputs"] == stage["outputs"] + stage["rejected"] == count

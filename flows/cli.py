@@ -17,6 +17,8 @@ from flows.config import (
     VerificationSettings,
 )
 from schemas.dialog import DialogType
+from schemas.pool import OPERATORS
+from tasks.pool.plan import PoolSettings
 from tasks.simulation import SimulationSettings
 from tasks.toolset import ToolsetSettings
 
@@ -60,13 +62,25 @@ file (--log-file, default <out>/toolforge.log), never to the terminal.
 """
 
 
-def build_parser() -> argparse.ArgumentParser:
+POOL_DESCRIPTION = (
+    "ToolForge's API pool (ToolACE's self-evolution): a taxonomy of domains grown by the LLM from the "
+    "seed list's categories, APIs written for its parts and evolved by diversity operators, "
+    "deduplicated, through the toolset step. Prints the run directory last."
+)
+
+
+def build_parser(pool_only: bool = False) -> argparse.ArgumentParser:
+    """The corpus command's options; with `pool_only`, `python -m flows.pool`'s (the pool's size is
+    `--size`, and only the pool's APIs become tools)."""
     p = argparse.ArgumentParser(
-        prog="python -m flows.corpus",
-        description="ToolForge: turn a list of APIs into a tool-use corpus. Prints the run directory last.",
+        prog="python -m flows.pool" if pool_only else "python -m flows.corpus",
+        description=POOL_DESCRIPTION
+        if pool_only
+        else "ToolForge: turn a list of APIs into a tool-use corpus. Prints the run directory last.",
         epilog=FAILURES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    p.set_defaults(pool_only=pool_only)
     seeds = p.add_argument_group("seeds")
     seeds.add_argument(
         "--seeds",
@@ -188,6 +202,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=5,
         help="actions allowed per user request before the dialogue is rejected (default 5)",
     )
+    add_pool_options(p, pool_only)
     verify = p.add_argument_group("verification")
     verify.add_argument(
         "--judge",
@@ -247,6 +262,69 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def add_pool_options(p: argparse.ArgumentParser, pool_only: bool) -> None:
+    pool = p.add_argument_group("API pool (ToolACE's self-evolution)")
+    if pool_only:
+        pool.add_argument(
+            "--size", dest="evolve", type=_positive, default=5, help="APIs the pool keeps (default 5)"
+        )
+    else:
+        pool.add_argument(
+            "--evolve", type=int, default=0, metavar="N",
+            help="grow N synthesized APIs (as python -m flows.pool does) and build their tools beside "
+            "the seeds' (default 0)",
+        )  # fmt: skip
+    pool.add_argument(
+        "--domain", action="append", default=[], metavar="NAME",
+        help="a domain to grow the taxonomy from (repeat; default: the seed list's categories)",
+    )  # fmt: skip
+    pool.add_argument(
+        "--domains", type=_positive, default=30, metavar="N", help="domains at least (default 30)"
+    )
+    pool.add_argument("--coarse", type=_positive, default=4, help="coarse functions per domain (default 4)")
+    pool.add_argument(
+        "--fine", type=_positive, default=4, help="fine functions per coarse function (default 4)"
+    )
+    pool.add_argument(
+        "--operators", default=",".join(OPERATORS),
+        help=f"diversity operators to draw from (default: all of {','.join(OPERATORS)})",
+    )  # fmt: skip
+    pool.add_argument(
+        "--operators-per-api", type=int, default=2, metavar="N", help="operators applied per API (default 2)"
+    )
+    pool.add_argument(
+        "--pool-examples", type=int, default=2, metavar="N", help="earlier APIs shown to each (default 2)"
+    )
+    pool.add_argument(
+        "--pool-dedup-threshold", type=float, default=0.7, metavar="J",
+        help="APIs sharing this share of name and description words are one (default 0.7)",
+    )  # fmt: skip
+    pool.add_argument(
+        "--pool-seed", type=int, default=0, metavar="S", help="seed of the pool's plans (default 0)"
+    )
+
+
+def pool_settings(args: argparse.Namespace) -> PoolSettings:
+    operators = [o.strip() for o in args.operators.split(",") if o.strip()]
+    unknown = [o for o in operators if o not in OPERATORS]
+    if unknown:
+        raise ValueError(f"unknown operator(s) {unknown}; operators are {list(OPERATORS)}")
+    return PoolSettings(
+        size=args.evolve,
+        domains=args.domain,
+        breadth=args.domains,
+        coarse=args.coarse,
+        fine=args.fine,
+        operators=operators,  # type: ignore[arg-type]
+        operators_per_api=min(args.operators_per_api, len(operators)),
+        examples=args.pool_examples,
+        max_functions=args.max_functions,
+        dedup_threshold=args.pool_dedup_threshold,
+        seed=args.pool_seed,
+        only=args.pool_only,
+    )
+
+
 def config_from_args(args: argparse.Namespace) -> CorpusConfig:
     llm = LLMConfig(
         model=args.model,
@@ -272,7 +350,7 @@ def config_from_args(args: argparse.Namespace) -> CorpusConfig:
         sample=args.sample,
         sample_seed=args.seed,
     )
-    stages = [s.strip() for s in args.stages.split(",") if s.strip()]
+    stages = ["toolset"] if args.pool_only else [s.strip() for s in args.stages.split(",") if s.strip()]
     unknown = [s for s in stages if s not in STAGES]
     if unknown:
         raise ValueError(f"unknown stage(s) {unknown}; stages are {list(STAGES)}")
@@ -280,6 +358,7 @@ def config_from_args(args: argparse.Namespace) -> CorpusConfig:
         seeds=selection,
         llm=llm,
         toolset=ToolsetSettings(max_functions=args.max_functions),
+        pool=pool_settings(args),
         simulation=SimulationSettings(
             instructions_per_tool=args.instructions_per_tool,
             max_steps=args.max_steps,
@@ -317,10 +396,12 @@ def _dialog_mix(text: str) -> dict[str, float]:
     return mix
 
 
-def parse_command_line(argv: list[str] | None = None) -> tuple[CorpusConfig, argparse.Namespace]:
+def parse_command_line(
+    argv: list[str] | None = None, pool_only: bool = False
+) -> tuple[CorpusConfig, argparse.Namespace]:
     """The run's configuration and the options of the command line itself (`--log-file`); a usage
     error exits with status 2 and one line."""
-    parser = build_parser()
+    parser = build_parser(pool_only)
     args = parser.parse_args(argv)
     try:
         return config_from_args(args), args

@@ -8,6 +8,7 @@ from pydantic import BaseModel, Field, model_validator
 
 from agents.llm.config import LLMConfig, is_local
 from schemas.verdict import JudgeMode
+from tasks.pool.plan import PoolSettings
 from tasks.simulation import SimulationSettings
 from tasks.toolset import ToolsetSettings
 
@@ -76,6 +77,7 @@ class CorpusConfig(BaseModel):
     seeds: SeedSelection = Field(default_factory=SeedSelection)
     llm: LLMConfig = Field(default_factory=LLMConfig)
     toolset: ToolsetSettings = Field(default_factory=ToolsetSettings)
+    pool: PoolSettings = Field(default_factory=PoolSettings)
     simulation: SimulationSettings = Field(default_factory=SimulationSettings)
     stages: list[Stage] = Field(default_factory=lambda: list(STAGES))
     from_run: str | None = Field(default=None, description="Run id (or 'latest') whose outputs are reused.")
@@ -98,6 +100,8 @@ class CorpusConfig(BaseModel):
             raise ValueError(f"stages {self.stages} need a toolset: give --from-run RUN_ID (or latest)")
         if self.stages == ["toolset", "simulation"]:
             raise ValueError("the simulation needs instructions: add the instructions stage")
+        if self.pool.size and "toolset" not in self.stages:
+            raise ValueError("the API pool (--evolve) feeds the toolset: keep the toolset stage")
         if self.execution.dask_address and self.execution.task_runner != "dask":
             raise ValueError("--dask-address needs --task-runner dask")
         assistant = self.llm.model_for("assistant")

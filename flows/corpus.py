@@ -13,6 +13,7 @@ import contextlib
 import functools
 import gc
 import math
+import posixpath
 import sys
 from collections import Counter, defaultdict
 from datetime import UTC, datetime
@@ -42,12 +43,14 @@ from flows.inputs import (
     with_secret_key,
     writable_store,
 )
+from flows.pool_growth import api_text
 from flows.prefect_api import prefect_api_for
 from flows.progress import ProgressBoard
 from flows.report import RunReport, write_html_report
 from flows.scheduler import Scheduler, Stage
 from flows.terminal import PrefectRecords, TerminalLog
 from schemas.errors import InputError, RunStopped
+from schemas.pool import PoolAPI
 from schemas.seed import Seed
 from schemas.simulation import Instruction
 from schemas.tool import RejectedTool, Tool
@@ -58,6 +61,8 @@ from tasks.changes import compare_runs, previous_in_series
 from tasks.checks import check_dialogs
 from tasks.diversity import diversity_of_run
 from tasks.judge import judge_task
+from tasks.pool.report import pool_report
+from tasks.pool.synthesize import grow_nodes_task, synthesize_apis_task
 from tasks.simulation import simulate_task, write_instructions_task
 from tasks.statistics import corpus_statistics
 from tasks.toolset import build_tools_task
@@ -65,7 +70,7 @@ from tasks.toolset import build_tools_task
 EXIT_OK, EXIT_BUG, EXIT_INPUT, EXIT_STOPPED = 0, 1, 2, 3
 LARGEST_BATCH = 16
 """Seeds (or tools) per task run, at most: Prefect's cost per task run is then a few ms an item."""
-SERVED_FIRST = ["judge", "simulation", "instructions", "toolset"]
+SERVED_FIRST = ["judge", "simulation", "instructions", "toolset", "pool"]
 """Waiting model calls get a free slot in this order: a dialogue under way before a new tool."""
 
 
@@ -130,7 +135,40 @@ def steps(
     verification = [checks, judge] if run.judging else [checks]
     chosen = {"toolset": [toolset], "instructions": [instructions], "simulation": [simulation, *verification]}
     order = [name for name in ("toolset", "instructions", "simulation") if name in config.stages]
-    return [stage for name in order for stage in chosen[name]]
+    return [
+        *pool_steps(config, run, run_id, runner, llm),
+        *(stage for name in order for stage in chosen[name]),
+    ]
+
+
+def pool_steps(
+    config: CorpusConfig, run: CorpusRun, run_id: str, runner: TaskRunner[Any], llm: Any
+) -> list[Stage]:
+    """The API pool's steps, before the toolset (`--evolve N`): taxonomy (nodes grown) -> pool (APIs
+    synthesized, generation by generation; each kept API joins the toolset's queue)."""
+    if run.pool is None:
+        return []
+    at_work = IN_FLIGHT * config.llm.concurrency
+    batch = min(LARGEST_BATCH, config.llm.concurrency)
+    growth = Stage(
+        "taxonomy",
+        submit=lambda growths: runner.submit(
+            grow_nodes_task, {"growths": growths, "llm": llm, "run_id": run_id}
+        ),
+        handle=run.pool.file_growths,
+        batch_size=batch,
+        limit=at_work,
+    )
+    apis = Stage(
+        "pool",
+        submit=lambda plans: runner.submit(
+            synthesize_apis_task, {"plans": plans, "llm": llm, "run_id": run_id}
+        ),
+        handle=run.pool.file_apis,
+        batch_size=batch,
+        limit=at_work,
+    )
+    return [growth, apis]
 
 
 def size_batches(scheduler: Scheduler, tools: int, concurrency: int) -> None:
@@ -148,9 +186,14 @@ def start(run: CorpusRun, store: RunStore, scheduler: Scheduler) -> None:
         run.notes += [str(p) for p in problems]
         if problems:
             print(seed_reader.summarize_problems(problems), file=sys.stderr)
-        kept = run.start_from_seeds(seeds)
-        size_batches(scheduler, len(kept), config.llm.concurrency)
+        if config.pool.only:  # the seed list gives the pool its domains (and its dedup); no tools
+            run.seeds.add(seeds)
+            run.seeds.flush(empty=True)
+        kept = [] if config.pool.only else run.start_from_seeds(seeds)
+        size_batches(scheduler, len(kept) + config.pool.size, config.llm.concurrency)
         scheduler.by_name["toolset"].source = iter(kept)
+        if run.pool is not None:
+            run.pool.start(pool_categories(seeds), known_apis(seeds))
         return
     starts_at_simulation = "instructions" not in config.stages
     from_id = earlier_run(store, config.from_run or "latest", starts_at_simulation)
@@ -180,9 +223,16 @@ def resume(run: CorpusRun, store: RunStore, scheduler: Scheduler) -> None:
     waiting = 0
     if "toolset" in run.config.stages:
         seeds = [s for s in store.iter_records(run_id, "seeds", Seed) if s.seed_id not in done["toolset"]]
+        seeds = [] if run.config.pool.only else seeds
         run.expect("toolset", len(seeds))
         scheduler.by_name["toolset"].source = iter(seeds)
         waiting = len(seeds)
+        if run.pool is not None:
+            apis = [a for a in store.iter_records(run_id, "apis", PoolAPI) if a.api_id not in done["toolset"]]
+            run.queue("toolset", apis)
+            listed, _, _ = load_seeds(run.config)
+            run.pool.resume(store, run_id, pool_categories(listed), known_apis(listed))
+            waiting += len(apis) + run.config.pool.size
     if "instructions" in run.config.stages:
         tools = store.iter_records(run_id, "tools", Tool)
         run.queue("instructions", [t for t in tools if t.tool_id not in done["instructions"]])
@@ -190,6 +240,16 @@ def resume(run: CorpusRun, store: RunStore, scheduler: Scheduler) -> None:
     size_batches(scheduler, waiting, run.config.llm.concurrency)
     if "simulation" in run.config.stages:
         queue_simulations(run, store, run_id, done=done["simulation"])
+
+
+def pool_categories(seeds: list[Seed]) -> list[str]:
+    """The seed list's categories, in the order they first appear: the pool's first domains."""
+    return list(dict.fromkeys(seed.category for seed in seeds))
+
+
+def known_apis(seeds: list[Seed]) -> list[tuple[str, str]]:
+    """The seed list's APIs as the pool's dedup sees them: a synthesized API must not repeat one."""
+    return [(seed.seed_id, api_text(seed.name, seed.description)) for seed in seeds]
 
 
 def duplicate_seed_ids(store: RunStore, run_id: str) -> set[str]:
@@ -213,6 +273,8 @@ def finish(run: CorpusRun, store: RunStore, report: RunReport) -> None:
     """The run's summary in the UI (counts, pass rates per check, diversity figures); for a run of a
     series, what changed since its previous run."""
     run_id, series = run.writer.run_id, run.config.series
+    if run.pool is not None:
+        finish_pool(run, store)
     run.checks = check_stats(store, run_id) + ([run.dedup_stats] if run.dedup_stats else [])
     run.diversity = diversity_of_run(store, run_id)
     if series:
@@ -230,6 +292,19 @@ def finish(run: CorpusRun, store: RunStore, report: RunReport) -> None:
         run.stage_stats(), rejections, usage, tools, run.changes, dialogs_by, run.checks, run.diversity,
         run.statistics,
     )  # fmt: skip
+
+
+def finish_pool(run: CorpusRun, store: RunStore) -> None:
+    """The pool's diversity report (`pool.md` in the run folder), and a note when it kept fewer APIs
+    than asked for."""
+    assert run.pool is not None
+    run_id, size = run.writer.run_id, run.config.pool.size
+    if run.stopped is None and run.pool.kept < size:
+        run.notes.append(
+            f"pool: kept {run.pool.kept} of {size} APIs: {run.pool.next_index} were proposed, the most "
+            f"allowed ({run.config.pool.max_proposals:g} x size); the rest were rejected (see rejected_apis)"
+        )
+    run.writer.write_file("pool.md", pool_report(store, run_id).markdown().encode(), None)
 
 
 def check_stats(store: RunStore, run_id: str) -> list[CheckStats]:
@@ -362,13 +437,14 @@ def run(config: CorpusConfig, resume: str | None = None) -> str:
     return state.result()
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, pool_only: bool = False) -> int:
     """The command line: the run directory as the last line of stdout and exit status 0; else one
     `error:` line on stderr and 2 (bad input or configuration: nothing ran), 3 (the run stopped:
-    a model kept failing) or 1 (a bug: its traceback is in the log file)."""
+    a model kept failing) or 1 (a bug: its traceback is in the log file). A run with an API pool
+    prints the pool's diversity report first (`pool_only`: `python -m flows.pool`)."""
     from flows.cli import parse_command_line
 
-    config, options = parse_command_line(argv)
+    config, options = parse_command_line(argv, pool_only)
     with TerminalLog.for_config(config, options.log_file) as log:
         try:
             run_dir = run(config, resume=options.resume)
@@ -382,6 +458,9 @@ def main(argv: list[str] | None = None) -> int:
             log.record_exception(exc)
             print(f"error: {type(exc).__name__}: {exc} (traceback in {log.path})", file=sys.stderr)
             return EXIT_BUG
+    if config.pool.size:
+        report = RunStore(config.out).read_file(posixpath.basename(run_dir.rstrip("/")), "pool.md")
+        print(report.decode("utf-8"), flush=True)
     print(run_dir, flush=True)
     return EXIT_OK
 

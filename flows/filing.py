@@ -27,11 +27,13 @@ from agents.llm.gateway import LLMGateway
 from agents.llm.prompts import prompt_versions
 from agents.llm.redact import redact
 from flows.config import CorpusConfig
+from flows.pool_growth import PoolGrowth
 from flows.progress import ProgressBoard
 from flows.scheduler import Scheduler
 from schemas.dialog import Dialog
 from schemas.diversity import Diversity
 from schemas.manifest import Manifest, RunChanges, StageStats
+from schemas.pool import PoolAPI
 from schemas.rejection import Rejection
 from schemas.seed import Seed
 from schemas.simulation import Instruction
@@ -105,6 +107,10 @@ class CorpusRun:
         self.rejected_by_step: Counter[str] = Counter()
         self.per_tool: dict[str, Counter[str]] = {}
         self._manifest_at = 0.0
+        self.pool: PoolGrowth | None = None
+        if config.pool.size and "toolset" in stages:
+            board.stage("pool", "APIs")
+            self.pool = PoolGrowth(self, config.pool)
         for stage, unit in (("toolset", "tools"), ("instructions", "tools"), ("simulation", "dialogs")):
             if stage in stages:
                 board.stage(stage, unit)
@@ -189,7 +195,11 @@ class CorpusRun:
 
     # -- filing ---------------------------------------------------------------------------------------
 
-    def file_tools(self, seeds: list[Seed], future: PrefectFuture) -> None:
+    def queue_pool_api(self, api: PoolAPI) -> None:
+        """An API the pool kept, for the toolset step (after the seeds already queued)."""
+        self.queue("toolset", [api])
+
+    def file_tools(self, seeds: list[Seed | PoolAPI], future: PrefectFuture) -> None:
         batch = self._batch(future, seeds, failed_tool)
         for outcome in batch.outcomes:
             if isinstance(outcome, Tool):
@@ -341,6 +351,16 @@ class CorpusRun:
             if self.scheduler is not None:
                 self.scheduler.cancel()
 
+    def stop_if(self, batch: Batch[Any, Any]) -> None:
+        """Stop the run when a batch's model stopped."""
+        self._stop_if(batch)
+
+    def batch_of(
+        self, future: PrefectFuture, items: Sequence[T], failed: Callable[[T, str, bool], Any]
+    ) -> Batch[Any, Any]:
+        """A finished batch's outcomes (`_batch`)."""
+        return self._batch(future, items, failed)
+
     def _stop_if(self, batch: Batch[Any, Any]) -> None:
         if batch.stopped is not None:
             self.stop(batch.stopped)
@@ -368,8 +388,11 @@ class CorpusRun:
     def stage_stats(self) -> list[StageStats]:
         """Inputs, outputs, rejections, unfinished items and wall time of each stage that ran."""
         rows = {name: info.rows for name, info in self.writer.artifacts.items()}
+        apis, rejected_apis = rows.get("apis", 0), rows.get("rejected_apis", 0)
+        seeds = 0 if self.config.pool.only else rows.get("seeds", 0)
         counts = {  # inputs, outputs, rejected, finished inputs
-            "toolset": (rows.get("seeds", 0), rows.get("tools", 0), rows.get("rejected_tools", 0)),
+            "pool": (apis + rejected_apis, apis, rejected_apis),
+            "toolset": (seeds + apis, rows.get("tools", 0), rows.get("rejected_tools", 0)),
             "instructions": (
                 rows.get("tools", 0),
                 rows.get("instructions", 0),
@@ -382,6 +405,7 @@ class CorpusRun:
             ),
         }
         finished = {
+            "pool": apis + rejected_apis,
             "toolset": counts["toolset"][1] + counts["toolset"][2],
             "instructions": len(self.tools_with_instructions) + counts["instructions"][2],
             "simulation": counts["simulation"][1] + counts["simulation"][2],

@@ -216,6 +216,34 @@ class _NearIndex:
         self._lsh.insert(row, sketch, check_duplication=False)
 
 
+class NearDuplicates:
+    """Short texts kept so far, by id (names and descriptions of APIs, say): `find` names the earliest
+    kept one a new text near-duplicates (word Jaccard at `threshold`, every LSH candidate checked
+    exactly), `add` keeps one. The caller decides the order; the same order gives the same answers."""
+
+    def __init__(self, threshold: float, num_perm: int = 64) -> None:
+        self._index = _NearIndex(threshold, num_perm)
+        self._ids: list[str] = []
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    def find(self, text: str) -> tuple[str, float] | None:
+        """(id, Jaccard) of the earliest kept text `text` near-duplicates, or None."""
+        word_set = words(text)
+        if not word_set or not self._ids:
+            return None
+        found = self._index.find(word_set, self._index.sketch(word_set))
+        return None if found is None else (self._ids[found[0]], found[1])
+
+    def add(self, item_id: str, text: str) -> None:
+        """Keep a text (one with no words can match nothing and is not indexed)."""
+        word_set = words(text)
+        if word_set:
+            self._index.add(len(self._ids), word_set, self._index.sketch(word_set))
+            self._ids.append(item_id)
+
+
 # --------------------------------------------------------------------------- requests
 
 

@@ -70,9 +70,9 @@ def run_to_end(args: list[str], prefect_home: Path) -> Path:
     return Path(done.stdout.strip().splitlines()[-1])
 
 
-def kill_midway(args: list[str], out: Path, prefect_home: Path) -> Path:
+def kill_midway(args: list[str], out: Path, prefect_home: Path, artifact: str = "dialogs") -> Path:
     """Start the command, and kill its whole process group with SIGKILL once the run has written
-    parts of its dialogues; the killed run's folder."""
+    parts of `artifact` (its dialogues); the killed run's folder."""
     process = subprocess.Popen(
         args, cwd=REPO, env=environment(prefect_home), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         start_new_session=True,
@@ -80,7 +80,7 @@ def kill_midway(args: list[str], out: Path, prefect_home: Path) -> Path:
     deadline = time.monotonic() + 300
     try:
         while time.monotonic() < deadline:
-            parts = list(out.glob("runs/*/dialogs/part-*.parquet"))
+            parts = list(out.glob(f"runs/*/{artifact}/part-*.parquet"))
             if parts:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait(30)
@@ -88,7 +88,7 @@ def kill_midway(args: list[str], out: Path, prefect_home: Path) -> Path:
                 return run_dir
             assert process.poll() is None, "the run ended before it could be killed"
             time.sleep(0.05)
-        raise AssertionError("no part of dialogs was written within 300 s")
+        raise AssertionError(f"no part of {artifact} was written within 300 s")
     finally:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)

@@ -1,0 +1,162 @@
+"""The toolsmith's work for the API pool: growing the taxonomy, writing an API for a part of it
+(adaptation), and writing one change to an API (evolution). What each change is and how it is
+applied is the pool's business (`tasks/pool/operators.py`); here is only how the LLM is asked."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
+
+from agents.llm.gateway import LLMGateway
+from agents.llm.prompts import PromptTemplate, load_prompt
+from schemas.pool import APIDraft, APISketch, NodeDraft, TaxonomyGrowth
+from schemas.tool import FunctionCatalog, FunctionDoc
+
+ROLE = "toolsmith"
+STAGE = "pool"
+PROMPTS = Path(__file__).parent / "prompts"
+T = TypeVar("T", bound=BaseModel)
+
+
+def taxonomy_prompt() -> PromptTemplate:
+    return load_prompt(PROMPTS / "taxonomy.txt")
+
+
+def api_prompt() -> PromptTemplate:
+    return load_prompt(PROMPTS / "api.txt")
+
+
+def evolve_prompt() -> PromptTemplate:
+    return load_prompt(PROMPTS / "evolve.txt")
+
+
+def grow_children(
+    gateway: LLMGateway, *, task: str, where: str, count: int, existing: Sequence[str]
+) -> list[NodeDraft]:
+    """Up to `count` new nodes (speciation): names distinct from each other and from `existing`
+    (told back to the LLM until they are, else StructuredOutputError)."""
+    prompt = taxonomy_prompt()
+    taken = {name.casefold() for name in existing}
+    messages = prompt.render(
+        task=task, count=count, existing=", ".join(existing) or "(none yet)", where=where
+    )
+
+    def distinct(growth: TaxonomyGrowth) -> None:
+        if len(growth.children) > count:
+            raise ValueError(f"give {count} names, not {len(growth.children)}")
+        names = [child.name.strip().casefold() for child in growth.children]
+        repeated = sorted({n for n in names if n in taken or names.count(n) > 1})
+        if repeated:
+            raise ValueError(f"these names exist already or are repeated: {', '.join(repeated)}")
+
+    growth = gateway.structured(
+        stage=STAGE,
+        role=ROLE,
+        messages=messages,
+        output=TaxonomyGrowth,
+        template=prompt.key,
+        check=distinct,
+        max_tokens=120 + 60 * count,
+    )
+    return growth.children
+
+
+def sketch_text(sketch: APISketch) -> str:
+    return f"- {sketch.name}: {sketch.description} Functions: {', '.join(sketch.functions)}."
+
+
+def write_api(
+    gateway: LLMGateway,
+    *,
+    domain: str,
+    coarse: str,
+    needs: Sequence[tuple[str, str]],
+    examples: Sequence[APISketch],
+    max_functions: int,
+) -> APIDraft:
+    """An API for a part of the taxonomy (adaptation), written unlike the `examples` shown."""
+    prompt = api_prompt()
+    shown = (
+        "\nAPIs written before, which yours must not resemble (other names, other data, other functions):\n"
+        + "\n".join(sketch_text(example) for example in examples)
+        if examples
+        else ""
+    )
+    messages = prompt.render(
+        domain=domain,
+        coarse=coarse,
+        needs="\n".join(f"- {name}: {description}" for name, description in needs),
+        max_functions=max_functions,
+        examples=shown,
+    )
+
+    def fits(draft: APIDraft) -> None:
+        if len(draft.functions) > max_functions:
+            raise ValueError(f"give at most {max_functions} functions, not {len(draft.functions)}")
+        FunctionCatalog(functions=draft.functions)  # distinct names and routes
+
+    return gateway.structured(
+        stage=STAGE,
+        role=ROLE,
+        messages=messages,
+        output=APIDraft,
+        template=prompt.key,
+        check=fits,
+        max_tokens=2048,
+    )
+
+
+def functions_text(functions: Sequence[FunctionDoc]) -> str:
+    """An API's functions as the evolution prompt shows them: route, inputs with their types and
+    constraints, and what each returns."""
+    lines = []
+    for function in functions:
+        inputs = ", ".join(_parameter_text(p.model_dump()) for p in function.parameters) or "no inputs"
+        returns = ", ".join(f"{f.name} ({f.type})" for f in function.response_fields)
+        lines.append(f"- {function.name} ({function.method} {function.path}): {inputs}; returns {returns}")
+    return "\n".join(lines)
+
+
+def _parameter_text(param: dict[str, Any]) -> str:
+    kind = param["type"] + (f" of {param['items_type']}" if param.get("items_type") else "")
+    extras = [
+        f"one of {'/'.join(param['enum'])}" if param.get("enum") else "",
+        f"min {param['minimum']:g}" if param.get("minimum") is not None else "",
+        f"max {param['maximum']:g}" if param.get("maximum") is not None else "",
+        f"format {param['format']}" if param.get("format") else "",
+        "with " + "/".join(p["name"] for p in param["properties"]) if param.get("properties") else "",
+    ]
+    shown = "; ".join(e for e in extras if e)
+    return f"{param['name']} ({param['location']} {kind}{'; ' + shown if shown else ''})"
+
+
+def write_change(
+    gateway: LLMGateway,
+    *,
+    name: str,
+    description: str,
+    functions: Sequence[FunctionDoc],
+    instruction: str,
+    output: type[T],
+    decoding_schema: dict[str, Any],
+    check: Callable[[T], None],
+) -> T:
+    """One change to an API (evolution), as `output`; `check` refuses a change that cannot be applied
+    (its reason is told back to the LLM)."""
+    prompt = evolve_prompt()
+    messages = prompt.render(
+        name=name, description=description, functions=functions_text(functions), operator=instruction
+    )
+    return gateway.structured(
+        stage=STAGE,
+        role=ROLE,
+        messages=messages,
+        output=output,
+        template=prompt.key,
+        check=check,
+        max_tokens=1200,
+        decoding_schema=decoding_schema,
+    )
