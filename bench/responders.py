@@ -542,13 +542,28 @@ def taxonomy_growth(request: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+_EXTRA_INPUTS = (
+    {"name": "minScore", "type": "number", "description": "Lowest relevance score to return"},
+    {"name": "includeArchived", "type": "boolean", "description": "Whether archived records count"},
+    {"name": "tags", "type": "array", "items_type": "string", "description": "Tags the records carry"},
+    {"name": "options", "type": "object", "description": "Search options as key-value pairs"},
+    {"name": "language", "type": "string", "description": "Language of the titles", "default": "en"},
+)
+
+
+def _inputs(rng: random.Random) -> list[dict[str, Any]]:
+    """One or two inputs of the kinds the records API lacks, drawn by `rng` (query, optional)."""
+    return [{**extra, "location": "query"} for extra in rng.sample(_EXTRA_INPUTS, rng.randint(1, 2))]
+
+
 def api_draft(request: dict[str, Any]) -> dict[str, Any]:
     """An API with a name and description of words drawn by the request (so the dedup keeps it) and
-    the records API's two functions, named after it."""
+    the records API's two functions, named after it, the search with inputs of other types."""
     rng = _pool_rng(request)
     words = rng.sample(_POOL_WORDS, 10)
     name = f"{words[0].title()}{words[1]} {words[2].title()}"
     catalog = function_catalog({"messages": [{"content": f"Name: {name}"}]})
+    catalog["functions"][0]["parameters"] += _inputs(rng)
     return {
         "name": name,
         "description": f"Tracks {words[3]} {words[4]} and {words[5]} {words[6]} with {words[7]}, {words[8]} "
@@ -576,29 +591,32 @@ def new_function(request: dict[str, Any]) -> dict[str, Any]:
 
 
 def new_parameter(request: dict[str, Any]) -> dict[str, Any]:
+    rng = _pool_rng(request)
+    (extra,) = _inputs(random.Random(rng.random()))[:1]
     return {
         "function": _choice(request, "function"),
-        "parameter": {
-            "name": f"sortOrder{_pool_rng(request).randrange(100)}",
-            "location": "query",
-            "type": "string",
-            "description": "Order of the results",
-            "enum": ["asc", "desc"],
-            "default": "asc",
-        },
+        "parameter": {**extra, "name": f"{extra['name']}{rng.randrange(100)}"},
     }
 
 
 def constraint(request: dict[str, Any]) -> dict[str, Any]:
-    """A constraint on the first parameter the schema offers that the prompt shows without one."""
-    offered = set(_schema(request)["properties"]["parameter"]["enum"])
-    for function, parameters in _functions_shown(request).items():
-        for name, kind, extras in parameters:
-            if name in offered and not extras:
-                if kind in {"integer", "number"}:
-                    return {"function": function, "parameter": name, "minimum": 1, "maximum": 100}
-                return {"function": function, "parameter": name, "format": "date"}
-    return {"function": _choice(request, "function"), "parameter": _choice(request, "parameter")}
+    """A constraint on a parameter the schema offers that the prompt shows without one, drawn by the
+    request: a range for a number, allowed values or a format for a string."""
+    rng, offered = _pool_rng(request), set(_schema(request)["properties"]["parameter"]["enum"])
+    open_ = [
+        (function, name, kind)
+        for function, parameters in _functions_shown(request).items()
+        for name, kind, extras in parameters
+        if name in offered and not extras and kind in {"string", "integer", "number"}
+    ]
+    if not open_:
+        return {"function": _choice(request, "function"), "parameter": _choice(request, "parameter")}
+    function, name, kind = rng.choice(open_)
+    if kind in {"integer", "number"}:
+        return {"function": function, "parameter": name, "minimum": 0, "maximum": 1000}
+    if rng.random() < 0.5:
+        return {"function": function, "parameter": name, "format": rng.choice(["date", "uuid", "email"])}
+    return {"function": function, "parameter": name, "enum": ["en", "fr", "de", "standard", "express"]}
 
 
 def nested_parameter(request: dict[str, Any]) -> dict[str, Any]:

@@ -127,6 +127,7 @@ def _parameter_text(param: dict[str, Any]) -> str:
         f"min {param['minimum']:g}" if param.get("minimum") is not None else "",
         f"max {param['maximum']:g}" if param.get("maximum") is not None else "",
         f"format {param['format']}" if param.get("format") else "",
+        f"default {param['default']}" if param.get("default") is not None else "",
         "with " + "/".join(p["name"] for p in param["properties"]) if param.get("properties") else "",
     ]
     shown = "; ".join(e for e in extras if e)
