@@ -397,3 +397,23 @@ def test_a_pool_killed_midway_and_resumed_equals_an_uninterrupted_one(tmp_path: 
     assert resumed == killed
     assert rows(resumed) == rows(whole)
     assert len(pd.read_parquet(resumed / "apis")) == 24
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_evolve_grows_apis_beside_the_seed_lists_and_makes_dialogues_with_them(
+    server: FakeLLMServer, tmp_path: Path
+):
+    config = pool_config(server, tmp_path, size=2).model_copy(
+        update={"stages": ["toolset", "instructions", "simulation"]}
+    )
+    config.pool.only = False
+    config.simulation.instructions_per_tool = 2
+    run_dir = Path(corpus.run(config))
+    tools = pd.read_parquet(run_dir / "tools")
+    assert sorted(tools["origin"]) == ["list", "list", "pool", "pool"]
+    dialogs = pd.read_parquet(run_dir / "dialogs")
+    assert set(dialogs["tool_id"]) == set(tools["tool_id"])  # the pool's tools have dialogues too
+    manifest = RunStore(config.out).read_manifest(run_dir.name)
+    stages = {s.name: s for s in manifest.stages}
+    assert (stages["toolset"].inputs, stages["toolset"].outputs) == (4, 4)  # 2 seeds + 2 pool APIs
+    assert "| APIs | 2 | 2 |" in (run_dir / "pool.md").read_text(encoding="utf-8")
