@@ -10,7 +10,8 @@ subtree of the taxonomy and evolved by diversity operators), `RejectedAPI` (a ro
 
 from __future__ import annotations
 
-from typing import Literal
+import re
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, field_validator
 
@@ -34,6 +35,8 @@ OPERATORS: tuple[Operator, ...] = (
     "nest_parameter",
     "change_return",
 )
+PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
+IDENTIFIER_RE = re.compile(IDENTIFIER)
 PoolRejectRule = Literal["no_api", "operator_not_applied", "invalid_api", "duplicate_api", "llm", "task"]
 
 
@@ -70,6 +73,28 @@ class APIDraft(BaseModel):
     name: str = Field(min_length=3, max_length=60, description="A product-like name, e.g. 'TideCast'.")
     description: str = Field(min_length=20, max_length=300, description="One sentence on what it offers.")
     functions: list[FunctionDoc] = Field(min_length=1, max_length=5)
+
+    @field_validator("functions", mode="before")
+    @classmethod
+    def _declare_path_placeholders(cls, functions: Any) -> Any:
+        """A placeholder of a path that no parameter declares (`/items/{itemId}` with no `itemId`)
+        is declared as a required string path parameter: what the path already says, written out."""
+        return [declared_path_parameters(f) if isinstance(f, dict) else f for f in functions or []]
+
+
+def declared_path_parameters(function: dict[str, Any]) -> dict[str, Any]:
+    """`function` (as the LLM wrote it) with a path parameter for each undeclared placeholder."""
+    path = function.get("path")
+    parameters = function.get("parameters") or []
+    if not isinstance(path, str) or not isinstance(parameters, list):
+        return function
+    named = {p.get("name") for p in parameters if isinstance(p, dict)}
+    missing = [name for name in PLACEHOLDER.findall(path) if name not in named and IDENTIFIER_RE.match(name)]
+    added = [
+        {"name": name, "location": "path", "type": "string", "required": True, "description": f"The {name}."}
+        for name in dict.fromkeys(missing)
+    ]
+    return {**function, "parameters": [*parameters, *added]} if added else function
 
 
 class NewFunction(BaseModel):

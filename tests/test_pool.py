@@ -15,12 +15,13 @@ import pytest
 
 from agents.llm.config import LLMConfig
 from agents.llm.gateway import LLMGateway
+from agents.toolsmith.pool import draft_schema
 from bench import responders
 from bench.fake_llm_server import FakeLLMServer
 from flows import corpus
 from flows.config import CorpusConfig, SeedSelection
 from schemas.arrow import from_table, to_table
-from schemas.pool import OPERATORS, APISketch, NodeDraft, PoolAPI, RejectedAPI, TaxonomyNode
+from schemas.pool import OPERATORS, APIDraft, APISketch, NodeDraft, PoolAPI, RejectedAPI, TaxonomyNode
 from schemas.tool import FunctionDoc, ParameterDoc
 from storage.run_store import RunStore
 from tasks.openapi import compile_openapi, spec_problems
@@ -417,3 +418,23 @@ def test_evolve_grows_apis_beside_the_seed_lists_and_makes_dialogues_with_them(
     stages = {s.name: s for s in manifest.stages}
     assert (stages["toolset"].inputs, stages["toolset"].outputs) == (4, 4)  # 2 seeds + 2 pool APIs
     assert "| APIs | 2 | 2 |" in (run_dir / "pool.md").read_text(encoding="utf-8")
+
+
+def test_a_path_placeholder_the_writer_did_not_declare_is_declared_for_it():
+    function = {**base_functions()[1].model_dump(), "parameters": []}  # /records/{recordId}, undeclared
+    draft = APIDraft(
+        name="Tide Cast", description="Tides and currents by harbor and day.", functions=[function]
+    )
+    (declared,) = draft.functions[0].parameters
+    assert (declared.name, declared.location, declared.type, declared.required) == (
+        "recordId",
+        "path",
+        "string",
+        True,
+    )
+
+
+def test_an_apis_decoding_schema_is_bounded_for_a_small_models_token_budget():
+    schema = draft_schema(max_functions=2)
+    assert schema["properties"]["functions"]["maxItems"] == 2
+    assert schema["properties"]["description"]["maxLength"] == 160

@@ -12,6 +12,7 @@ from pydantic import BaseModel
 
 from agents.llm.gateway import LLMGateway
 from agents.llm.prompts import PromptTemplate, load_prompt
+from agents.llm.structured import bounded, compact_schema
 from schemas.pool import APIDraft, APISketch, NodeDraft, TaxonomyGrowth
 from schemas.tool import FunctionCatalog, FunctionDoc
 
@@ -106,7 +107,17 @@ def write_api(
         template=prompt.key,
         check=fits,
         max_tokens=2048,
+        decoding_schema=draft_schema(max_functions),
     )
+
+
+def draft_schema(max_functions: int) -> dict[str, Any]:
+    """APIDraft's schema for decoding: texts of at most 160 characters and lists of at most 4 items
+    (`max_functions` functions), so a small model's API fits its token budget (validation keeps the
+    model's own bounds)."""
+    schema = bounded(compact_schema(APIDraft), max_string=160, max_items=4)
+    schema["properties"]["functions"]["maxItems"] = max_functions
+    return schema
 
 
 def functions_text(functions: Sequence[FunctionDoc]) -> str:
