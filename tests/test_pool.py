@@ -437,4 +437,4 @@ def test_a_path_placeholder_the_writer_did_not_declare_is_declared_for_it():
 def test_an_apis_decoding_schema_is_bounded_for_a_small_models_token_budget():
     schema = draft_schema(max_functions=2)
     assert schema["properties"]["functions"]["maxItems"] == 2
-    assert schema["properties"]["description"]["maxLength"] == 160
+    assert schema["properties"]["description"]["maxLength"] == 100

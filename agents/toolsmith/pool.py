@@ -106,16 +106,19 @@ def write_api(
         output=APIDraft,
         template=prompt.key,
         check=fits,
-        max_tokens=2048,
+        max_tokens=4096,
         decoding_schema=draft_schema(max_functions),
     )
 
 
+DECODING_BOUNDS = {"max_string": 100, "max_items": 3}
+"""Texts and lists of a written API, for decoding: a small model writes to the bound, and an API of
+3 functions must fit its token budget (validation keeps the models' own bounds)."""
+
+
 def draft_schema(max_functions: int) -> dict[str, Any]:
-    """APIDraft's schema for decoding: texts of at most 160 characters and lists of at most 4 items
-    (`max_functions` functions), so a small model's API fits its token budget (validation keeps the
-    model's own bounds)."""
-    schema = bounded(compact_schema(APIDraft), max_string=160, max_items=4)
+    """APIDraft's schema for decoding: `DECODING_BOUNDS`, and `max_functions` functions."""
+    schema = bounded(compact_schema(APIDraft), **DECODING_BOUNDS)
     schema["properties"]["functions"]["maxItems"] = max_functions
     return schema
 
@@ -169,6 +172,6 @@ def write_change(
         output=output,
         template=prompt.key,
         check=check,
-        max_tokens=1200,
+        max_tokens=3072,
         decoding_schema=decoding_schema,
     )

@@ -15,7 +15,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from agents.llm.structured import compact_schema
+from agents.llm.structured import bounded, compact_schema
+from agents.toolsmith.pool import DECODING_BOUNDS
 from schemas.pool import Constraint, NestedParameter, NewFunction, NewParameter, NewReturn, Operator
 from schemas.tool import FieldDoc, FunctionCatalog, FunctionDoc, ParameterDoc
 
@@ -250,9 +251,9 @@ OPERATORS: dict[Operator, OperatorSpec] = {
 
 
 def decoding_schema(spec: OperatorSpec, functions: Functions) -> dict[str, Any]:
-    """The change's JSON schema with the names it may refer to as enums: the LLM cannot name a
-    function or parameter the API lacks."""
-    schema = copy.deepcopy(compact_schema(spec.change))
+    """The change's JSON schema for decoding, bounded as an API's (`DECODING_BOUNDS`), with the names
+    it may refer to as enums: the LLM cannot name a function or parameter the API lacks."""
+    schema = bounded(copy.deepcopy(compact_schema(spec.change)), **DECODING_BOUNDS)
     for field, names in spec.choices(functions).items():
         schema["properties"][field] = {"type": "string", "enum": names}
     return schema
