@@ -38,7 +38,8 @@ def grow_children(
     gateway: LLMGateway, *, task: str, where: str, count: int, existing: Sequence[str]
 ) -> list[NodeDraft]:
     """Up to `count` new nodes (speciation): names distinct from each other and from `existing`
-    (told back to the LLM until they are, else StructuredOutputError)."""
+    (told back to the LLM until they are, else StructuredOutputError). Decoding allows no more than
+    `count` of them, of 100 characters at most."""
     prompt = taxonomy_prompt()
     taken = {name.casefold() for name in existing}
     messages = prompt.render(
@@ -53,6 +54,7 @@ def grow_children(
         if repeated:
             raise ValueError(f"these names exist already or are repeated: {', '.join(repeated)}")
 
+    schema = bounded(compact_schema(TaxonomyGrowth), max_string=100, max_items=count)
     growth = gateway.structured(
         stage=STAGE,
         role=ROLE,
@@ -61,6 +63,7 @@ def grow_children(
         template=prompt.key,
         check=distinct,
         max_tokens=120 + 60 * count,
+        decoding_schema=schema,
     )
     return growth.children
 
