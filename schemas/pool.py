@@ -76,10 +76,27 @@ class APIDraft(BaseModel):
 
     @field_validator("functions", mode="before")
     @classmethod
-    def _declare_path_placeholders(cls, functions: Any) -> Any:
-        """A placeholder of a path that no parameter declares (`/items/{itemId}` with no `itemId`)
-        is declared as a required string path parameter: what the path already says, written out."""
-        return [declared_path_parameters(f) if isinstance(f, dict) else f for f in functions or []]
+    def _completed(cls, functions: Any) -> Any:
+        return [completed_function(f) for f in functions or []]
+
+
+def completed_function(function: Any) -> Any:
+    """A function as the LLM wrote it, with what it implies written out (`declared_path_parameters`,
+    `with_element_types`)."""
+    return declared_path_parameters(with_element_types(function)) if isinstance(function, dict) else function
+
+
+def with_element_types(value: Any) -> Any:
+    """`value` with every array (a parameter, property or field of type `array`) that names no
+    element type holding strings, OpenAPI's plainest reading of an untyped list."""
+    if isinstance(value, list):
+        return [with_element_types(item) for item in value]
+    if not isinstance(value, dict):
+        return value
+    done = {key: with_element_types(item) for key, item in value.items()}
+    if done.get("type") == "array" and not done.get("items_type"):
+        done["items_type"] = "string"
+    return done
 
 
 def declared_path_parameters(function: dict[str, Any]) -> dict[str, Any]:
@@ -102,12 +119,22 @@ class NewFunction(BaseModel):
 
     function: FunctionDoc
 
+    @field_validator("function", mode="before")
+    @classmethod
+    def _completed(cls, function: Any) -> Any:
+        return completed_function(function)
+
 
 class NewParameter(BaseModel):
     """add_parameter: one more input of an existing function."""
 
     function: str = Field(pattern=IDENTIFIER)
     parameter: ParameterDoc
+
+    @field_validator("parameter", mode="before")
+    @classmethod
+    def _typed(cls, parameter: Any) -> Any:
+        return with_element_types(parameter)
 
 
 class Constraint(BaseModel):
@@ -132,6 +159,11 @@ class NestedParameter(BaseModel):
     required: bool = False
     properties: list[PropertyDoc] = Field(min_length=1, max_length=6)
 
+    @field_validator("properties", mode="before")
+    @classmethod
+    def _typed(cls, properties: Any) -> Any:
+        return with_element_types(properties)
+
 
 class NestedField(BaseModel):
     """A response field that holds an object, or an array of objects, with fields of its own."""
@@ -141,6 +173,11 @@ class NestedField(BaseModel):
     description: str = Field(default="", max_length=300)
     fields: list[SubFieldDoc] = Field(min_length=1, max_length=6)
 
+    @field_validator("fields", mode="before")
+    @classmethod
+    def _typed(cls, fields: Any) -> Any:
+        return with_element_types(fields)
+
 
 class NewReturn(BaseModel):
     """change_return: what an existing function returns, rewritten around a nested field."""
@@ -149,6 +186,11 @@ class NewReturn(BaseModel):
     response_description: str = Field(min_length=3, max_length=300)
     nested: NestedField
     fields: list[FieldDoc] = Field(default_factory=list, max_length=6, description="Flat fields beside it.")
+
+    @field_validator("fields", mode="before")
+    @classmethod
+    def _typed(cls, fields: Any) -> Any:
+        return with_element_types(fields)
 
 
 class APISketch(BaseModel):

@@ -21,7 +21,17 @@ from bench.fake_llm_server import FakeLLMServer
 from flows import corpus
 from flows.config import CorpusConfig, SeedSelection
 from schemas.arrow import from_table, to_table
-from schemas.pool import OPERATORS, APIDraft, APISketch, NodeDraft, PoolAPI, RejectedAPI, TaxonomyNode
+from schemas.pool import (
+    OPERATORS,
+    APIDraft,
+    APISketch,
+    NewFunction,
+    NewParameter,
+    NodeDraft,
+    PoolAPI,
+    RejectedAPI,
+    TaxonomyNode,
+)
 from schemas.tool import FunctionDoc, ParameterDoc
 from storage.run_store import RunStore
 from tasks.openapi import compile_openapi, spec_problems
@@ -438,3 +448,15 @@ def test_an_apis_decoding_schema_is_bounded_for_a_small_models_token_budget():
     schema = draft_schema(max_functions=2)
     assert schema["properties"]["functions"]["maxItems"] == 2
     assert schema["properties"]["description"]["maxLength"] == 100
+
+
+def test_what_a_written_function_implies_is_written_out_and_errors_decode_as_http_statuses():
+    function = {**base_functions()[1].model_dump(), "parameters": [], "path": "/tides/{tideId}"}
+    (declared,) = NewFunction(function=function).function.parameters
+    assert (declared.name, declared.location) == ("tideId", "path")
+    untyped = {"name": "tags", "location": "query", "type": "array", "description": "Tags to match"}
+    assert NewParameter(function="searchTideCast", parameter=untyped).parameter.items_type == "string"
+    schema = draft_schema(max_functions=2)
+    assert schema["$defs"]["ErrorCase"]["properties"]["status"]["enum"][:4] == [400, 401, 403, 404]
+    change = ops.decoding_schema(ops.OPERATORS["add_function"], base_functions())
+    assert 404 in change["$defs"]["ErrorCase"]["properties"]["status"]["enum"]

@@ -119,9 +119,23 @@ DECODING_BOUNDS = {"max_string": 100, "max_items": 3}
 3 functions must fit its token budget (validation keeps the models' own bounds)."""
 
 
+ERROR_STATUSES = [400, 401, 403, 404, 405, 409, 410, 422, 429, 500, 502, 503]
+"""The HTTP errors a written function may name, for decoding (a grammar cannot hold a range)."""
+
+
+def for_decoding(schema: dict[str, Any]) -> dict[str, Any]:
+    """A written API's (or change's) schema for decoding: `DECODING_BOUNDS`, and an error's status
+    one of `ERROR_STATUSES`."""
+    schema = bounded(schema, **DECODING_BOUNDS)
+    error = schema.get("$defs", {}).get("ErrorCase")
+    if error is not None:
+        error["properties"]["status"] = {"type": "integer", "enum": ERROR_STATUSES}
+    return schema
+
+
 def draft_schema(max_functions: int) -> dict[str, Any]:
-    """APIDraft's schema for decoding: `DECODING_BOUNDS`, and `max_functions` functions."""
-    schema = bounded(compact_schema(APIDraft), **DECODING_BOUNDS)
+    """APIDraft's schema for decoding (`for_decoding`), with `max_functions` functions."""
+    schema = for_decoding(compact_schema(APIDraft))
     schema["properties"]["functions"]["maxItems"] = max_functions
     return schema
 

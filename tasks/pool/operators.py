@@ -15,8 +15,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from agents.llm.structured import bounded, compact_schema
-from agents.toolsmith.pool import DECODING_BOUNDS
+from agents.llm.structured import compact_schema
+from agents.toolsmith.pool import for_decoding
 from schemas.pool import Constraint, NestedParameter, NewFunction, NewParameter, NewReturn, Operator
 from schemas.tool import FieldDoc, FunctionCatalog, FunctionDoc, ParameterDoc
 
@@ -251,9 +251,9 @@ OPERATORS: dict[Operator, OperatorSpec] = {
 
 
 def decoding_schema(spec: OperatorSpec, functions: Functions) -> dict[str, Any]:
-    """The change's JSON schema for decoding, bounded as an API's (`DECODING_BOUNDS`), with the names
+    """The change's JSON schema for decoding, as an API's (`for_decoding`), with the names
     it may refer to as enums: the LLM cannot name a function or parameter the API lacks."""
-    schema = bounded(copy.deepcopy(compact_schema(spec.change)), **DECODING_BOUNDS)
+    schema = for_decoding(copy.deepcopy(compact_schema(spec.change)))
     for field, names in spec.choices(functions).items():
         schema["properties"][field] = {"type": "string", "enum": names}
     return schema
