@@ -230,7 +230,7 @@ def resume(run: CorpusRun, store: RunStore, scheduler: Scheduler) -> None:
         if run.pool is not None:
             apis = [a for a in store.iter_records(run_id, "apis", PoolAPI) if a.api_id not in done["toolset"]]
             run.queue("toolset", apis)
-            listed, _, _ = load_seeds(run.config)
+            listed = list(store.iter_records(run_id, "seeds", Seed))  # the run's seed list, as filed
             run.pool.resume(store, run_id, pool_categories(listed), known_apis(listed))
             waiting += len(apis) + run.config.pool.size
     if "instructions" in run.config.stages:

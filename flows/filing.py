@@ -200,7 +200,7 @@ class CorpusRun:
         self.queue("toolset", [api])
 
     def file_tools(self, seeds: list[Seed | PoolAPI], future: PrefectFuture) -> None:
-        batch = self._batch(future, seeds, failed_tool)
+        batch = self.batch_of(future, seeds, failed_tool)
         for outcome in batch.outcomes:
             if isinstance(outcome, Tool):
                 self.tools.add([outcome])
@@ -211,13 +211,13 @@ class CorpusRun:
                 self.rejected_tools.add([outcome])
                 self.reject("toolset", outcome.tool_id, outcome.stage, outcome.reason)
             self.board.advance("toolset", isinstance(outcome, Tool))
-        self._stop_if(batch)
+        self.stop_if(batch)
 
     def file_instructions(self, tools: list[Tool], future: PrefectFuture) -> None:
-        batch = self._batch(future, tools, failed_instructions)
+        batch = self.batch_of(future, tools, failed_instructions)
         for tool, outcome in batch.results:
             self.file_tool_instructions(tool, outcome)
-        self._stop_if(batch)
+        self.stop_if(batch)
 
     def file_tool_instructions(self, tool: Tool, outcome: ToolInstructions) -> None:
         assert self.instructions is not None
@@ -242,10 +242,10 @@ class CorpusRun:
             rule = "llm_error" if llm_failed else "task_failed"
             return rejected_dialog(unit.tool, instruction, rule, reason)
 
-        batch = self._batch(future, unit.instructions, failed)
+        batch = self.batch_of(future, unit.instructions, failed)
         assert self.scheduler is not None
         self.scheduler.feed("checks", batch.outcomes)
-        self._stop_if(batch)
+        self.stop_if(batch)
 
     def file_checked(self, dialogs: list[Dialog], future: Any) -> None:
         """The rule layer's outcome: the rejected dialogues filed, the accepted ones to the judge (or,
@@ -259,12 +259,12 @@ class CorpusRun:
 
     def file_judged(self, dialogs: list[Dialog], future: PrefectFuture) -> None:
         """The judge's outcome (a batch whose task run failed: each dialogue `failed_judgement`)."""
-        batch = self._batch(future, dialogs, failed_judgement)
+        batch = self.batch_of(future, dialogs, failed_judgement)
         checked = Checked()
         for dialog in batch.outcomes:
             checked.file(dialog, "judge")
         self.file_dialogs(checked)
-        self._stop_if(batch)
+        self.stop_if(batch)
 
     def file_dialogs(self, checked: Checked) -> None:
         """Dialogues at the end of the verification steps: to `dialogs` or `rejected_dialogs`."""
@@ -353,19 +353,10 @@ class CorpusRun:
 
     def stop_if(self, batch: Batch[Any, Any]) -> None:
         """Stop the run when a batch's model stopped."""
-        self._stop_if(batch)
-
-    def batch_of(
-        self, future: PrefectFuture, items: Sequence[T], failed: Callable[[T, str, bool], Any]
-    ) -> Batch[Any, Any]:
-        """A finished batch's outcomes (`_batch`)."""
-        return self._batch(future, items, failed)
-
-    def _stop_if(self, batch: Batch[Any, Any]) -> None:
         if batch.stopped is not None:
             self.stop(batch.stopped)
 
-    def _batch(
+    def batch_of(
         self, future: PrefectFuture, items: Sequence[T], failed: Callable[[T, str, bool], Any]
     ) -> Batch[Any, Any]:
         """The batch's outcomes (its model calls added to the run's ledger); when its task run itself

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
 from schemas.tool import (
     IDENTIFIER,
@@ -114,7 +114,17 @@ def declared_path_parameters(function: dict[str, Any]) -> dict[str, Any]:
     return {**function, "parameters": [*parameters, *added]} if added else function
 
 
-class NewFunction(BaseModel):
+class Change(BaseModel):
+    """An operator's change, as the LLM writes it: every list it holds that names no element type
+    holds strings (`with_element_types`)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _typed(cls, data: Any) -> Any:
+        return with_element_types(data)
+
+
+class NewFunction(Change):
     """add_function: one more function, unlike the API's others."""
 
     function: FunctionDoc
@@ -125,19 +135,14 @@ class NewFunction(BaseModel):
         return completed_function(function)
 
 
-class NewParameter(BaseModel):
+class NewParameter(Change):
     """add_parameter: one more input of an existing function."""
 
     function: str = Field(pattern=IDENTIFIER)
     parameter: ParameterDoc
 
-    @field_validator("parameter", mode="before")
-    @classmethod
-    def _typed(cls, parameter: Any) -> Any:
-        return with_element_types(parameter)
 
-
-class Constraint(BaseModel):
+class Constraint(Change):
     """add_constraint: a constraint on an existing parameter: allowed values, a range or a format."""
 
     function: str = Field(pattern=IDENTIFIER)
@@ -148,7 +153,7 @@ class Constraint(BaseModel):
     format: StringFormat | None = Field(default=None, description="What a string holds.")
 
 
-class NestedParameter(BaseModel):
+class NestedParameter(Change):
     """nest_parameter: a new input of an existing function that is an object, or an array of objects,
     with properties of its own."""
 
@@ -159,11 +164,6 @@ class NestedParameter(BaseModel):
     required: bool = False
     properties: list[PropertyDoc] = Field(min_length=1, max_length=6)
 
-    @field_validator("properties", mode="before")
-    @classmethod
-    def _typed(cls, properties: Any) -> Any:
-        return with_element_types(properties)
-
 
 class NestedField(BaseModel):
     """A response field that holds an object, or an array of objects, with fields of its own."""
@@ -173,24 +173,14 @@ class NestedField(BaseModel):
     description: str = Field(default="", max_length=300)
     fields: list[SubFieldDoc] = Field(min_length=1, max_length=6)
 
-    @field_validator("fields", mode="before")
-    @classmethod
-    def _typed(cls, fields: Any) -> Any:
-        return with_element_types(fields)
 
-
-class NewReturn(BaseModel):
+class NewReturn(Change):
     """change_return: what an existing function returns, rewritten around a nested field."""
 
     function: str = Field(pattern=IDENTIFIER)
     response_description: str = Field(min_length=3, max_length=300)
     nested: NestedField
     fields: list[FieldDoc] = Field(default_factory=list, max_length=6, description="Flat fields beside it.")
-
-    @field_validator("fields", mode="before")
-    @classmethod
-    def _typed(cls, fields: Any) -> Any:
-        return with_element_types(fields)
 
 
 class APISketch(BaseModel):
