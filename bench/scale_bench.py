@@ -2,7 +2,7 @@
 
     python -m bench.scale_bench [--seeds 26507] [--concurrency 32] [--latency 0]
 
-The seeds are numbered variants of the 2022 public-apis list (`Cat Facts #7`), written as one
+The seeds are numbered variants of the 2022 public-apis list (`Cat Facts #7`, each its own API), written as one
 public-apis README. `python -m flows.corpus --stages toolset` runs them against the fake LLM server
 (a child process) at zero latency, so every second of the stage is the factory's own time. It prints
 the wall time (whole process, and the stage from the manifest), the factory's time per tool, the CPU
@@ -24,6 +24,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import psutil
 
@@ -34,8 +35,20 @@ TARGET_PEAK_GIB = 2.0
 TOOLACE_POOL = 26_507
 
 
+def variant_link(link: str, number: int) -> str:
+    """The link of a seed's numbered variant: its own page (`?edition=N`), so that the run's seed dedup
+    does not take the variants for one API listed again."""
+    if not link:
+        return ""
+    parts = urlsplit(link)
+    query = f"{parts.query}&edition={number}" if parts.query else f"edition={number}"
+    return urlunsplit(parts._replace(query=query))
+
+
 def variants(source: Path, count: int, destination: Path) -> int:
-    """Write `count` seeds, numbered variants of the list at `source`, as a public-apis README."""
+    """Write `count` seeds, numbered variants of the list at `source`, as a public-apis README. Each
+    variant is a distinct API to the seed dedup (`tasks.dedup.duplicate_seeds`): its own link, and a
+    name and description told apart by the same number ('Cat Facts #7', '... (edition 7)')."""
     sys.path.insert(0, str(REPO))
     from tasks.seeds import read_seeds
 
@@ -46,7 +59,10 @@ def variants(source: Path, count: int, destination: Path) -> int:
         for seed in seeds:
             if written == count:
                 break
-            row = f"| [{seed.name} #{round_number}]({seed.link}) | {seed.description} | No | Yes | Yes |"
+            row = (
+                f"| [{seed.name} #{round_number}]({variant_link(seed.link, round_number)}) "
+                f"| {seed.description} (edition {round_number}) | No | Yes | Yes |"
+            )
             by_category.setdefault(seed.category, []).append(row)
             written += 1
     header = "| API | Description | Auth | HTTPS | CORS |\n|---|---|---|---|---|\n"
