@@ -31,6 +31,7 @@ from flows.execution import (
     dask_workers,
     finish_on_workers,
     llm_for_tasks,
+    submit_batch,
     task_runner,
 )
 from flows.filing import CorpusRun
@@ -68,8 +69,10 @@ from tasks.statistics import corpus_statistics
 from tasks.toolset import build_tools_task
 
 EXIT_OK, EXIT_BUG, EXIT_INPUT, EXIT_STOPPED = 0, 1, 2, 3
-LARGEST_BATCH = 16
-"""Seeds (or tools) per task run, at most: Prefect's cost per task run is then a few ms an item."""
+LARGEST_BATCH = 32
+"""Items per task run, at most. A task run costs about 70 ms of CPU (40 in the flow's process, 30 in
+Prefect's server, measured by the scale benchmark on 2 cores): a few ms an item in a batch of 16, 2 in
+one of 32. A batch never holds more items than `--concurrency` (they are worked at the same time)."""
 SERVED_FIRST = ["judge", "simulation", "instructions", "toolset", "pool"]
 """Waiting model calls get a free slot in this order: a dialogue under way before a new tool."""
 
@@ -93,8 +96,10 @@ def steps(
     at_work = IN_FLIGHT * config.llm.concurrency  # items under way per step: a batch's wait for its slowest
     toolset = Stage(
         "toolset",
-        submit=lambda seeds: runner.submit(
-            build_tools_task, {"seeds": seeds, "settings": config.toolset, "llm": llm, "run_id": run_id}
+        submit=lambda seeds: submit_batch(
+            runner,
+            build_tools_task,
+            {"seeds": seeds, "settings": config.toolset, "llm": llm, "run_id": run_id},
         ),
         handle=run.file_tools,
         batch_size=LARGEST_BATCH,  # until `size_batches` knows how many tools to expect
@@ -102,8 +107,10 @@ def steps(
     )
     instructions = Stage(
         "instructions",
-        submit=lambda tools: runner.submit(
-            write_instructions_task, {"tools": tools, "settings": settings, "llm": llm, "run_id": run_id}
+        submit=lambda tools: submit_batch(
+            runner,
+            write_instructions_task,
+            {"tools": tools, "settings": settings, "llm": llm, "run_id": run_id},
         ),
         handle=run.file_instructions,
         batch_size=LARGEST_BATCH,
@@ -111,7 +118,8 @@ def steps(
     )
     simulation = Stage(  # one tool's instructions per task run
         "simulation",
-        submit=lambda units: runner.submit(
+        submit=lambda units: submit_batch(
+            runner,
             simulate_task,
             {"tool": units[0].tool, "instructions": units[0].instructions}
             | {"settings": settings, "llm": llm, "run_id": run_id}
@@ -125,8 +133,10 @@ def steps(
     checks = Stage("checks", run=check_dialogs, handle=run.file_checked, batch_size=100, limit=10_000)
     judge = Stage(
         "judge",
-        submit=lambda dialogs: runner.submit(
-            judge_task, {"dialogs": dialogs, "mode": config.judge_mode(), "llm": llm, "run_id": run_id}
+        submit=lambda dialogs: submit_batch(
+            runner,
+            judge_task,
+            {"dialogs": dialogs, "mode": config.judge_mode(), "llm": llm, "run_id": run_id},
         ),
         handle=run.file_judged,
         batch_size=min(LARGEST_BATCH, config.llm.concurrency),
@@ -152,8 +162,8 @@ def pool_steps(
     batch = min(LARGEST_BATCH, config.llm.concurrency)
     growth = Stage(
         "taxonomy",
-        submit=lambda growths: runner.submit(
-            grow_nodes_task, {"growths": growths, "llm": llm, "run_id": run_id}
+        submit=lambda growths: submit_batch(
+            runner, grow_nodes_task, {"growths": growths, "llm": llm, "run_id": run_id}
         ),
         handle=run.pool.file_growths,
         batch_size=batch,
@@ -161,8 +171,8 @@ def pool_steps(
     )
     apis = Stage(
         "pool",
-        submit=lambda plans: runner.submit(
-            synthesize_apis_task, {"plans": plans, "llm": llm, "run_id": run_id}
+        submit=lambda plans: submit_batch(
+            runner, synthesize_apis_task, {"plans": plans, "llm": llm, "run_id": run_id}
         ),
         handle=run.pool.file_apis,
         batch_size=batch,

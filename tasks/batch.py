@@ -1,13 +1,14 @@
 """Work in batches: one Prefect task run for several items, each item's outcome kept apart.
 
-Prefect's bookkeeping costs 25-40 ms of CPU per task run, more than the factory's own work per
-tool; so a task run takes a batch (several seeds, several tools, one tool's instructions) and works
-its items at the same time, a thread each: the batch takes as long as its slowest item, not as long
-as all of them in a row. The unit of retry stays the LLM call: the gateway retries a call on
-transient errors with backoff, and an item whose call fails for good becomes a rejection
-(`llm_error`), an item whose code fails becomes a `task_failed` rejection, while the rest of the
-batch goes on. Prefect itself does not retry a batch. A model stopped by its circuit breaker
-(`ModelUnavailable`) ends the batch: its remaining items are unfinished, and the run stops.
+Prefect's bookkeeping costs about 70 ms of CPU per task run (the flow's process and Prefect's server
+together), more than the factory's own work per tool; so a task run takes a batch (several seeds,
+several tools, one tool's instructions) and works its items at the same time, a thread each: the
+batch takes as long as its slowest item, not as long as all of them in a row. The unit of retry
+stays the LLM call: the gateway retries a call on transient errors with backoff, and an item whose
+call fails for good becomes a rejection (`llm_error`), an item whose code fails becomes a
+`task_failed` rejection, while the rest of the batch goes on. Prefect itself does not retry a batch.
+A model stopped by its circuit breaker (`ModelUnavailable`) ends the batch: its remaining items are
+unfinished, and the run stops.
 
 Nothing of a batch is cached by Prefect: the LLM cache already holds every answer, so a re-run or a
 resumed run redoes an item without paying for it, and an item rejected because a call failed is

@@ -37,22 +37,24 @@ class SpecValidator:
         self._process: subprocess.Popen[str] | None = None
         self._lock = threading.Lock()
 
-    def problems(self, spec: dict[str, Any]) -> list[str]:
-        """`tasks.openapi.spec_problems(spec)`, computed in the helper when it is usable."""
+    def problems(self, spec: dict[str, Any], text: str | None = None) -> list[str]:
+        """`tasks.openapi.spec_problems(spec)`, computed in the helper when it is usable. `text`: the
+        spec as JSON text already (`json.dumps(spec)`, on one line), sent as it is."""
+        line = json.dumps(spec) if text is None else text
         with self._lock:
-            answer = self._ask(spec)
+            answer = self._ask(line)
         if answer is None or "error" in answer:  # no helper, or the check itself raised: rerun it here
             return openapi.spec_problems(spec)
         return list(answer["problems"])
 
-    def _ask(self, spec: dict[str, Any]) -> dict[str, Any] | None:
+    def _ask(self, line: str) -> dict[str, Any] | None:
         process = self._running()
         if process is None:
             return None
         stdin, stdout = process.stdin, process.stdout
         assert stdin is not None and stdout is not None
         try:
-            stdin.write(json.dumps(spec) + "\n")
+            stdin.write(line + "\n")
             stdin.flush()
             line = stdout.readline()
             if not line:
@@ -70,10 +72,15 @@ class SpecValidator:
             return None
         self.starts += 1
         path = os.pathsep.join(filter(None, [str(_ROOT), os.environ.get("PYTHONPATH")]))
-        env = dict(os.environ, PYTHONPATH=path)
+        env = dict(os.environ, PYTHONPATH=path, PYTHONIOENCODING="utf-8")  # a spec's text is not ASCII
         try:
             self._process = subprocess.Popen(
-                self.command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env, cwd=_ROOT
+                self.command,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                encoding="utf-8",
+                env=env,
+                cwd=_ROOT,
             )
         except OSError as exc:
             log.warning("cannot start the spec validator helper (%s); validating in-process", exc)
@@ -99,9 +106,10 @@ _validator = SpecValidator()
 atexit.register(_validator.close)
 
 
-def spec_problems(spec: dict[str, Any]) -> list[str]:
-    """openapi-spec-validator's complaints about the spec (empty when valid), from the helper process."""
-    return _validator.problems(spec)
+def spec_problems(spec: dict[str, Any], text: str | None = None) -> list[str]:
+    """openapi-spec-validator's complaints about the spec (empty when valid), from the helper process
+    (`text`: the spec's JSON text, when the caller has it: the spec is not serialized twice)."""
+    return _validator.problems(spec, text)
 
 
 def serve(lines: IO[str], out: IO[str]) -> None:

@@ -70,7 +70,8 @@ def build_tool(
         return _reject(seed, stage, str(exc))
 
     spec = openapi.compile_openapi(seed, introduction, functions)
-    problems = spec_validator.spec_problems(spec)
+    spec_text = json.dumps(spec, ensure_ascii=False)
+    problems = spec_validator.spec_problems(spec, spec_text)
     if problems:
         return _reject(seed, "openapi", "invalid OpenAPI spec: " + "; ".join(problems))
     binary = non_textual_media(spec)
@@ -85,7 +86,7 @@ def build_tool(
         auth=seed.auth,
         introduction=introduction,
         functions=functions,
-        openapi=json.dumps(spec, ensure_ascii=False),
+        openapi=spec_text,
         nl_documentation=nl_documentation(spec),
         routes=routes(spec),
         model=gateway.config.model_for(toolsmith.ROLE),

@@ -31,6 +31,19 @@ def test_the_helper_answers_as_in_process_validation_does(validator: SpecValidat
     assert validator._process is not None and validator._process.poll() is None  # one helper, still up
 
 
+def test_a_spec_sent_as_its_own_text_gets_the_same_answer_whatever_its_characters(validator: SpecValidator):
+    """The toolset sends the text it stores (`ensure_ascii=False`): the pipe carries UTF-8 both ways."""
+    spec = {
+        "openapi": "3.0.3",
+        "info": {"title": "Météo · 天気 ✓", "version": "1"},
+        "paths": {"/x": {"get": {"responses": {"200": "nope"}, "description": "Prévisions ☂"}}},
+    }
+    text = json.dumps(spec, ensure_ascii=False)
+    assert validator.problems(spec, text) == validator.problems(spec) == openapi.spec_problems(spec) != []
+    assert validator.problems(VALID, json.dumps(VALID, ensure_ascii=False)) == []
+    assert validator.starts == 1  # the helper read every line: none broke it
+
+
 def test_a_spec_the_validator_trips_over_is_a_problem_not_a_crash(validator: SpecValidator):
     problems = validator.problems(UNREADABLE)
     assert problems == openapi.spec_problems(UNREADABLE)
