@@ -2,12 +2,13 @@
 
     python -m bench.scale_bench [--seeds 26507] [--concurrency 32] [--latency 0]
 
-The seeds are numbered variants of the 2022 public-apis list (`Cat Facts #7`, each its own API), written as one
-public-apis README. `python -m flows.corpus --stages toolset` runs them against the fake LLM server
-(a child process) at zero latency, so every second of the stage is the factory's own time. It prints
-the wall time (whole process, and the stage from the manifest), the factory's time per tool, the CPU
-seconds of each process of the run's tree (the flow's, Prefect's server, the spec validator) and of
-the fake server, and the peak memory (RSS) of the run's whole process tree, sampled every 0.2 s.
+The seeds are numbered variants of the 2022 public-apis list (`Cat Facts #7`, each its own API),
+written as one public-apis README. `python -m flows.corpus --stages toolset` runs them against the
+fake LLM server (a child process) at zero latency, so every second of the stage is the factory's own
+time. It prints the wall time (whole process, and the stage from the manifest), the factory's time
+per tool, the CPU seconds of each process of the run's tree (the flow's, Prefect's server, the spec
+validator) and of the fake server, and the peak memory (RSS) of the run's whole process tree,
+sampled every 0.2 s.
 Targets: it completes, seeds = tools + rejected, peak memory under 2 GiB, under 20 ms per tool.
 Exit status: 0 when the run completed and reconciled (whatever the figures), 1 otherwise.
 """
@@ -170,6 +171,8 @@ def main(argv: Sequence[str] | None = None) -> int:
           f"(target < {TARGET_MS_PER_TOOL:.0f}) {verdict}; "
           f"whole process: {1000 * wall / tools:.1f} ms")  # fmt: skip
     for name, cpu in sorted(sampler.cpu.values(), key=lambda item: -item[1]):
+        if not name:  # a child already reaped when last sampled (no command line left to name it)
+            continue
         print(f"  cpu {cpu:8.1f} s ({1000 * cpu / tools:5.1f} ms/tool)  {name}")
     print(f"  cpu {server_cpu:8.1f} s ({1000 * server_cpu / tools:5.1f} ms/tool)  fake LLM server")
     peak = sampler.peak_rss / 2**30
