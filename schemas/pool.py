@@ -131,8 +131,8 @@ class NewFunction(Change):
 
     @field_validator("function", mode="before")
     @classmethod
-    def _completed(cls, function: Any) -> Any:
-        return completed_function(function)
+    def _declared(cls, function: Any) -> Any:  # element types: already given by `Change`
+        return declared_path_parameters(function) if isinstance(function, dict) else function
 
 
 class NewParameter(Change):
