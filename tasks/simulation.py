@@ -11,7 +11,9 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import math
 from collections.abc import Callable, Sequence
+from fractions import Fraction
 from typing import Any
 
 from pydantic import BaseModel, Field, field_validator
@@ -84,7 +86,9 @@ class SimulationSettings(BaseModel):
     )
     dialog_mix: dict[DialogType, float] = Field(
         default_factory=lambda: dict(DEFAULT_MIX),
-        description="The share of each dialogue type among a tool's instructions (`single=1`: ToolAlpaca's).",
+        description="The share of each dialogue type among the instructions (`single=1`: ToolAlpaca's); "
+        "a share that is not a whole number of a tool's instructions rounds up for some tools and down "
+        "for others (`counts`).",
     )
 
     @field_validator("dialog_mix")
@@ -94,15 +98,26 @@ class SimulationSettings(BaseModel):
             raise ValueError(f"dialog mix {mix}: shares must be at least 0, and one above 0")
         return {kind: share for kind, share in mix.items() if share > 0}
 
-    def counts(self) -> dict[DialogType, int]:
-        """Instructions per tool of each type: `instructions_per_tool` split by the mix's shares,
-        rounded by largest remainder (ties to the type listed first), so they add up exactly."""
-        total, weights = self.instructions_per_tool, sum(self.dialog_mix.values())
-        exact = {kind: total * share / weights for kind, share in self.dialog_mix.items()}
-        counts = {kind: int(value) for kind, value in exact.items()}
-        by_remainder = sorted(exact, key=lambda kind: -(exact[kind] - counts[kind]))
-        for kind in by_remainder[: total - sum(counts.values())]:
-            counts[kind] += 1
+    def counts(self, tool_id: str) -> dict[DialogType, int]:
+        """One tool's instructions of each type: `instructions_per_tool` split by the mix's shares.
+
+        A share that is not a whole number of instructions is rounded down or up for each tool, the
+        tool's id deciding which (systematic sampling from an offset hashed from the id: the same
+        tool always gets the same counts). The counts add up exactly, each is its share rounded one
+        way or the other, and over a corpus each type's share of the instructions is the mix's at
+        any count per tool. (Rounding every tool the same way would give the same types the extra
+        instruction every time, and never ask for a type whose share is under one: at 4 per tool,
+        the default mix's non_tool.) Whole shares, as the default mix at 10 per tool, are exact.
+        """
+        weights = {kind: Fraction(share).limit_denominator(10**6) for kind, share in self.dialog_mix.items()}
+        scale = self.instructions_per_tool / sum(weights.values())
+        offset = Fraction(int(hashlib.sha256(tool_id.encode()).hexdigest()[:12], 16), 16**12)
+        counts: dict[DialogType, int] = {}
+        share_so_far, before = Fraction(0), 0
+        for kind, weight in weights.items():
+            share_so_far += weight
+            upto = math.floor(share_so_far * scale + offset)
+            counts[kind], before = upto - before, upto
         return {kind: count for kind, count in counts.items() if count}
 
 
@@ -123,7 +138,7 @@ def write_instructions(tool: Tool, gateway: LLMGateway, settings: SimulationSett
     problems: list[str] = []
     shortfalls: list[str] = []
     spec = json.loads(tool.openapi)
-    for kind, count in settings.counts().items():
+    for kind, count in settings.counts(tool.tool_id).items():
         if unfit := unfit_tool(kind, spec):
             shortfalls.append(f"0 of {count} {kind} instructions: {unfit}")
             continue

@@ -29,6 +29,10 @@ SEEDS_MD = (
 )
 
 
+SINGLE_AND_PARALLEL = {"instructions_per_tool": 2, "dialog_mix": {"single": 1, "parallel": 1}}
+"""Two dialogues per tool, both calling the tool."""
+
+
 def config_for(tmp_path: Path, llm: LLMConfig, **changes) -> CorpusConfig:
     seeds = tmp_path / "apis.md"
     seeds.write_text(SEEDS_MD, encoding="utf-8")
@@ -133,7 +137,7 @@ def test_a_simulation_whose_llm_call_fails_is_filed_as_a_rejected_dialog(
     monkeypatch.setattr(
         report, "create_markdown_artifact", lambda markdown, key, **_: reports.update({key: markdown})
     )
-    run_dir = corpus.run(config_for(tmp_path, llm_config, simulation={"instructions_per_tool": 2}))
+    run_dir = corpus.run(config_for(tmp_path, llm_config, simulation=SINGLE_AND_PARALLEL))
     run = tables(run_dir)
     assert len(run["instructions"]) == len(run["dialogs"]) + len(run["rejected_dialogs"]) == 4
     assert set(run["dialogs"]["tool_id"]) == {"atlas"}
@@ -184,7 +188,7 @@ def test_the_corpus_flow_over_http_through_the_fake_server(tmp_path):
             concurrency=4,
             timeout_s=5,
         )
-        run_dir = corpus.run(config_for(tmp_path, llm, simulation={"instructions_per_tool": 2}))
+        run_dir = corpus.run(config_for(tmp_path, llm, simulation=SINGLE_AND_PARALLEL))
         completions = server.completions
     run = tables(run_dir)
     assert len(run["dialogs"]) == 4 and len(run["rejected_dialogs"]) == 0

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import math
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +20,7 @@ from schemas.rejection import Rejection
 from schemas.simulation import DraftInstruction, Instruction
 from schemas.tool import Tool
 from tasks.checks import check_dialogs
-from tasks.simulation import SimulationSettings, simulate, write_instructions
+from tasks.simulation import DEFAULT_MIX, SimulationSettings, simulate, write_instructions
 from tests.scripts import call, finish, scripted, search_then_fetch, turns
 
 INSTRUCTION = Instruction(
@@ -262,7 +264,8 @@ def test_placeholders_and_unknown_functions_are_fed_back(scripted_llm, llm_confi
         ]
     )
     scripted(scripted_llm, InstructionBatch=lambda r: next(answers))
-    result = write_instructions(tool, LLMGateway(llm_config), SimulationSettings(instructions_per_tool=1))
+    settings = SimulationSettings(instructions_per_tool=1, dialog_mix={"single": 1})
+    result = write_instructions(tool, LLMGateway(llm_config), settings)
     assert [i.text for i in result.instructions] == ["Find records about Lima please"]
     feedback = [r["messages"][-1]["content"] for r in scripted_llm.requests[1:]]
     assert "placeholder '<city>'" in feedback[0] and "['nope'] are not functions" in feedback[1]
@@ -281,7 +284,8 @@ def test_fewer_instructions_than_asked_are_explained(scripted_llm, llm_config, t
 
 def test_instructions_that_never_validate_are_reported_not_raised(scripted_llm, llm_config, tool):
     scripted(scripted_llm, InstructionBatch=lambda r: "nothing useful")
-    result = write_instructions(tool, LLMGateway(llm_config), SimulationSettings(instructions_per_tool=2))
+    settings = SimulationSettings(instructions_per_tool=2, dialog_mix={"single": 1})
+    result = write_instructions(tool, LLMGateway(llm_config), settings)
     assert result.instructions == [] and "user (single):" in result.problem
 
 
@@ -343,25 +347,35 @@ NON_TOOL = Instruction(
 )
 
 
-def test_the_mix_splits_a_tools_instructions_by_largest_remainder():
-    assert SimulationSettings().counts() == {
-        "single": 3,
-        "parallel": 2,
-        "dependent": 2,
-        "non_tool": 1,
-        "multi_turn": 2,
-    }
-    three = {"single": 1, "parallel": 1, "dependent": 1}  # largest remainders, ties to the first listed
-    assert SimulationSettings(instructions_per_tool=3).counts() == three
+def test_whole_shares_of_the_mix_are_exact_for_every_tool():
+    ten = {"single": 3, "parallel": 2, "dependent": 2, "non_tool": 1, "multi_turn": 2}
+    assert all(SimulationSettings().counts(f"tool-{n}") == ten for n in range(50))
     half = {"single": 0.5, "non_tool": 0.5}
-    assert SimulationSettings(instructions_per_tool=3, dialog_mix=half).counts() == {
+    assert SimulationSettings(instructions_per_tool=4, dialog_mix=half).counts("atlas") == {
         "single": 2,
-        "non_tool": 1,
+        "non_tool": 2,
     }
-    assert SimulationSettings(dialog_mix={"single": 1, "non_tool": 0}).counts() == {"single": 10}
+    assert SimulationSettings(dialog_mix={"single": 1, "non_tool": 0}).counts("atlas") == {"single": 10}
     for bad in ({"single": -1.0}, {"single": 0.0}, {"sequential": 1.0}):
         with pytest.raises(ValueError):
             SimulationSettings(dialog_mix=bad)
+
+
+@pytest.mark.parametrize("per_tool", [1, 3, 4, 6])
+def test_a_corpus_gets_the_mix_whatever_the_count_per_tool(per_tool: int):
+    settings = SimulationSettings(instructions_per_tool=per_tool)
+    tools = [f"tool-{n}" for n in range(2000)]
+    total: Counter[str] = Counter()
+    for tool_id in tools:
+        counts = settings.counts(tool_id)
+        assert counts == settings.counts(tool_id)  # the same tool, the same counts
+        assert sum(counts.values()) == per_tool
+        for kind, share in DEFAULT_MIX.items():  # its share, rounded down or up
+            assert math.floor(per_tool * share) <= counts.get(kind, 0) <= math.ceil(per_tool * share)
+        total.update(counts)
+    asked = per_tool * len(tools)
+    for kind, share in DEFAULT_MIX.items():  # non_tool too, though a tenth of 4 is under one
+        assert abs(total[kind] / asked - share) < 0.02, (kind, total[kind], asked)
 
 
 def test_non_tool_instructions_are_numbered_after_the_single_ones(scripted_llm, llm_config, tool):
