@@ -147,6 +147,7 @@ def deployed(prefect: PrefectServer, fake: FakeLLMServer, tmp_path_factory: pyte
         "--model", "hosted_vllm/fake-model", "--api-base", fake.base_url, "--secret-block", SECRET_BLOCK,
         "--out", str(work / "out"), "--cache-dir", str(work / "cache"),
         "--concurrency", "4", "--instructions-per-tool", "2",
+        "--dialog-mix", "single=1,parallel=1",  # every tool the same two dialogues: the same calls each
     ).split()  # fmt: skip
     return {"ids": ids, "work": work, "regeneration_seeds": regeneration_seeds}
 
