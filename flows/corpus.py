@@ -31,6 +31,7 @@ from flows.execution import (
     dask_workers,
     finish_on_workers,
     llm_for_tasks,
+    start_on_workers,
     submit_batch,
     task_runner,
 )
@@ -392,6 +393,7 @@ def corpus_flow(
         report.notes(run.notes)
         run.write_manifest("running")
         with runner:
+            start_on_workers(runner)
             scheduler.run()
             finish_on_workers(runner, run_id)
         writer.close_parts()

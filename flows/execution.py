@@ -15,11 +15,21 @@ Dask workers too:
 Dask workers report their task runs to Prefect's API like the flow does (`flows.prefect_api` names
 it to them); a cluster on other machines needs a Prefect server they can reach. At the end of the
 run each worker sends what it has not yet sent (`finish_on_workers`).
+
+Dask workers sample their threads' stacks (`sys._current_frames()`) every 10 ms for the dashboard's
+profile. On Python before 3.12 that call can deadlock the whole worker process when a garbage
+collection runs inside it while a thread starts or ends (CPython gh-106883, dask/distributed#8616),
+and a batch starts a thread per item: the run then waits for ever on a batch that never ends (seen
+once in two runs of 3,000 seeds on two workers). A run's own cluster has no dashboard, so its workers
+do not profile; on a running cluster, `start_on_workers` stops the profiler of each worker that runs
+on such a Python, and says so.
 """
 
 from __future__ import annotations
 
+import logging
 import math
+import sys
 import threading
 from typing import Any
 
@@ -32,10 +42,14 @@ from agents.llm.gateway import close_gateway
 from flows.config import CorpusConfig
 from schemas.errors import InputError
 
+log = logging.getLogger(__name__)
+
 IN_FLIGHT = 3
 """Items under way per step, in multiples of the calls allowed in flight."""
 STEPS_WITH_TASK_RUNS = 3
 CONNECT_TIMEOUT_S = 10
+PROFILER = "distributed.worker.profile.enabled"
+"""Dask's setting for its workers' sampling profiler (passed to each worker of a run's own cluster)."""
 DRAIN_TIMEOUT_S = 60
 
 
@@ -71,6 +85,7 @@ def task_runner(config: CorpusConfig, workers: int) -> TaskRunner[Any]:
             "threads_per_worker": math.ceil(batches_at_once(config) / workers),
             "processes": True,
             "dashboard_address": None,  # no web dashboard (nor its port) for a run's own cluster
+            "config": {PROFILER: False},  # nor the profile it would show (see the module's notes)
         }
     )
 
@@ -106,6 +121,37 @@ def _workers_at(address: str) -> int:
     if workers == 0:
         raise InputError(f"the Dask cluster at {address} has no workers")
     return workers
+
+
+def start_on_workers(runner: TaskRunner[Any]) -> None:
+    """On a running Dask cluster, stop the sampling profiler of each worker whose Python can deadlock
+    on it (before 3.12), with a warning that names them; nothing on threads or a run's own cluster."""
+    client = runner.client if _is_dask(runner) else None  # type: ignore[attr-defined]
+    if client is None:
+        return
+    stopped = sorted(address for address, was in client.run(_stop_profiler).items() if was)
+    if stopped:
+        log.warning(
+            "stopped the sampling profiler of %d Dask worker(s) on Python before 3.12 (%s): it can "
+            "deadlock a worker (CPython gh-106883); start workers with "
+            "DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED=False to keep it off",
+            len(stopped),
+            ", ".join(stopped),
+        )
+
+
+def _stop_profiler(dask_worker: Any) -> bool:
+    """Run by `Client.run` on a worker: stop its profiler if its Python can deadlock on it; whether
+    it was running and is stopped now."""
+    if sys.version_info >= (3, 12):
+        return False
+    running = False
+    for name in ("profile", "profile-cycle"):
+        callback = dask_worker.periodic_callbacks.get(name)
+        if callback is not None and callback.is_running():
+            callback.stop()
+            running = True
+    return running
 
 
 def finish_on_workers(runner: TaskRunner[Any], run_id: str) -> None:

@@ -4,20 +4,28 @@ The command runs in a child process against `bench.fake_llm_server` on loopback,
 and once on a local cluster of two worker processes (each with its own cache folder), and the two
 runs' records are compared. The fake server counts the chat completions under way at once: the
 workers' shares of `--concurrency` never add up to more. Run again on the cache the workers wrote,
-the same command pays for no answer a second time.
+the same command pays for no answer a second time. Dask's sampling profiler, which can deadlock a
+worker on Python before 3.12, is off in a run's own cluster and stopped on a running one.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from distributed import LocalCluster
+from prefect_dask import DaskTaskRunner
 
 from bench import responders
 from bench.fake_llm_server import FakeLLMServer
+from flows.config import CorpusConfig, ExecutionSettings
+from flows.execution import start_on_workers, task_runner
 from tests.test_cli_failures import task_runs_in_prefect
 from tests.test_resume import CONCURRENCY, REPO, command, environment, records, seeds_file
 
@@ -85,3 +93,35 @@ def test_a_dask_cluster_that_cannot_serve_the_run_is_one_line(
     assert done.stderr.strip().splitlines()[-1].startswith(f"error: {says}")
     assert "Traceback" not in done.stderr
     assert not (tmp_path / "out" / "runs").exists() or not any((tmp_path / "out" / "runs").iterdir())
+
+
+def profiling(dask_worker: Any) -> list[str]:
+    """Run on a worker: its periodic callbacks of the sampling profiler that are running."""
+    callbacks = dask_worker.periodic_callbacks
+    return sorted(
+        name for name in ("profile", "profile-cycle") if name in callbacks and callbacks[name].is_running()
+    )
+
+
+def test_the_workers_of_a_runs_own_cluster_do_not_profile(prefect_home: Path):
+    config = CorpusConfig(execution=ExecutionSettings(task_runner="dask", dask_workers=2))
+    with task_runner(config, workers=2) as runner:
+        assert list(runner.client.run(profiling).values()) == [[], []]
+
+
+def test_a_running_cluster_stops_profiling_where_python_can_deadlock_on_it(
+    prefect_home: Path, caplog: pytest.LogCaptureFixture
+):
+    cluster = LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None)
+    with cluster, DaskTaskRunner(address=cluster.scheduler_address) as runner:
+        assert list(runner.client.run(profiling).values()) == [["profile", "profile-cycle"]]
+        with caplog.at_level(logging.WARNING, logger="flows.execution"):
+            start_on_workers(runner)
+        left = list(runner.client.run(profiling).values())
+
+    if sys.version_info < (3, 12):
+        assert left == [[]]
+        (warning,) = [r.getMessage() for r in caplog.records if r.name == "flows.execution"]
+        assert "stopped the sampling profiler of 1 Dask worker(s)" in warning and "gh-106883" in warning
+    else:
+        assert left == [["profile", "profile-cycle"]] and not caplog.records
