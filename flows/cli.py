@@ -143,12 +143,15 @@ def build_parser(pool_only: bool = False) -> argparse.ArgumentParser:
     llm.add_argument("--cache-dir", default=None, help=f"cache folder (default {default_cache_dir()})")
 
     build = p.add_argument_group("stages")
-    build.add_argument(
-        "--stages",
-        default=",".join(STAGES),
-        help=f"comma-separated subset of {','.join(STAGES)} (default: all)",
-    )
-    build.add_argument("--from-run", metavar="RUN_ID", help="reuse an earlier run's toolset (or 'latest')")
+    if not pool_only:
+        build.add_argument(
+            "--stages",
+            default=",".join(STAGES),
+            help=f"comma-separated subset of {','.join(STAGES)} (default: all)",
+        )
+        build.add_argument(
+            "--from-run", metavar="RUN_ID", help="reuse an earlier run's toolset (or 'latest')"
+        )
     build.add_argument(
         "--resume",
         metavar="RUN_ID",
@@ -156,6 +159,59 @@ def build_parser(pool_only: bool = False) -> argparse.ArgumentParser:
         "('latest': the newest such run); what its parts hold is not done again",
     )
     build.add_argument("--max-functions", type=_positive, default=3, help="functions documented per tool")
+    add_pool_options(p, pool_only)
+    if pool_only:  # the pool's run has no dialogues: their settings keep their defaults, unoffered
+        dialogue_defaults = argparse.ArgumentParser(add_help=False)
+        add_dialogue_options(dialogue_defaults)
+        p.set_defaults(from_run=None, **vars(dialogue_defaults.parse_args([])))
+    else:
+        add_dialogue_options(p)
+    p.add_argument("--out", default="out", help="run store: local path or fsspec URL (default ./out)")
+    p.add_argument(
+        "--part-rows",
+        type=_positive,
+        default=1000,
+        metavar="N",
+        help="write an artifact's finished records every N records (default 1000) ...",
+    )
+    p.add_argument(
+        "--part-seconds",
+        type=float,
+        default=10.0,
+        metavar="S",
+        help="... or every S seconds, whichever comes first (default 10)",
+    )
+    run = p.add_argument_group("execution")
+    run.add_argument(
+        "--task-runner",
+        choices=["threads", "dask"],
+        default="threads",
+        help="where task runs execute: threads of this process (default), or Dask worker processes",
+    )
+    run.add_argument(
+        "--dask-address",
+        metavar="ADDRESS",
+        help="a running Dask cluster's scheduler (tcp://host:8786); default: a local cluster",
+    )
+    run.add_argument(
+        "--dask-workers",
+        type=_positive,
+        default=2,
+        metavar="N",
+        help="worker processes of the local Dask cluster (default 2)",
+    )
+    p.add_argument(
+        "--log-file",
+        metavar="PATH",
+        help="where Prefect's own messages go instead of the terminal (default <out>/toolforge.log)",
+    )
+    return p
+
+
+def add_dialogue_options(p: argparse.ArgumentParser) -> None:
+    """The options of the steps after the toolset (instructions, dialogues, their checks): the corpus
+    command's, not the pool's."""
+    build = p.add_argument_group("dialogues")
     build.add_argument(
         "--instructions-per-tool",
         type=_positive,
@@ -202,7 +258,6 @@ def build_parser(pool_only: bool = False) -> argparse.ArgumentParser:
         default=5,
         help="actions allowed per user request before the dialogue is rejected (default 5)",
     )
-    add_pool_options(p, pool_only)
     verify = p.add_argument_group("verification")
     verify.add_argument(
         "--judge",
@@ -220,46 +275,6 @@ def build_parser(pool_only: bool = False) -> argparse.ArgumentParser:
         help="requests sharing this share of their words are near-duplicates: the first by id is kept "
         "(default 0.8)",
     )
-    p.add_argument("--out", default="out", help="run store: local path or fsspec URL (default ./out)")
-    p.add_argument(
-        "--part-rows",
-        type=_positive,
-        default=1000,
-        metavar="N",
-        help="write an artifact's finished records every N records (default 1000) ...",
-    )
-    p.add_argument(
-        "--part-seconds",
-        type=float,
-        default=10.0,
-        metavar="S",
-        help="... or every S seconds, whichever comes first (default 10)",
-    )
-    run = p.add_argument_group("execution")
-    run.add_argument(
-        "--task-runner",
-        choices=["threads", "dask"],
-        default="threads",
-        help="where task runs execute: threads of this process (default), or Dask worker processes",
-    )
-    run.add_argument(
-        "--dask-address",
-        metavar="ADDRESS",
-        help="a running Dask cluster's scheduler (tcp://host:8786); default: a local cluster",
-    )
-    run.add_argument(
-        "--dask-workers",
-        type=_positive,
-        default=2,
-        metavar="N",
-        help="worker processes of the local Dask cluster (default 2)",
-    )
-    p.add_argument(
-        "--log-file",
-        metavar="PATH",
-        help="where Prefect's own messages go instead of the terminal (default <out>/toolforge.log)",
-    )
-    return p
 
 
 def add_pool_options(p: argparse.ArgumentParser, pool_only: bool) -> None:

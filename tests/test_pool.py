@@ -19,6 +19,7 @@ from agents.toolsmith.pool import draft_schema
 from bench import responders
 from bench.fake_llm_server import FakeLLMServer
 from flows import corpus
+from flows.cli import build_parser, parse_command_line
 from flows.config import CorpusConfig, SeedSelection
 from schemas.arrow import from_table, to_table
 from schemas.pool import (
@@ -460,3 +461,24 @@ def test_what_a_written_function_implies_is_written_out_and_errors_decode_as_htt
     assert schema["$defs"]["ErrorCase"]["properties"]["status"]["enum"][:4] == [400, 401, 403, 404]
     change = ops.decoding_schema(ops.OPERATORS["add_function"], base_functions())
     assert 404 in change["$defs"]["ErrorCase"]["properties"]["status"]["enum"]
+
+
+DIALOGUE_ONLY = [
+    "--stages", "--from-run", "--instructions-per-tool", "--dialog-mix", "--complexity",
+    "--tools-per-dialog", "--assistant-calls", "--max-steps", "--judge", "--dedup-threshold",
+]  # fmt: skip
+
+
+def test_the_pool_command_offers_only_the_options_its_run_uses(capsys: pytest.CaptureFixture[str]):
+    pool_help, corpus_help = build_parser(pool_only=True).format_help(), build_parser().format_help()
+    assert [o for o in DIALOGUE_ONLY if o in pool_help] == []
+    assert [o for o in DIALOGUE_ONLY if o not in corpus_help] == []
+    with pytest.raises(SystemExit) as exit_:
+        parse_command_line(["--size", "3", "--judge", "filter"], pool_only=True)
+    assert exit_.value.code == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1].endswith("unrecognized arguments: --judge filter")
+    # the pool's run keeps the corpus command's defaults for what it does not offer
+    pool, _ = parse_command_line(["--size", "3"], pool_only=True)
+    corpus, _ = parse_command_line(["--evolve", "3"])
+    assert pool.simulation == corpus.simulation and pool.verification == corpus.verification
+    assert pool.stages == ["toolset"] and pool.from_run is None and pool.pool.only
