@@ -8,6 +8,7 @@ call is made again), so durability would buy nothing for its cost on every call.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -26,20 +27,24 @@ def cache_key(material: dict[str, Any]) -> str:
 
 
 class LLMCache:
-    """Answers on disk: `get` returns the stored entry or None, `put` stores one atomically."""
+    """Answers on disk: `get` returns the stored entry or None, `put` stores one atomically.
+
+    Paths are plain strings and files plain `open`s: a lookup and a store come with every LLM call, in
+    the process whose CPU bounds the run (pathlib's objects cost it more than the system calls do)."""
 
     def __init__(self, directory: str | Path) -> None:
         self.directory = Path(directory).expanduser()
+        self._root = os.fspath(self.directory)
         self._made: set[str] = set()  # subfolders known to exist: one mkdir per folder, not per put
 
-    def _path(self, key: str) -> Path:
-        return self.directory / key[:2] / f"{key}.json"
+    def _path(self, key: str) -> str:
+        return f"{self._root}/{key[:2]}/{key}.json"
 
     def get(self, key: str) -> dict[str, Any] | None:
         path = self._path(key)
         try:
-            with path.open(encoding="utf-8") as handle:
-                entry = json.load(handle)
+            with open(path, encoding="utf-8") as handle:
+                entry = json.loads(handle.read())
         except FileNotFoundError:
             return None
         except (OSError, ValueError) as exc:
@@ -51,17 +56,23 @@ class LLMCache:
         path = self._path(key)
         text = json.dumps(entry, ensure_ascii=False)  # one shot: C's encoder, not json.dump's chunks
         # unique per process and thread: concurrent writers of one key (Dask workers) never share it
-        tmp = path.with_name(f".{key}.{os.getpid()}.{threading.get_ident()}.tmp")
+        tmp = f"{self._root}/{key[:2]}/.{key}.{os.getpid()}.{threading.get_ident()}.tmp"
         try:
             if key[:2] not in self._made:
-                path.parent.mkdir(parents=True, exist_ok=True)
+                os.makedirs(os.path.dirname(path), exist_ok=True)
                 self._made.add(key[:2])
             try:
-                tmp.write_text(text, encoding="utf-8")
+                _write(tmp, text)
             except FileNotFoundError:  # the folder was removed under us (a cleared cache): make it again
-                path.parent.mkdir(parents=True, exist_ok=True)
-                tmp.write_text(text, encoding="utf-8")
+                os.makedirs(os.path.dirname(path), exist_ok=True)
+                _write(tmp, text)
             os.replace(tmp, path)
         except BaseException:
-            tmp.unlink(missing_ok=True)
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
             raise
+
+
+def _write(path: str, text: str) -> None:
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write(text)

@@ -301,16 +301,16 @@ class LLMGateway:
     def _single_flight(
         self, key: str, call: Callable[[], tuple[str, dict[str, int]]], about: dict[str, Any]
     ) -> tuple[str, dict[str, int], bool]:
-        """(content, usage, cached): the cached answer; else the answer of an identical request already
-        in flight; else `call()`, stored with `about` beside it.
+        """(content, usage, cached): the answer of an identical request already in flight; else the
+        cached answer; else `call()`, stored with `about` beside it.
 
         One key gets one answer per cache, even when identical requests run at once (two simulations
-        asking the executor the same thing): a re-run then replays exactly what the first run saw.
+        asking the executor the same thing): a re-run then replays exactly what the first run saw. The
+        claim comes before the lookup, so the cache is read once per request: an owner stores its
+        answer before it lets the key go, and whoever claims the key after finds the answer stored.
         """
         cache = self.cache
         assert cache is not None
-        if (entry := cache.get(key)) is not None:
-            return entry["content"], entry.get("usage") or {}, True
         with self._in_flight_lock:
             in_flight = self._in_flight.get(key)
             owner = in_flight is None
@@ -320,7 +320,7 @@ class LLMGateway:
             content, usage = in_flight.result()  # raises the owner's error if its call failed
             return content, usage, True
         try:
-            if (entry := cache.get(key)) is not None:  # answered between the lookup and the claim
+            if (entry := cache.get(key)) is not None:
                 content, usage = entry["content"], entry.get("usage") or {}
             else:
                 content, usage = call()
