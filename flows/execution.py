@@ -19,10 +19,10 @@ run each worker sends what it has not yet sent (`finish_on_workers`).
 Dask workers sample their threads' stacks (`sys._current_frames()`) every 10 ms for the dashboard's
 profile. On Python before 3.12 that call can deadlock the whole worker process when a garbage
 collection runs inside it while a thread starts or ends (CPython gh-106883, dask/distributed#8616),
-and a batch starts a thread per item: the run then waits for ever on a batch that never ends (seen
-once in two runs of 3,000 seeds on two workers). A run's own cluster has no dashboard, so its workers
-do not profile; on a running cluster, `start_on_workers` stops the profiler of each worker that runs
-on such a Python, and says so.
+and a batch starts a thread per item: the run then waits for ever on a batch that never ends (two
+of three runs of 3,000 seeds on two workers hung so). A run's own cluster has no dashboard, so its
+workers do not profile; on a running cluster, `start_on_workers` stops the profiler of each worker
+that runs on such a Python, and says so.
 """
 
 from __future__ import annotations
