@@ -50,6 +50,8 @@ STEPS_WITH_TASK_RUNS = 3
 CONNECT_TIMEOUT_S = 10
 PROFILER = "distributed.worker.profile.enabled"
 """Dask's setting for its workers' sampling profiler (passed to each worker of a run's own cluster)."""
+PROFILER_CALLBACKS = ("profile", "profile-cycle")
+"""The periodic callbacks of a Dask worker that run its sampling profiler."""
 DRAIN_TIMEOUT_S = 60
 
 
@@ -126,7 +128,7 @@ def _workers_at(address: str) -> int:
 def start_on_workers(runner: TaskRunner[Any]) -> None:
     """On a running Dask cluster, stop the sampling profiler of each worker whose Python can deadlock
     on it (before 3.12), with a warning that names them; nothing on threads or a run's own cluster."""
-    client = runner.client if _is_dask(runner) else None  # type: ignore[attr-defined]
+    client = _dask_client(runner)
     if client is None:
         return
     stopped = sorted(address for address, was in client.run(_stop_profiler).items() if was)
@@ -146,7 +148,7 @@ def _stop_profiler(dask_worker: Any) -> bool:
     if sys.version_info >= (3, 12):
         return False
     running = False
-    for name in ("profile", "profile-cycle"):
+    for name in PROFILER_CALLBACKS:
         callback = dask_worker.periodic_callbacks.get(name)
         if callback is not None and callback.is_running():
             callback.stop()
@@ -156,13 +158,14 @@ def _stop_profiler(dask_worker: Any) -> bool:
 
 def finish_on_workers(runner: TaskRunner[Any], run_id: str) -> None:
     """Each Dask worker sends its queued Prefect events and logs and forgets the run's gateway."""
-    client = runner.client if _is_dask(runner) else None  # type: ignore[attr-defined]
+    client = _dask_client(runner)
     if client is not None:
         client.run(_finish_worker, run_id)
 
 
-def _is_dask(runner: TaskRunner[Any]) -> bool:
-    return type(runner).__name__ == "DaskTaskRunner"
+def _dask_client(runner: TaskRunner[Any]) -> Any:
+    """The Dask client of an entered `DaskTaskRunner`; None for threads."""
+    return runner.client if type(runner).__name__ == "DaskTaskRunner" else None  # type: ignore[attr-defined]
 
 
 def _finish_worker(run_id: str) -> None:

@@ -25,7 +25,7 @@ from prefect_dask import DaskTaskRunner
 from bench import responders
 from bench.fake_llm_server import FakeLLMServer
 from flows.config import CorpusConfig, ExecutionSettings
-from flows.execution import start_on_workers, task_runner
+from flows.execution import PROFILER_CALLBACKS, start_on_workers, task_runner
 from tests.test_cli_failures import task_runs_in_prefect
 from tests.test_resume import CONCURRENCY, REPO, command, environment, records, seeds_file
 
@@ -98,9 +98,7 @@ def test_a_dask_cluster_that_cannot_serve_the_run_is_one_line(
 def profiling(dask_worker: Any) -> list[str]:
     """Run on a worker: its periodic callbacks of the sampling profiler that are running."""
     callbacks = dask_worker.periodic_callbacks
-    return sorted(
-        name for name in ("profile", "profile-cycle") if name in callbacks and callbacks[name].is_running()
-    )
+    return sorted(name for name in PROFILER_CALLBACKS if name in callbacks and callbacks[name].is_running())
 
 
 def test_the_workers_of_a_runs_own_cluster_do_not_profile(prefect_home: Path):

@@ -33,12 +33,14 @@ class LLMCache:
     the process whose CPU bounds the run (pathlib's objects cost it more than the system calls do)."""
 
     def __init__(self, directory: str | Path) -> None:
-        self.directory = Path(directory).expanduser()
-        self._root = os.fspath(self.directory)
+        self.directory = os.fspath(Path(directory).expanduser())
         self._made: set[str] = set()  # subfolders known to exist: one mkdir per folder, not per put
 
+    def _folder(self, key: str) -> str:
+        return f"{self.directory}/{key[:2]}"
+
     def _path(self, key: str) -> str:
-        return f"{self._root}/{key[:2]}/{key}.json"
+        return f"{self._folder(key)}/{key}.json"
 
     def get(self, key: str) -> dict[str, Any] | None:
         path = self._path(key)
@@ -53,18 +55,18 @@ class LLMCache:
         return entry if isinstance(entry, dict) and "content" in entry else None
 
     def put(self, key: str, entry: dict[str, Any]) -> None:
-        path = self._path(key)
+        folder, path = self._folder(key), self._path(key)
         text = json.dumps(entry, ensure_ascii=False)  # one shot: C's encoder, not json.dump's chunks
         # unique per process and thread: concurrent writers of one key (Dask workers) never share it
-        tmp = f"{self._root}/{key[:2]}/.{key}.{os.getpid()}.{threading.get_ident()}.tmp"
+        tmp = f"{folder}/.{key}.{os.getpid()}.{threading.get_ident()}.tmp"
         try:
             if key[:2] not in self._made:
-                os.makedirs(os.path.dirname(path), exist_ok=True)
+                os.makedirs(folder, exist_ok=True)
                 self._made.add(key[:2])
             try:
                 _write(tmp, text)
             except FileNotFoundError:  # the folder was removed under us (a cleared cache): make it again
-                os.makedirs(os.path.dirname(path), exist_ok=True)
+                os.makedirs(folder, exist_ok=True)
                 _write(tmp, text)
             os.replace(tmp, path)
         except BaseException:
