@@ -3,7 +3,8 @@
     python -m bench.resume_bench [--tools 20] [--latency 0.1] [--concurrency 8] [--seed S]
 
 Runs the corpus once uninterrupted (its own cache), then the same command with another cache, kills
-it at a random moment of its run (chosen with `--seed`), resumes it with `--resume`, and compares:
+it at a random point of its work (after a share of the uninterrupted run's calls, 10-90%, chosen with
+`--seed`), resumes it with `--resume`, and compares:
 the records of both runs (every artifact, sorted), and the LLM calls the fake server answered. Prints
 when the kill came, what the killed run had written, and the calls paid twice (beyond the
 uninterrupted run's, each invocation's one-call model check left out): at most the calls in flight.
@@ -66,18 +67,30 @@ def main(argv: Sequence[str] | None = None) -> int:
             with urllib.request.urlopen(server.base_url.rsplit("/v1", 1)[0] + "/stats", timeout=10) as r:
                 return int(json.load(r)["completions"])
 
+        def corpus(name: str, *extra: str) -> Path:
+            """The run folder of a corpus command that must succeed (its errors shown when not)."""
+            done = subprocess.run(command(name, *extra), cwd=REPO, env=env, capture_output=True, text=True)
+            if done.returncode != 0:
+                raise SystemExit(f"{name} {' '.join(extra)}: exit {done.returncode}\n{done.stderr[-4000:]}")
+            return Path(done.stdout.strip().splitlines()[-1])
+
         started = time.perf_counter()
-        run = {"cwd": REPO, "env": env, "capture_output": True, "text": True, "check": True}
-        whole = subprocess.run(command("whole"), **run)
+        whole_dir = corpus("whole")
         whole_seconds = time.perf_counter() - started
         whole_calls = completions()
-        whole_dir = Path(whole.stdout.strip().splitlines()[-1])
 
-        kill_after = rng.uniform(0.3, 0.9) * whole_seconds
+        # the kill comes after a random share of the uninterrupted run's calls: somewhere in its work
+        kill_at = round(rng.uniform(0.1, 0.9) * whole_calls)
+        launched = time.perf_counter()
         process = subprocess.Popen(command("killed"), cwd=REPO, env=env, start_new_session=True,
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
-        time.sleep(kill_after)
+        while completions() - whole_calls < kill_at:
+            if process.poll() is not None:
+                print(f"the run to be killed exited ({process.returncode}) before the kill", file=sys.stderr)
+                return 1
+            time.sleep(0.02)
         os.killpg(process.pid, signal.SIGKILL)
+        kill_after = time.perf_counter() - launched
         process.wait(30)
         killed_calls = completions() - whole_calls
         (killed_dir,) = (scratch / "killed" / "out" / "runs").iterdir()
@@ -85,13 +98,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         parts = sorted(str(p.relative_to(killed_dir)) for p in killed_dir.glob("*/part-*.parquet"))
 
         before = completions()
-        resumed = subprocess.run([*command("killed"), "--resume", killed_dir.name], **run)
+        resumed_dir = corpus("killed", "--resume", killed_dir.name)
         resumed_calls = completions() - before
-        resumed_dir = Path(resumed.stdout.strip().splitlines()[-1])
         identical = records(resumed_dir) == records(whole_dir)
     paid_twice = (killed_calls - 1) + (resumed_calls - 1) - (whole_calls - 1)
     print(f"uninterrupted: {whole_seconds:.1f} s, {whole_calls} calls")
-    print(f"killed after {kill_after:.1f} s: status {status!r}, {len(parts)} parts, {killed_calls} calls")
+    print(f"killed after {kill_after:.1f} s, at call {kill_at}: ", end="")
+    print(f"status {status!r}, {len(parts)} parts, {killed_calls} calls")
     print(f"resumed in place: {resumed_dir == killed_dir}, {resumed_calls} calls")
     print(f"records identical to the uninterrupted run's: {identical}")
     print(f"calls paid twice: {paid_twice} (at most the {args.concurrency} in flight)")
