@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import time
@@ -31,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.harness import ENV_DEFAULTS, REPO, add_common_args, fake_server, scratch_dir, seed_file
+from bench.harness import REPO, add_common_args, command_env, fake_server, run_folder, scratch_dir, seed_file
 
 TARGET_MARGINAL = 0.9
 
@@ -69,14 +68,9 @@ def run_cli(
         "--out", str(scratch / name / "out"), "--cache-dir", str(scratch / name / "cache"),
         *args.extra,
     ]  # fmt: skip
-    env = {**os.environ, **ENV_DEFAULTS, "PREFECT_HOME": str(scratch / "prefect-home")}
-    env.pop("PREFECT_API_URL", None)
     started = time.perf_counter()
-    done = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True)
-    wall = time.perf_counter() - started
-    if done.returncode != 0:
-        raise SystemExit(f"the run of {tools} tools failed ({done.returncode}): {done.stderr[-2000:]}")
-    return Path(done.stdout.strip().splitlines()[-1]), wall
+    run_dir = run_folder(command, command_env(scratch / "prefect-home"), f"the run of {tools} tools")
+    return run_dir, time.perf_counter() - started
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -158,11 +152,9 @@ asyncio.run(main())
 
 def ui_artifacts(prefect_home: Path, manifest: dict[str, Any]) -> str:
     """The keys of the artifacts the run's flow run left in Prefect (read back from its database)."""
-    env = {**os.environ, **ENV_DEFAULTS, "PREFECT_HOME": str(prefect_home)}
-    env.pop("PREFECT_API_URL", None)
     done = subprocess.run(
         [sys.executable, "-c", UI_ARTIFACTS, str(manifest["flow_run_id"])],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=300,
+        cwd=REPO, env=command_env(prefect_home), capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     return done.stdout.strip() if done.returncode == 0 else f"not read: {done.stderr.strip()[-300:]}"
 

@@ -37,6 +37,23 @@ ENV_DEFAULTS = {
 }
 
 
+def command_env(prefect_home: Path) -> dict[str, str]:
+    """The environment of a command the benchmark starts: offline and quiet (`ENV_DEFAULTS`), with a
+    Prefect home of its own and no Prefect server from outside (each run starts its own)."""
+    env = {**os.environ, **ENV_DEFAULTS, "PREFECT_HOME": str(prefect_home)}
+    env.pop("PREFECT_API_URL", None)
+    return env
+
+
+def run_folder(command: list[str], env: dict[str, str], what: str) -> Path:
+    """Run a corpus command that must succeed and return its run folder (the last line it prints);
+    else end the benchmark with `what`, the command's exit status and its last error lines."""
+    done = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"{what} failed ({done.returncode}): {done.stderr[-3000:]}")
+    return Path(done.stdout.strip().splitlines()[-1])
+
+
 def add_common_args(parser: argparse.ArgumentParser, *, latency: float, concurrency: int) -> None:
     parser.add_argument("--latency", type=float, default=latency, help=f"latency per call, s ({latency})")
     parser.add_argument("--concurrency", type=int, default=concurrency, help=f"in flight ({concurrency})")

@@ -15,14 +15,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
 
-from bench.harness import ENV_DEFAULTS, add_common_args, fake_server, scratch_dir, seed_file
+from bench.harness import add_common_args, command_env, fake_server, scratch_dir, seed_file
 from bench.scale_bench import TARGET_PEAK_GIB, TOOLACE_POOL, run_measured
 
 
@@ -41,8 +40,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "--timeout", str(args.client_timeout), "--max-attempts", "8",
             "--out", str(scratch / "out"), "--cache-dir", str(scratch / "cache"), *args.extra,
         ]  # fmt: skip
-        env = {**os.environ, **ENV_DEFAULTS, "PREFECT_HOME": str(scratch / "prefect-home")}
-        env.pop("PREFECT_API_URL", None)
+        env = command_env(scratch / "prefect-home")
         measured = run_measured(command, env)
         wall, sampler = measured.wall_s, measured.sampler
         if measured.returncode != 0:

@@ -4,10 +4,10 @@
 
 Runs the corpus once uninterrupted (its own cache), then the same command with another cache, kills
 it at a random point of its work (after a share of the uninterrupted run's calls, 10-90%, chosen with
-`--seed`), resumes it with `--resume`, and compares:
-the records of both runs (every artifact, sorted), and the LLM calls the fake server answered. Prints
-when the kill came, what the killed run had written, and the calls paid twice (beyond the
-uninterrupted run's, each invocation's one-call model check left out): at most the calls in flight.
+`--seed`), resumes it with `--resume`, and compares the records of both runs (every artifact,
+sorted), and the LLM calls the fake server answered. Prints when the kill came, what the killed run
+had written, and the calls paid twice (beyond the uninterrupted run's, each invocation's one-call
+model check left out): at most the calls in flight.
 Exit status: 0 when the records are identical and no more than `concurrency` calls were paid twice.
 """
 
@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from bench.harness import ENV_DEFAULTS, REPO, add_common_args, fake_server, scratch_dir, seed_file
+from bench.harness import REPO, add_common_args, command_env, fake_server, run_folder, scratch_dir, seed_file
 
 ARTIFACTS = ("seeds", "tools", "rejected_tools", "instructions", "dialogs", "rejected_dialogs")
 ARTIFACTS += ("rejections",)
@@ -44,13 +44,12 @@ def records(run_dir: Path) -> dict[str, list[str]]:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.resume_bench", description=__doc__.split("\n")[0])
     parser.add_argument("--tools", type=int, default=20, help="tools, a stratified sample (20)")
-    parser.add_argument("--seed", type=int, default=None, help="random seed of the moment of the kill")
+    parser.add_argument("--seed", type=int, default=None, help="random seed of the point of the kill")
     add_common_args(parser, latency=0.1, concurrency=8)
     args = parser.parse_args(argv)
     rng = random.Random(args.seed)
     with scratch_dir(args, "resume-bench-") as scratch, fake_server(args, scratch) as server:
-        env = {**os.environ, **ENV_DEFAULTS, "PREFECT_HOME": str(scratch / "prefect-home")}
-        env.pop("PREFECT_API_URL", None)
+        env = command_env(scratch / "prefect-home")
 
         def command(name: str, *extra: str) -> list[str]:
             return [
@@ -67,15 +66,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             with urllib.request.urlopen(server.base_url.rsplit("/v1", 1)[0] + "/stats", timeout=10) as r:
                 return int(json.load(r)["completions"])
 
-        def corpus(name: str, *extra: str) -> Path:
-            """The run folder of a corpus command that must succeed (its errors shown when not)."""
-            done = subprocess.run(command(name, *extra), cwd=REPO, env=env, capture_output=True, text=True)
-            if done.returncode != 0:
-                raise SystemExit(f"{name} {' '.join(extra)}: exit {done.returncode}\n{done.stderr[-4000:]}")
-            return Path(done.stdout.strip().splitlines()[-1])
-
         started = time.perf_counter()
-        whole_dir = corpus("whole")
+        whole_dir = run_folder(command("whole"), env, "the uninterrupted run")
         whole_seconds = time.perf_counter() - started
         whole_calls = completions()
 
@@ -98,7 +90,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parts = sorted(str(p.relative_to(killed_dir)) for p in killed_dir.glob("*/part-*.parquet"))
 
         before = completions()
-        resumed_dir = corpus("killed", "--resume", killed_dir.name)
+        resumed_dir = run_folder([*command("killed"), "--resume", killed_dir.name], env, "the resumed run")
         resumed_calls = completions() - before
         identical = records(resumed_dir) == records(whole_dir)
     paid_twice = (killed_calls - 1) + (resumed_calls - 1) - (whole_calls - 1)

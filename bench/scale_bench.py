@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import threading
@@ -29,7 +28,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import psutil
 
-from bench.harness import ENV_DEFAULTS, REPO, add_common_args, fake_server, scratch_dir, seed_file
+from bench.harness import REPO, add_common_args, command_env, fake_server, scratch_dir, seed_file
 
 TARGET_MS_PER_TOOL = 20.0
 TARGET_PEAK_GIB = 2.0
@@ -147,8 +146,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "--timeout", str(args.client_timeout), "--max-attempts", "8",
             "--out", str(scratch / "out"), "--cache-dir", str(scratch / "cache"), *args.extra,
         ]  # fmt: skip
-        env = {**os.environ, **ENV_DEFAULTS, "PREFECT_HOME": str(scratch / "prefect-home")}
-        env.pop("PREFECT_API_URL", None)
+        env = command_env(scratch / "prefect-home")
         server_cpu_before = sum(psutil.Process(server.process.pid).cpu_times()[:2])
         measured = run_measured(command, env)
         wall, sampler = measured.wall_s, measured.sampler
