@@ -3,11 +3,11 @@
     python -m deployments serve [--cron "0 3 * * *"] [--regeneration-seeds PATH|URL] [OPTIONS]
     python -m deployments deploy --work-pool NAME [--cron ...] [--regeneration-seeds ...] [OPTIONS]
 
-`serve` registers the deployments (corpus, regeneration, export, evaluate) and runs their flow runs in this
-process until Ctrl-C; `deploy` registers them with a work pool, whose workers run them. OPTIONS are
-`python -m flows.corpus`'s (`--model`, `--api-base`, `--concurrency`, `--out`, `--task-runner`, ...):
-the deployments' default parameters, which the UI's form can change per run. Both need a Prefect
-server (`PREFECT_API_URL`).
+`serve` registers the deployments (corpus, regeneration, export, evaluate, train) and runs their flow
+runs in this process until Ctrl-C; `deploy` registers them with a work pool, whose workers run them.
+OPTIONS are `python -m flows.corpus`'s (`--model`, `--api-base`, `--concurrency`, `--out`,
+`--task-runner`, ...): the deployments' default parameters, which the UI's form can change per run.
+Both need a Prefect server (`PREFECT_API_URL`).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from flows.cli import build_parser, config_from_args
 def parser() -> argparse.ArgumentParser:
     p = build_parser()
     p.prog = "python -m deployments"
-    p.description = "Serve or deploy ToolForge's deployments (corpus, regeneration, export, evaluate)."
+    p.description = "Serve or deploy ToolForge's deployments (corpus, regeneration, export, evaluate, train)."
     p.add_argument("action", choices=["serve", "deploy"], help="serve from this process, or deploy to a pool")
     p.add_argument("--work-pool", metavar="NAME", help="the work pool to deploy to (deploy)")
     p.add_argument("--cron", default=NIGHTLY, help=f"the regeneration's schedule (default {NIGHTLY!r})")

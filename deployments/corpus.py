@@ -6,6 +6,9 @@
   its parameters (run, formats, split) a form in the UI; it writes `<run>/exports/<format>/`.
 - `evaluate`: the evaluation flow (`toolforge-evaluate/evaluate`): models (the embedded one by default)
   on the eval split of the latest run of the same run store; it writes `<out>/evaluations/<id>/`.
+- `train`: the training flow (`toolforge-train/train`): the embedded SmolLM2-135M fine-tuned with LoRA on
+  the train split of the latest run of the same run store; it writes `<out>/models/latest/` (the form
+  takes any base, format and hyperparameters, and `evaluate` for the side-by-side table).
 - `regeneration`: the same flow on a cron schedule (nightly by default) that re-reads its seed list
   (a path or URL, such as the public-apis README) and regenerates the corpus. Unchanged seeds cost
   no LLM call (the answers are cached); the run is of the series named after the deployment, so its
@@ -25,6 +28,7 @@ from flows.config import CorpusConfig, SeedSelection
 from flows.corpus import corpus_flow
 from flows.evaluate import EvaluateConfig, evaluate_flow
 from flows.export import export_flow
+from flows.train import TrainConfig, train_flow
 
 REPO = Path(__file__).resolve().parents[1]
 ENTRYPOINT = "flows/corpus.py:corpus_flow"
@@ -32,6 +36,8 @@ EXPORT_ENTRYPOINT = "flows/export.py:export_flow"
 EXPORT = "export"
 EVALUATE_ENTRYPOINT = "flows/evaluate.py:evaluate_flow"
 EVALUATE = "evaluate"
+TRAIN_ENTRYPOINT = "flows/train.py:train_flow"
+TRAIN = "train"
 PUBLIC_APIS = "https://raw.githubusercontent.com/public-apis/public-apis/master/README.md"
 NIGHTLY = "0 3 * * *"
 REGENERATION = "regeneration"
@@ -57,6 +63,15 @@ def evaluate_parameters(base: CorpusConfig) -> dict[str, Any]:
     config = EvaluateConfig(
         models=[base.llm.model], source="latest", out_dir=out, model_api_base=base.llm.api_base, llm=base.llm
     )
+    return {"config": config.model_dump(mode="json", exclude_defaults=True)}
+
+
+def train_parameters(base: CorpusConfig) -> dict[str, Any]:
+    """The train deployment's parameters (a local run store only: the model is written beside it): the
+    embedded model fine-tuned on the latest run of the store, into `<out>/models/latest`; evaluated
+    (when the form says so) with the corpus's model simulating and judging."""
+    out = str(Path(base.out).resolve())
+    config = TrainConfig(corpus="latest", out=str(Path(out) / "models" / "latest"), out_dir=out, llm=base.llm)
     return {"config": config.model_dump(mode="json", exclude_defaults=True)}
 
 
@@ -91,6 +106,8 @@ def runner_deployments(
         )
     made.append(export_flow.to_deployment(name=EXPORT, parameters=export_parameters(base), tags=TAGS))
     made.append(evaluate_flow.to_deployment(name=EVALUATE, parameters=evaluate_parameters(base), tags=TAGS))
+    if "://" not in base.out:
+        made.append(train_flow.to_deployment(name=TRAIN, parameters=train_parameters(base), tags=TAGS))
     return made
 
 
@@ -125,6 +142,12 @@ def deploy(
         name=EVALUATE, work_pool_name=work_pool, parameters=evaluate_parameters(base), tags=TAGS
     )
     ids.append(str(deployment.apply()))
+    if "://" not in base.out:
+        trainer = train_flow.from_source(source=str(source), entrypoint=TRAIN_ENTRYPOINT)
+        deployment = trainer.to_deployment(
+            name=TRAIN, work_pool_name=work_pool, parameters=train_parameters(base), tags=TAGS
+        )
+        ids.append(str(deployment.apply()))
     return ids
 
 

@@ -278,6 +278,56 @@ def run(config: EvaluateConfig) -> str:
         return evaluate_flow.with_options(task_runner=runner)(config)
 
 
+def add_simulator_options(
+    p: argparse.ArgumentParser | argparse._ArgumentGroup, sampling: bool = True
+) -> None:
+    """The flags of the simulators, the judge and the cases (this command's, and `flows.train
+    --evaluate`'s, which has a `--seed` of its own and no `--temperature`: sampling False): read back
+    by `simulator_llm`."""
+    p.add_argument("--simulator-model", default=EMBEDDED_MODEL, metavar="MODEL",
+                   help=f"the simulated user and tool executor (default {EMBEDDED_MODEL})")  # fmt: skip
+    p.add_argument("--simulator-api-base", metavar="URL", help="the simulators' OpenAI-compatible server")
+    p.add_argument("--judge-model", metavar="MODEL", help="the judge (default: the simulator model)")
+    p.add_argument("--no-judge", action="store_true", help="rules only: no process/response verdicts")
+    p.add_argument("--limit", type=int, metavar="N", help="evaluate the first N cases only")
+    p.add_argument("--concurrency", type=int, default=4, help="cases in flight (default 4)")
+    p.add_argument("--cache-dir", default=None, metavar="DIR", help="LLM cache (default as the corpus's)")
+    if sampling:
+        p.add_argument("--seed", type=int, default=0, help="sampling seed of every model")
+        p.add_argument("--temperature", type=float, default=0.0, help="of every model (default 0: greedy)")
+
+
+def simulator_llm(args: argparse.Namespace) -> LLMConfig:
+    """The simulators' and the judge's settings the flags of `add_simulator_options` give."""
+    return LLMConfig(
+        model=args.simulator_model,
+        role_models={"judge": args.judge_model} if args.judge_model else {},
+        api_base=args.simulator_api_base,
+        concurrency=args.concurrency,
+        cache_dir=args.cache_dir or default_cache_dir(),
+        seed=getattr(args, "seed", 0),
+        temperature=getattr(args, "temperature", 0.0),
+    )
+
+
+def add_split_options(p: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    """The flags of a run's split into train and held-out tools: read back by `split_settings`."""
+    defaults = ExportSettings()
+    p.add_argument("--eval-fraction", type=float, default=defaults.eval_fraction,
+                   help=f"a run's share of held-out tools (default {defaults.eval_fraction})")  # fmt: skip
+    p.add_argument("--split-seed", type=int, default=defaults.split_seed, help="a run's split seed")
+    p.add_argument(
+        "--split-by", choices=get_args(SplitUnit), default=defaults.split_by, help="tool or category"
+    )
+
+
+def split_settings(args: argparse.Namespace) -> ExportSettings:
+    """The split the flags of `add_split_options` give."""
+    return ExportSettings(
+        eval_fraction=args.eval_fraction, split_seed=args.split_seed, split_by=args.split_by
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m flows.evaluate",
@@ -298,50 +348,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--prompt-format", choices=["react", "native"], default="react",
                    help="react: ReAct text, as trained (default); native: tool calls")  # fmt: skip
     p.add_argument("--max-steps", type=int, default=PlaySettings().max_steps, help="actions per request")
-    p.add_argument("--simulator-model", default=EMBEDDED_MODEL, metavar="MODEL",
-                   help=f"the simulated user and tool executor (default {EMBEDDED_MODEL})")  # fmt: skip
-    p.add_argument("--simulator-api-base", metavar="URL", help="the simulators' OpenAI-compatible server")
-    p.add_argument("--judge-model", metavar="MODEL", help="the judge (default: the simulator model)")
-    p.add_argument("--no-judge", action="store_true", help="rules only: no process/response verdicts")
-    p.add_argument("--limit", type=int, metavar="N", help="evaluate the first N cases only")
     p.add_argument("--answers", metavar="FILE", help="BFCL: score this result file instead of asking a model")
-    defaults = ExportSettings()
-    p.add_argument("--eval-fraction", type=float, default=defaults.eval_fraction,
-                   help=f"a run's share of held-out tools (default {defaults.eval_fraction})")  # fmt: skip
-    p.add_argument("--split-seed", type=int, default=defaults.split_seed, help="a run's split seed")
-    p.add_argument(
-        "--split-by", choices=get_args(SplitUnit), default=defaults.split_by, help="tool or category"
-    )
-    p.add_argument("--concurrency", type=int, default=4, help="cases in flight (default 4)")
-    p.add_argument("--cache-dir", default=None, metavar="DIR", help="LLM cache (default as the corpus's)")
-    p.add_argument("--seed", type=int, default=0, help="sampling seed of every model")
-    p.add_argument("--temperature", type=float, default=0.0, help="of every model (default 0: greedy)")
+    add_simulator_options(p)
+    add_split_options(p)
     return p
 
 
 def config_from(args: argparse.Namespace) -> EvaluateConfig:
     """The settings the command line gives (ValidationError for a bad value)."""
-    llm = LLMConfig(
-        model=args.simulator_model,
-        role_models={"judge": args.judge_model} if args.judge_model else {},
-        api_base=args.simulator_api_base,
-        concurrency=args.concurrency,
-        cache_dir=args.cache_dir or default_cache_dir(),
-        seed=args.seed,
-        temperature=args.temperature,
-    )
     return EvaluateConfig(
         models=list(dict.fromkeys(args.models)) or ["answers"],
         source=args.source,
         source_format=args.source_format,
         out_dir=args.out_dir,
-        split=ExportSettings(
-            eval_fraction=args.eval_fraction, split_seed=args.split_seed, split_by=args.split_by
-        ),
+        split=split_settings(args),
         play=PlaySettings(prompt_format=args.prompt_format, max_steps=args.max_steps),
         judge=not args.no_judge,
         model_api_base=args.api_base,
-        llm=llm,
+        llm=simulator_llm(args),
         limit=args.limit,
         answers=args.answers,
     )

@@ -283,3 +283,12 @@ def test_no_secret_in_parameters_artifacts_logs_or_files(prefect: PrefectServer,
             assert KEY.encode() not in path.read_bytes(), f"the key is in {path}"
     for name in ("worker.log", "server.log"):
         assert KEY not in (prefect.home / name).read_text(errors="replace")
+
+
+def test_the_train_deployment_trains_on_the_latest_run_of_the_store(prefect: PrefectServer, deployed: dict):
+    deployment = prefect.api("GET", "/deployments/name/toolforge-train/train")
+    config = deployment["parameters"]["config"]
+    out = str((deployed["work"] / "out").resolve())
+    assert config["out_dir"] == out and config["out"] == str(Path(out) / "models" / "latest")
+    assert config.get("corpus", "latest") == "latest" and "api_key" not in json.dumps(config)
+    assert deployment["entrypoint"] == "flows/train.py:train_flow"

@@ -8,7 +8,6 @@ errors), not the text.
 from __future__ import annotations
 
 import json
-import string
 import subprocess
 import sys
 from collections.abc import Callable
@@ -22,6 +21,7 @@ from agents.llm.config import LLMConfig, is_hf
 from agents.llm.gateway import LLMGateway
 from agents.llm.hf_provider import Generated, HfModelError, TextToolCall, read_tool_calls
 from agents.llm.litellm_setup import import_litellm
+from tests.tiny_model import save_tiny_model
 
 TEMPLATE = (
     "{% for m in messages %}<|{{ m['role'] }}|>{{ m['content'] }}\n{% endfor %}"
@@ -36,54 +36,17 @@ Spy = Callable[[Path], list[list[int]]]
 TOOLS = [{"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}}}]
 
 
-def _save_tiny_model(folder: Path, chat_template: str | None) -> None:
-    """A one-layer random Llama and a character-level tokenizer (printable ASCII), saved in `folder`."""
-    torch = pytest.importorskip("torch")
-    from tokenizers import Tokenizer, decoders, models
-    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
-
-    specials = ["<unk>", "<s>", "</s>", "<pad>"]
-    vocab = {token: number for number, token in enumerate([*specials, *string.printable])}
-    raw = Tokenizer(models.BPE(vocab=vocab, merges=[], unk_token="<unk>"))
-    raw.decoder = decoders.Fuse()
-    tokenizer = PreTrainedTokenizerFast(
-        tokenizer_object=raw,
-        unk_token="<unk>",
-        bos_token="<s>",
-        eos_token="</s>",
-        pad_token="<pad>",
-        clean_up_tokenization_spaces=False,
-    )
-    if chat_template is not None:
-        tokenizer.chat_template = chat_template
-    config = LlamaConfig(
-        vocab_size=len(vocab),
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        num_key_value_heads=1,
-        max_position_embeddings=1024,
-        bos_token_id=1,
-        eos_token_id=2,
-        pad_token_id=3,
-    )
-    torch.manual_seed(0)
-    LlamaForCausalLM(config).save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-
-
 @pytest.fixture(scope="module")
 def raw_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("hf") / "raw"
-    _save_tiny_model(folder, chat_template=None)
+    save_tiny_model(folder, chat_template=None)
     return folder
 
 
 @pytest.fixture(scope="module")
 def chat_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("hf") / "chat"
-    _save_tiny_model(folder, chat_template=TEMPLATE)
+    save_tiny_model(folder, chat_template=TEMPLATE)
     return folder
 
 

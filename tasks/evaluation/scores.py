@@ -95,3 +95,38 @@ def scores_table(scores: Sequence[ModelScores]) -> str:
         ]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def _tokens(row: ModelScores) -> int:
+    return row.prompt_tokens + row.completion_tokens
+
+
+def _points(value: float | None) -> str:
+    return "n/a" if value is None else f"{100 * value:+.1f}"
+
+
+def scores_difference(scores: Sequence[ModelScores]) -> str:
+    """The table, then a row of the last model's difference from the first per column (percentage
+    points for the shares, cases for the error kinds): a trained model against its base."""
+    table = scores_table(scores)
+    if len(scores) < 2:
+        return table
+    first, last = scores[0], scores[-1]
+    call = (
+        None
+        if first.call_accuracy is None or last.call_accuracy is None
+        else last.call_accuracy - first.call_accuracy
+    )
+    cells = [
+        "difference",
+        str(last.cases - first.cases),
+        _points(last.procedure - first.procedure),
+        _points(last.response - first.response),
+        _points(last.overall - first.overall),
+        _points(call),
+        _points(last.error_free - first.error_free),
+        *(f"{last.errors.get(k, 0) - first.errors.get(k, 0):+d}" for k in ERROR_HEADINGS),
+        f"{last.model_calls - first.model_calls:+d}",
+        f"{_tokens(last) - _tokens(first):+,}",
+    ]
+    return table + "\n| " + " | ".join(cells) + " |"
