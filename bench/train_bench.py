@@ -1,7 +1,7 @@
 """The closed loop, measured: a fake-server corpus -> SmolLM2-135M fine-tuned on its train split on
 the CPU -> the base and the trained model side by side on the held-out tools.
 
-    python -m bench.train_bench [--tools 120] [--instructions-per-tool 3] [--max-steps 80] [--keep]
+    python -m bench.train_bench [--tools 100] [--instructions-per-tool 3] [--max-steps 80] [--keep]
 
 1. `python -m flows.corpus` against the fake LLM server (a child process): `--tools` APIs sampled from
    the shared 2022 public-apis snapshot, every dialogue type, split by whole tools at export.
@@ -53,7 +53,7 @@ def peak_rss_gib() -> float:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.train_bench", description=__doc__.split("\n")[0])
-    parser.add_argument("--tools", type=int, default=120, help="APIs sampled from the seed list (120)")
+    parser.add_argument("--tools", type=int, default=100, help="APIs sampled from the seed list (100)")
     parser.add_argument("--instructions-per-tool", type=int, default=3, help="instructions per tool (3)")
     parser.add_argument("--eval-fraction", type=float, default=0.1, help="share of tools held out (0.1)")
     parser.add_argument("--max-steps", type=int, default=80, help="optimizer steps (80)")

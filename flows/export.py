@@ -119,7 +119,7 @@ def export_run(
         write_text(building, CARD_FILE, card)
         summary.files += [file_info(building, building / name, 0, None) for name in (SPLIT_FILE, CARD_FILE)]
         write_json(building, SUMMARY_FILE, summary.model_dump(mode="json"), rows=0)
-        _replace_folder(building, folder)
+        replace_folder(building, folder)
     finally:
         shutil.rmtree(building, ignore_errors=True)
     return summary
@@ -136,8 +136,9 @@ def card_configs(fmt: ExportFormat, files: list[ExportFile]) -> list[dict[str, A
     return [{"config_name": "default", "data_files": data}] if data else None
 
 
-def _replace_folder(new: Path, folder: Path) -> None:
-    """Move `new` onto `folder`, the old folder (if any) moved aside first, then removed."""
+def replace_folder(new: Path, folder: Path) -> None:
+    """Move `new` onto `folder`, the old folder (if any) moved aside first, then removed: readers see
+    the old folder or the new one, never a mix."""
     folder.parent.mkdir(parents=True, exist_ok=True)
     old = folder.with_name(f".{folder.name}.old-{uuid.uuid4().hex}")
     if folder.exists():

@@ -18,6 +18,7 @@ merged with its tokenizer, chat template, model card, `metrics.json` and loss cu
 from __future__ import annotations
 
 import argparse
+import gc
 import hashlib
 import json
 import os
@@ -48,21 +49,27 @@ from flows.evaluate import (
     simulator_llm,
     split_settings,
 )
-from flows.export import ExportSettings, default_folder, export_run, run_split
+from flows.export import ExportSettings, default_folder, export_run, replace_folder, run_split
 from flows.inputs import llm_with_secret_key
 from flows.options import add_model_options, flag, model_from_args
 from flows.prefect_api import prefect_api_for
 from schemas.errors import InputError
 from schemas.evaluation import EvaluationManifest
 from schemas.export import ExportSummary
-from schemas.training import EXPORT_OF_FORMAT, PROMPT_FORMAT_OF, TrainingMetrics, TrainSettings
+from schemas.training import (
+    EXPORT_OF_FORMAT,
+    PROMPT_FORMAT_OF,
+    TrainingMetrics,
+    TrainingRows,
+    TrainSettings,
+)
 from storage.run_store import MANIFEST, RunStore, resolve_run
 from tasks.evaluation.play import PlaySettings
 from tasks.evaluation.scores import scores_difference
 from tasks.exports.files import atomic_file
 from tasks.training import base_model, chat_template, rows
 from tasks.training.model_card import LOSS_CHART, loss_chart, model_card
-from tasks.training.trainer import Progress, fine_tune
+from tasks.training.trainer import Progress, fine_tune, library_notes_off
 
 EXIT_OK, EXIT_INPUT = 0, 2
 METRICS, CARD, TRAIN_LOG, CONFIG = "metrics.json", "README.md", "train.log", "train-config.json"
@@ -195,15 +202,6 @@ def _versions() -> dict[str, str]:
     return found
 
 
-def _replace_folder(new: Path, folder: Path) -> None:
-    """Move `new` onto `folder`, an old folder moved aside first, then removed."""
-    old = folder.with_name(f".{folder.name}.old-{os.getpid()}")
-    if folder.exists():
-        os.replace(folder, old)
-    os.replace(new, folder)
-    shutil.rmtree(old, ignore_errors=True)
-
-
 class Log:
     """Progress lines: on stderr and, once the work folder exists, in its `train.log`."""
 
@@ -218,40 +216,68 @@ class Log:
                 handle.write(stamped + "\n")
 
 
+@dataclass
+class Setup:
+    """What a training starts from, every part checked: the export, the base, where it runs, and the
+    tokenizer with the chat template rows are rendered by (None for react text)."""
+
+    corpus: Corpus
+    base: base_model.BaseRef
+    device: base_model.Device
+    tokenizer: Any
+    template: str | None
+    template_source: str
+
+    def encoded(self, config: TrainConfig, split: str, until_used: int | None = None) -> rows.Prepared:
+        """One split's rows, encoded and checked (`tasks/training/rows.py`)."""
+        fmt = config.train.format
+        found = rows.export_rows(self.corpus.folder, fmt, split)
+        return rows.prepare(
+            self.tokenizer, fmt, found, split, config.train.max_length, self.template, until_used
+        )
+
+
+def setup(config: TrainConfig, say: Log | None = None) -> Setup:
+    """Check and load what the training needs, short of the model; InputError naming what is wrong:
+    a stopped training in the way, the corpus, the base, the modules, the device, the template."""
+    check_work_folder(config, Path(config.out).expanduser().resolve())
+    settings = config.train
+    if settings.chat_template and settings.format == "react":
+        raise InputError("--chat-template: react rows are raw text; the template is for --format chat")
+    base = base_model.resolve_base(config.base)
+    base_model.check_installed(base)
+    device = base_model.pick_device(settings.device)
+    corpus = resolve_corpus(config, say)
+    tokenizer = base_model.load_tokenizer(base)
+    if settings.format == "react":
+        return Setup(corpus, base, device, tokenizer, None, "the base's (react text needs none)")
+    chosen = chat_template.training_template(tokenizer, settings.chat_template)
+    tokenizer.chat_template = chosen.text
+    return Setup(corpus, base, device, tokenizer, chosen.text, chosen.source)
+
+
+def no_training_row(config: TrainConfig, corpus: Corpus, report: TrainingRows) -> InputError:
+    reasons = "; ".join(sorted({r.reason for r in report.left_out})[:3]) or "the split is empty"
+    return InputError(
+        f"--corpus {config.corpus}: no training row in {corpus.folder} ({report.rows} rows read from its "
+        f"train split: {reasons})"
+    )
+
+
 def train_model(config: TrainConfig, callbacks: list[Any] | None = None, say: Log | None = None) -> Path:
     """Train as `config` says; the checkpoint folder. A plain function: the flow and the tests call it."""
     say = say or Log()
     quiet_progress_bars()
     started, clock = datetime.now(UTC), time.monotonic()
     out = Path(config.out).expanduser().resolve()
-    check_work_folder(config, out)
     settings = config.train
-    corpus = resolve_corpus(config, say)
-    base = base_model.resolve_base(config.base)
-    base_model.check_installed(base)
-    device = base_model.pick_device(settings.device)
-    tokenizer = base_model.load_tokenizer(base)
-    template_source = "the base's (react text needs none)"
-    template = None
-    if settings.format == "chat":
-        chosen = chat_template.training_template(tokenizer, settings.chat_template)
-        template, template_source = chosen.text, chosen.source
-        tokenizer.chat_template = template
-    train_rows = rows.prepare(
-        tokenizer, settings.format, rows.export_rows(corpus.folder, settings.format, "train"), "train",
-        settings.max_length, template,
-    )  # fmt: skip
-    eval_rows = rows.prepare(
-        tokenizer, settings.format, rows.export_rows(corpus.folder, settings.format, "eval"), "eval",
-        settings.max_length, template,
-    )  # fmt: skip
+    ready = setup(config, say)
+    corpus, base, device, tokenizer = ready.corpus, ready.base, ready.device, ready.tokenizer
+    template_source = ready.template_source
+    train_rows, eval_rows = ready.encoded(config, "train"), ready.encoded(config, "eval")
     report = train_rows.report
     if not report.used:
-        reasons = "; ".join(sorted({r.reason for r in report.left_out})[:3]) or "the split is empty"
-        raise InputError(
-            f"--corpus {config.corpus}: no training row in {corpus.folder} ({report.rows} rows in its train "
-            f"split: {reasons})"
-        )
+        raise no_training_row(config, corpus, report)
     work = work_folder(out)
     work.mkdir(parents=True, exist_ok=True)
     say.path = work / TRAIN_LOG
@@ -277,10 +303,11 @@ def train_model(config: TrainConfig, callbacks: list[Any] | None = None, say: Lo
     before = json.loads(before_file.read_text())["loss"] if before_file.is_file() else None
     building = work / "model"
     shutil.rmtree(building, ignore_errors=True)
-    outcome = fine_tune(
-        model, tokenizer, train_rows.columns, eval_rows.columns, settings, device, work, Progress(say),
-        eval_loss_before=before, resume=config.resume, save_to=building, callbacks=callbacks,
-    )  # fmt: skip
+    with library_notes_off():
+        outcome = fine_tune(
+            model, tokenizer, train_rows.columns, eval_rows.columns, settings, device, work, Progress(say),
+            eval_loss_before=before, resume=config.resume, save_to=building, callbacks=callbacks,
+        )  # fmt: skip
     if before is None and outcome.eval_loss_before is not None:
         before_file.write_text(json.dumps({"loss": outcome.eval_loss_before}))
     wall_s = time.monotonic() - clock
@@ -327,8 +354,10 @@ def train_model(config: TrainConfig, callbacks: list[Any] | None = None, say: Lo
     loss_chart(metrics, building / LOSS_CHART)
     shutil.copyfile(work / TRAIN_LOG, building / TRAIN_LOG)
     out.parent.mkdir(parents=True, exist_ok=True)
-    _replace_folder(building, out)
+    replace_folder(building, out)
     shutil.rmtree(work, ignore_errors=True)
+    del model
+    gc.collect()  # the trainer's cycles hold the model: free it before an evaluation loads two more
     say.path = None
     say(
         f"done: {outcome.steps} steps, {outcome.tokens_seen:,} tokens in {wall_s:.0f} s; held-out loss "
@@ -405,18 +434,13 @@ def train_flow(config: TrainConfig) -> dict[str, str | None]:
 
 
 def check_before_training(config: TrainConfig) -> None:
-    """Everything that can be refused before hours of training: the corpus, the base, the modules,
-    the device, the stopped training, and (with --evaluate) the simulators' and judge's models."""
-    out = Path(config.out).expanduser().resolve()
-    check_work_folder(config, out)
-    base = base_model.resolve_base(config.base)
-    base_model.check_installed(base)
-    base_model.pick_device(config.train.device)
-    template = config.train.chat_template
-    if template and config.train.format == "react":
-        raise InputError("--chat-template: react rows are raw text; the template is for --format chat")
-    if template and not Path(template).expanduser().is_file():
-        raise InputError(f"--chat-template {template}: no such file")
+    """Everything that can be refused before hours of training, in seconds: what `setup` checks, a
+    first training row the model can learn from, and (with --evaluate) the simulators' and judge's
+    models."""
+    ready = setup(config, Log())
+    first = ready.encoded(config, "train", until_used=1).report
+    if not first.used:
+        raise no_training_row(config, ready.corpus, first)
     if config.evaluate:
         roles = ["user", "executor", *(["judge"] if config.judge else [])]
         check_models(gateway_for(llm_with_secret_key(config.llm), "train-check"), roles)
@@ -425,7 +449,6 @@ def check_before_training(config: TrainConfig) -> None:
 def run(config: TrainConfig) -> dict[str, str | None]:
     """Check what can be checked (in seconds, before any model loads), then run the flow."""
     check_before_training(config)
-    resolve_corpus(config, Log())
     with prefect_api_for() as api_ready:
         api_ready()
         return train_flow(config)
@@ -480,6 +503,7 @@ def main(argv: list[str] | None = None) -> int:
     """The command line: progress on stderr, the checkpoint folder (and with --evaluate the table and
     the evaluation's folder) on stdout, status 0; else one `error:` line on stderr and 2."""
     args = build_parser().parse_args(argv)
+    os.environ.setdefault("TQDM_DISABLE", "1")  # no bars from loading and mapping: the run's lines say it
     try:
         config = config_from(args)
     except ValidationError as exc:

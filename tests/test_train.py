@@ -279,3 +279,29 @@ def test_a_template_with_no_tools_and_no_chatml_tokens_is_refused(tmp_path: Path
     save_tiny_model(tmp_path / "plain", chat_template="{{ messages[0]['content'] }}")
     with pytest.raises(InputError, match="give --chat-template FILE"):
         chat_template.training_template(AutoTokenizer.from_pretrained(tmp_path / "plain"))
+
+
+def test_train_then_evaluate_prints_both_models_and_their_difference(
+    prefect_harness, fake_run: FakeRun, tiny: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    out = tmp_path / "model"
+    with FakeLLMServer(responder=responders.toolforge, latency_s=0.0) as server:
+        argv = [
+            "--corpus", str(fake_run.run_dir), "--base", str(tiny), "--out", str(out),
+            *(f"--{k.replace('_', '-')}={v}" for k, v in SETTINGS.items()),
+            "--evaluate", "--no-judge", "--limit", "2", "--simulator-model", "openai/fake-sim",
+            "--simulator-api-base", server.base_url, "--cache-dir", str(tmp_path / "cache"),
+        ]  # fmt: skip
+        status = train.main(argv)
+    printed = capsys.readouterr()
+    err = printed.err
+    assert status == 0, err
+    lines = [line for line in printed.out.splitlines() if line.strip()]
+    evaluation = json.loads((Path(lines[-2]) / "evaluation.json").read_text())
+    base_copy = out.with_name("model.base")  # the tiny base's own template renders no tools
+    assert evaluation["models"] == [f"hf/{base_copy}", f"hf/{out}"] and lines[-1] == str(out)
+    assert evaluation["prompt_format"] == "native" and evaluation["scores"][1]["cases"] == 2
+    assert "| difference | 0 |" in err
+    from transformers import AutoTokenizer
+
+    assert "<tools>" in AutoTokenizer.from_pretrained(base_copy).chat_template

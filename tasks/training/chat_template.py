@@ -42,8 +42,8 @@ def training_template(tokenizer: Any, override: str | None = None) -> ChosenTemp
         text = path.read_text(encoding="utf-8")
         if not has_generation_markers(text):
             raise InputError(
-                f"--chat-template {override}: it has no {{% generation %}} marks, so the assistant's tokens "
-                "cannot be told from the rest (see TRL's *_training.jinja templates)"
+                f"--chat-template {override}: it has no {{% generation %}} marks, so the assistant's "
+                "tokens cannot be told from the rest (see TRL's *_training.jinja templates)"
             )
         return ChosenTemplate(text, str(path.resolve()))
     own = tokenizer.chat_template

@@ -113,12 +113,16 @@ def prepare(
     split: str,
     max_length: int,
     template: str | None,
+    until_used: int | None = None,
 ) -> Prepared:
-    """Encode, check and cut every row of one split (see the module's note)."""
+    """Encode, check and cut every row of one split (see the module's note); with `until_used`, stop
+    once that many rows are usable (a quick check that there is something to train on)."""
     input_ids: list[list[int]] = []
     labels: list[list[int]] = []
     report = TrainingRows(split=split, rows=0, used=0)
     for row_id, row in rows:
+        if until_used is not None and report.used >= until_used:
+            break
         report.rows += 1
         try:
             encoded = encode(tokenizer, fmt, row_id, row, template)

@@ -9,10 +9,11 @@ loads with `AutoModelForCausalLM.from_pretrained` and no peft.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -76,7 +77,7 @@ def lora_config(settings: TrainSettings) -> Any:
     )
 
 
-def sft_config(settings: TrainSettings, work: Path, device: Device, eval_rows: int) -> Any:
+def sft_config(settings: TrainSettings, work: Path, device: Device) -> Any:
     from trl import SFTConfig
 
     return SFTConfig(
@@ -124,6 +125,18 @@ class Outcome:
     losses: list[LossPoint]
 
 
+@contextlib.contextmanager
+def library_notes_off() -> Iterator[None]:
+    """Warnings of the libraries that nobody here can act on, off while training."""
+    with warnings.catch_warnings():
+        # peft saving an adapter of a base it loaded from a GGUF file (no config.json beside it)
+        warnings.filterwarnings("ignore", message="Could not find a config file", module="peft")
+        # TRL 1.16 still sets transformers' `gradient_checkpointing`, which transformers 5 renamed
+        renamed = r"`(is_)?gradient_checkpointing` is deprecated"
+        warnings.filterwarnings("ignore", message=renamed, category=FutureWarning)
+        yield
+
+
 def fine_tune(
     model: Any,
     tokenizer: Any,
@@ -139,18 +152,15 @@ def fine_tune(
     callbacks: list[Any] | None = None,
 ) -> Outcome:
     """Train `model` on the encoded `train` rows, checkpoints under `work`, and save the result
-    (merged, with `tokenizer`) in `save_to`. `eval_loss_before`, when None, is measured first."""
+    (merged, with `tokenizer`) in `save_to`. `eval_loss_before`, when None, is measured first. Call
+    it within `library_notes_off()`."""
     from datasets import Dataset
     from transformers import PrinterCallback
     from trl import SFTTrainer
 
     train_set = Dataset.from_dict(train)
     eval_set = Dataset.from_dict(held_out) if held_out["input_ids"] else None
-    args = sft_config(settings, work, device, len(held_out["input_ids"]))
-    warnings.filterwarnings("ignore", message="Could not find a config file", module="peft")
-    # TRL 1.16 still sets transformers' `gradient_checkpointing`, which transformers 5 renamed: not ours.
-    renamed = r"`(is_)?gradient_checkpointing` is deprecated"
-    warnings.filterwarnings("ignore", message=renamed, category=FutureWarning)
+    args = sft_config(settings, work, device)
     trainer = SFTTrainer(
         model=model,
         args=args,
