@@ -7,6 +7,7 @@ gateway sends (`response_format.json_schema.name`, the pydantic model's class na
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import random
@@ -215,6 +216,16 @@ def _said(request: dict[str, Any]) -> list[str]:
     return _words(_current_request(request).split("\n", 1)[0])
 
 
+_PLACE = re.compile(r" has on ([A-Za-z][A-Za-z -]*?) and its ")
+
+
+def grounded_place(request: dict[str, Any]) -> list[str]:
+    """The place the current request names (`instruction_batch`'s "... has on <place> and its ..."),
+    else the request's words."""
+    found = _PLACE.search(_current_request(request).split("\n", 1)[0])
+    return [found.group(1)] if found else _said(request)
+
+
 def _parallel(branch: dict[str, Any], rng: random.Random, words: list[str]) -> dict[str, Any]:
     """Two calls at once, sampled from the parallel branch."""
     calls = branch["properties"]["calls"]
@@ -222,18 +233,25 @@ def _parallel(branch: dict[str, Any], rng: random.Random, words: list[str]) -> d
     return {"thought": "Both can be done at once.", "action": PARALLEL, "calls": sampled}
 
 
-def assistant_turn(request: dict[str, Any]) -> dict[str, Any]:
+def assistant_turn(request: dict[str, Any], grounded: bool = False) -> dict[str, Any]:
     """Finish once something came back for the current request, where finishing is open (at once
     where it is the only move: a non_tool dialogue); else call several functions where that is the
     move (a parallel dialogue), else one, preferring one not called yet (arguments sampled from its
-    schema, so a dependent call takes the value its schema allows: one an earlier result gave)."""
+    schema, so a dependent call takes the value its schema allows: one an earlier result gave).
+
+    `grounded`: every free string argument is the place the request names (`grounded_place`), optional
+    ones are left out and other values are drawn the same way for every request, as a capable model
+    takes the value the user gave; otherwise each is drawn at random from the request's words (noise
+    no model can learn)."""
     moves, current = _moves(request), _current_request(request)
     if list(moves) == ["finish"]:
         answer = "Here is what I know, without the API."
         return {"thought": "No function is needed.", "action": "finish", "final_answer": answer}
-    rng = random.Random(int(hashlib.sha256(_text(request).encode()).hexdigest()[:8], 16))
+    seed = 0 if grounded else int(hashlib.sha256(_text(request).encode()).hexdigest()[:8], 16)
+    rng = random.Random(seed)
+    words = grounded_place(request) if grounded else _said(request)
     if PARALLEL in moves:
-        return _parallel(moves[PARALLEL], rng, _said(request))
+        return _parallel(moves[PARALLEL], rng, words)
     if "Observation:" in current and "finish" in moves:
         return {
             "thought": "The function answered; I can tell the user.",
@@ -242,11 +260,13 @@ def assistant_turn(request: dict[str, Any]) -> dict[str, Any]:
         }
     functions = [name for name in moves if name not in _NOT_CALLS]
     fresh = [name for name in functions if f"Action: {name}\n" not in current]
-    words = _said(request)
     new = _new_call(moves, fresh + [f for f in functions if f not in fresh], _text(request), rng, words)
     if new is None and "finish" in moves:
         return {"thought": "Nothing new to ask.", "action": "finish", "final_answer": "That is all I found."}
     name, arguments = new or _first_call(moves, functions, rng, words)
+    if grounded:  # what the request does not ask for is left to the function's defaults
+        required = moves[name]["properties"]["action_input"].get("required", [])
+        arguments = {key: value for key, value in arguments.items() if key in required}
     return {"thought": "I should call the API.", "action": name, "action_input": arguments}
 
 
@@ -695,6 +715,12 @@ def varied(request: dict[str, Any]) -> str | dict[str, Any]:
     return _answer(
         {**RESPONDERS, "AssistantTurn": varied_assistant_turn, "JudgeVerdicts": varied_judge}, request
     )
+
+
+def grounded(request: dict[str, Any]) -> str | dict[str, Any]:
+    """Like `toolforge`, but the assistant's argument values follow the request (`assistant_turn`
+    grounded): a corpus a model can learn the calls from, for the training benchmark."""
+    return _answer({**RESPONDERS, "AssistantTurn": functools.partial(assistant_turn, grounded=True)}, request)
 
 
 def toolforge(request: dict[str, Any]) -> str | dict[str, Any]:

@@ -66,7 +66,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--keep", action="store_true", help="keep the scratch dir (run store, model)")
     args = parser.parse_args(argv)
     args.latency, args.fault_rate, args.fault_kinds, args.client_timeout = 0.0, 0.0, "429", 5.0
-    args.responder = "varied"
+    args.responder = "grounded"
     started = time.perf_counter()
     with scratch_dir(args, "toolforge-train-bench-") as scratch, fake_server(args, scratch) as server:
         env = command_env(scratch / "prefect-home")

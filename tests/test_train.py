@@ -305,3 +305,10 @@ def test_train_then_evaluate_prints_both_models_and_their_difference(
     from transformers import AutoTokenizer
 
     assert "<tools>" in AutoTokenizer.from_pretrained(base_copy).chat_template
+
+
+def test_a_full_fine_tune_trains_every_weight(fake_run: FakeRun, tiny: Path, tmp_path: Path):
+    made = train.train_model(config(fake_run, tiny, tmp_path / "full", train={"full": True, "max_steps": 2}))
+    metrics = TrainingMetrics.model_validate_json((made / "metrics.json").read_text())
+    assert metrics.trainable_parameters == metrics.parameters and metrics.steps == 2
+    assert "full fine-tune" in (made / "README.md").read_text()
