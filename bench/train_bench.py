@@ -3,8 +3,10 @@ the CPU -> the base and the trained model side by side on the held-out tools.
 
     python -m bench.train_bench [--tools 100] [--instructions-per-tool 3] [--max-steps 80] [--keep]
 
-1. `python -m flows.corpus` against the fake LLM server (a child process): `--tools` APIs sampled from
-   the shared 2022 public-apis snapshot, every dialogue type, split by whole tools at export.
+1. `python -m flows.corpus` against the fake LLM server (a child process, `bench.responders:grounded`:
+   its assistant takes argument values from the request, the place the user names, as a capable model
+   would; the `varied` assistant's random calls are noise no model can learn): `--tools` APIs sampled
+   from the shared 2022 public-apis snapshot, every dialogue type, split by whole tools at export.
 2. `python -m flows.train --base local/smollm2 --format react --evaluate`: LoRA on the `react` export's
    train split (ToolAlpaca's format, the one `flows.evaluate` asks in by default), then the base and
    the trained model play the assistant on every held-out case, the fake server simulating the user

@@ -17,7 +17,7 @@ from agents.llm.gguf import LocalModelError, resolve_gguf
 from schemas.errors import InputError
 from schemas.training import DeviceChoice
 
-INSTALL_HINT = "pip install -e '.[train]'"
+INSTALL_HINT = "pip install -c constraints.txt -e '.[train]'"
 LOCAL_PREFIX = "local/"
 
 
