@@ -21,12 +21,12 @@ def flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
-def _parts(annotation: Any) -> tuple[Any, bool]:
-    """The annotation without None, and whether None was allowed."""
+def _without_none(annotation: Any) -> Any:
+    """`X | None` as X (a flag not given leaves the field at its default, None or not)."""
     if get_origin(annotation) in (Union, types.UnionType):
         args = [a for a in get_args(annotation) if a is not type(None)]
-        return (args[0] if len(args) == 1 else annotation), len(args) < len(get_args(annotation))
-    return annotation, False
+        return args[0] if len(args) == 1 else annotation
+    return annotation
 
 
 def _default(field: FieldInfo) -> Any:
@@ -37,7 +37,7 @@ def add_model_options(parser: argparse.ArgumentParser, model: type[BaseModel]) -
     """A flag per field of `model` (see the module's note); every flag's default is left unset, so
     that only the flags given reach the model (whose defaults are the only defaults)."""
     for name, field in model.model_fields.items():
-        annotation, _ = _parts(field.annotation)
+        annotation = _without_none(field.annotation)
         default = _default(field)
         text = (field.description or "").rstrip(".")
         shown = ",".join(default) if isinstance(default, list) else default

@@ -291,7 +291,7 @@ def train_model(config: TrainConfig, callbacks: list[Any] | None = None, say: Lo
         for left in checked.left_out[:5]:
             say(f"  left out {left.row_id}: {left.reason}")
     model = base_model.load_model(base, device)
-    if config.evaluate and needs_base_copy(config, template_source):
+    if config.evaluate and needs_base_copy(config, base, template_source):
         copy = base_copy_folder(out)
         model.save_pretrained(copy)
         tokenizer.save_pretrained(copy)
@@ -379,10 +379,9 @@ def _fmt(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.4f}"
 
 
-def needs_base_copy(config: TrainConfig, template_source: str) -> bool:
+def needs_base_copy(config: TrainConfig, base: base_model.BaseRef, template_source: str) -> bool:
     """Whether the base must be saved to be evaluated as it was trained from: a GGUF base (no model
     folder), or a chat template that is not the base's own."""
-    base = base_model.resolve_base(config.base)
     return base.gguf_file is not None or (config.train.format == "chat" and template_source != "base")
 
 
