@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import json
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,13 +30,14 @@ from prefect import flow, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.context import FlowRunContext
 from prefect.task_runners import ThreadPoolTaskRunner
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, ValidationError
 
 from agents.llm.config import EMBEDDED_MODEL, LLMConfig, default_cache_dir
 from agents.llm.errors import ModelUnavailable
 from agents.llm.gateway import close_gateway, gateway_for
 from agents.llm.preflight import check_models
 from agents.llm.prompts import prompt_versions
+from flows.evaluation_common import EvaluateConfig, SourceFormat, evaluation_folder, new_eval_id
 from flows.export import ExportSettings, run_split
 from flows.inputs import llm_with_secret_key
 from flows.prefect_api import prefect_api_for
@@ -56,34 +56,7 @@ from tasks.exports.files import atomic_file
 from tasks.exports.source import ExportSource
 
 EXIT_OK, EXIT_INPUT = 0, 2
-SourceFormat = Literal["auto", "run", "toolalpaca", "bfcl"]
-EVALUATIONS = "evaluations"
 SIMULATOR_ROLES = ("user", "executor", "judge")
-
-
-class EvaluateConfig(BaseModel):
-    """What to evaluate, on what, and how."""
-
-    models: list[str] = Field(min_length=1, description="The models under test (litellm strings).")
-    source: str = Field(description="A run id, latest or run folder; a ToolAlpaca file; a BFCL folder.")
-    source_format: SourceFormat = "auto"
-    out_dir: str = Field(
-        default="out", description="The run store; evaluations go under <out_dir>/evaluations."
-    )
-    split: ExportSettings = Field(default_factory=ExportSettings, description="A run source's split.")
-    play: PlaySettings = Field(default_factory=PlaySettings)
-    judge: bool = Field(default=True, description="Ask the judge role for process and response verdicts.")
-    model_api_base: str | None = Field(default=None, description="The server of the models under test.")
-    llm: LLMConfig = Field(default_factory=LLMConfig, description="The simulators' and the judge's models.")
-    limit: int | None = Field(default=None, ge=1, description="Evaluate the first N cases only.")
-    answers: str | None = Field(default=None, description="BFCL: score this result file; no model is asked.")
-
-    def model_llm(self, model: str) -> LLMConfig:
-        """The settings of one model under test: the simulators' cache and limits, its own model and
-        server, and no repair (what the model writes is what is scored)."""
-        return self.llm.model_copy(
-            update={"model": model, "role_models": {}, "api_base": self.model_api_base, "repair_attempts": 0}
-        )
 
 
 def source_kind(config: EvaluateConfig) -> Literal["run", "toolalpaca", "bfcl"]:
@@ -134,19 +107,6 @@ def cases_sha256(cases: list[EvalCase], tools: dict[str, Tool]) -> str:
     for tool_id in sorted(tools):
         digest.update(tools[tool_id].openapi.encode())
     return digest.hexdigest()
-
-
-def new_eval_id(sha: str, config: EvaluateConfig) -> str:
-    """`eval-<UTC time>-<8 hex>`: the hex from the cases, models and settings (the same for a repeat)."""
-    about = json.dumps([sha, config.models, config.play.model_dump(), config.judge], sort_keys=True)
-    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-    return f"eval-{stamp}-{hashlib.sha256(about.encode()).hexdigest()[:8]}"
-
-
-def evaluation_folder(config: EvaluateConfig, eval_id: str) -> Path:
-    if "://" in config.out_dir:
-        raise InputError(f"--out-dir {config.out_dir}: evaluations are written to a local folder")
-    return Path(config.out_dir).expanduser().resolve() / EVALUATIONS / eval_id
 
 
 def write_manifest(folder: Path, manifest: EvaluationManifest) -> None:

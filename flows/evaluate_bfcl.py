@@ -23,7 +23,7 @@ from typing import Any
 from agents.assistant.react_text import STOP, parse_actions, parse_input, react_prompt_text
 from agents.llm.errors import LLMCallError, StructuredOutputError
 from agents.llm.gateway import LLMGateway, ToolAnswer, gateway_for
-from flows.evaluate import EvaluateConfig, evaluation_folder, new_eval_id
+from flows.evaluation_common import EvaluateConfig, evaluation_folder, new_eval_id
 from schemas.call_accuracy import Call, CallCheck
 from schemas.simulation import ASK_USER
 from tasks.evaluation.bfcl_set import BfclQuestion, read_answers, read_bfcl, score_answers
