@@ -139,12 +139,14 @@ def print_verification(manifest: dict[str, Any]) -> None:
 UI_ARTIFACTS = """
 import asyncio, sys
 from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+from prefect.client.schemas.sorting import ArtifactSort
 
-async def main():  # the REST call itself: Prefect 3.8.8's read_artifacts sends nulls its server refuses
+async def main():
+    of_run = ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[sys.argv[1]]))
     async with get_client() as client:
-        body = {"artifacts": {"flow_run_id": {"any_": [sys.argv[1]]}}, "limit": 200, "sort": "KEY_ASC"}
-        found = (await client.request("POST", "/artifacts/filter", json=body)).json()
-        print(", ".join(f"{a['key']} ({a['type']})" for a in found if a.get("key")))
+        found = await client.read_artifacts(artifact_filter=of_run, limit=200, sort=ArtifactSort.KEY_ASC)
+        print(", ".join(f"{a.key} ({a.type})" for a in found if a.key))
 
 asyncio.run(main())
 """

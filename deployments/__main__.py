@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from deployments.corpus import NIGHTLY, deploy, runner_deployments, serve
+from deployments.corpus import NIGHTLY, DeployError, deploy, runner_deployments, serve
 from flows.cli import build_parser, config_from_args
 
 
@@ -52,8 +52,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.action == "deploy":
         if not args.work_pool:
             p.error("deploy needs --work-pool NAME (prefect work-pool create NAME --type process)")
-        for deployment_id in deploy(config, args.work_pool, args.cron, args.regeneration_seeds):
-            print(deployment_id)
+        try:
+            deployment_ids = deploy(config, args.work_pool, args.cron, args.regeneration_seeds)
+        except DeployError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        print("\n".join(deployment_ids))
         return 0
     serve(runner_deployments(config, args.cron, args.regeneration_seeds))
     return 0

@@ -20,9 +20,13 @@ process, or the worker), or in a Prefect Secret block the deployment names (`sec
 
 from __future__ import annotations
 
+import contextlib
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+from prefect import Flow
 
 from flows.config import CorpusConfig, SeedSelection
 from flows.corpus import corpus_flow
@@ -98,17 +102,8 @@ def runner_deployments(
     base: CorpusConfig, cron: str = NIGHTLY, regeneration_seeds: str | None = None
 ) -> list[Any]:
     """The deployments served from this process (`serve`)."""
-    made = []
-    for name, config in configs(base, regeneration_seeds).items():
-        schedule = {"cron": cron} if name == REGENERATION else {}
-        made.append(
-            corpus_flow.to_deployment(name=name, parameters=parameters(config), tags=TAGS, **schedule)
-        )
-    made.append(export_flow.to_deployment(name=EXPORT, parameters=export_parameters(base), tags=TAGS))
-    made.append(evaluate_flow.to_deployment(name=EVALUATE, parameters=evaluate_parameters(base), tags=TAGS))
-    if "://" not in base.out:
-        made.append(train_flow.to_deployment(name=TRAIN, parameters=train_parameters(base), tags=TAGS))
-    return made
+    flows = {"corpus": corpus_flow, EXPORT: export_flow, EVALUATE: evaluate_flow, TRAIN: train_flow}
+    return _deployments(flows, base, cron, regeneration_seeds)
 
 
 def deploy(
@@ -118,37 +113,56 @@ def deploy(
     regeneration_seeds: str | None = None,
     source: Path = REPO,
 ) -> list[str]:
-    """Register the deployments with a work pool (a `process` pool runs them from `source`, a folder
-    every worker of the pool can read); returns their ids.
+    """Register the deployments with a work pool through `prefect.deploy` (a `process` pool runs them
+    from `source`, a folder every worker of the pool can read); returns their ids. Prefect's table of
+    what it applied goes to stderr, so that stdout holds the ids alone."""
+    from prefect import deploy as prefect_deploy
 
-    `RunnerDeployment.apply`, not `flow.deploy`: with Prefect 3.8.8 `flow.deploy` (and the end of
-    `prefect deploy`) asks the server for the pool's workers with a null limit, which it refuses (422).
-    """
-    flow = corpus_flow.from_source(source=str(source), entrypoint=ENTRYPOINT)
-    ids = []
+    entrypoints = {
+        "corpus": ENTRYPOINT,
+        EXPORT: EXPORT_ENTRYPOINT,
+        EVALUATE: EVALUATE_ENTRYPOINT,
+        TRAIN: TRAIN_ENTRYPOINT,
+    }
+    flows = {
+        name: Flow.from_source(source=str(source), entrypoint=point) for name, point in entrypoints.items()
+    }
+    made = _deployments(flows, base, cron, regeneration_seeds)
+    with contextlib.redirect_stdout(sys.stderr):
+        ids = prefect_deploy(
+            *made,
+            work_pool_name=work_pool,
+            build=False,  # a process pool runs the flows from `source`: no image
+            push=False,
+            print_next_steps_message=False,
+            ignore_warnings=True,
+        )
+    if len(ids) != len(made):
+        failed = len(made) - len(ids)
+        raise DeployError(f"{failed} of {len(made)} deployments to work pool {work_pool} failed (see above)")
+    return [str(deployment_id) for deployment_id in ids]
+
+
+class DeployError(RuntimeError):
+    """Prefect refused some of the deployments."""
+
+
+def _deployments(
+    flows: dict[str, Any], base: CorpusConfig, cron: str, regeneration_seeds: str | None
+) -> list[Any]:
+    """The deployments of `flows` (the corpus, export, evaluate and train flows, by deployment name):
+    corpus and regeneration, export, evaluate, and train when the run store is a local folder."""
+    made = []
     for name, config in configs(base, regeneration_seeds).items():
         schedule = {"cron": cron} if name == REGENERATION else {}
-        deployment = flow.to_deployment(
-            name=name, work_pool_name=work_pool, parameters=parameters(config), tags=TAGS, **schedule
+        made.append(
+            flows["corpus"].to_deployment(name=name, parameters=parameters(config), tags=TAGS, **schedule)
         )
-        ids.append(str(deployment.apply()))
-    exporter = export_flow.from_source(source=str(source), entrypoint=EXPORT_ENTRYPOINT)
-    deployment = exporter.to_deployment(
-        name=EXPORT, work_pool_name=work_pool, parameters=export_parameters(base), tags=TAGS
-    )
-    ids.append(str(deployment.apply()))
-    evaluator = evaluate_flow.from_source(source=str(source), entrypoint=EVALUATE_ENTRYPOINT)
-    deployment = evaluator.to_deployment(
-        name=EVALUATE, work_pool_name=work_pool, parameters=evaluate_parameters(base), tags=TAGS
-    )
-    ids.append(str(deployment.apply()))
+    made.append(flows[EXPORT].to_deployment(name=EXPORT, parameters=export_parameters(base), tags=TAGS))
+    made.append(flows[EVALUATE].to_deployment(name=EVALUATE, parameters=evaluate_parameters(base), tags=TAGS))
     if "://" not in base.out:
-        trainer = train_flow.from_source(source=str(source), entrypoint=TRAIN_ENTRYPOINT)
-        deployment = trainer.to_deployment(
-            name=TRAIN, work_pool_name=work_pool, parameters=train_parameters(base), tags=TAGS
-        )
-        ids.append(str(deployment.apply()))
-    return ids
+        made.append(flows[TRAIN].to_deployment(name=TRAIN, parameters=train_parameters(base), tags=TAGS))
+    return made
 
 
 def serve(deployments: Sequence[Any]) -> None:

@@ -10,6 +10,9 @@ the context without `ready()` stops the server.
 Dask workers cannot start a server of their own: the flow's process names its server to them in the
 settings every task run carries (`PREFECT_API_URL`). A cluster on other machines needs a server they
 can reach: that is refused here, before anything starts.
+
+`started_here(api_url)` says whether a server is one this process started (it stops with the process,
+so what it has not yet written is lost): `flows.terminal.PrefectRecords` waits for such a server only.
 """
 
 from __future__ import annotations
@@ -33,6 +36,14 @@ from schemas.errors import InputError
 
 PROCESS_WAIT_S = 5.0
 """How long leaving early waits for the starting server's process to exist, so that it can be stopped."""
+
+_started_api_urls: set[str] = set()
+"""The API URLs of the servers `prefect_api_for` started in this process."""
+
+
+def started_here(api_url: str) -> bool:
+    """Whether `api_url` is a Prefect server `prefect_api_for` started in this process."""
+    return api_url in _started_api_urls
 
 
 @contextmanager
@@ -71,6 +82,7 @@ def prefect_api_for(execution: ExecutionSettings | None = None) -> Iterator[Call
             waited = True
             if failure:
                 raise failure[0]
+            _started_api_urls.add(server.api_url)
             if dask:  # every task run carries the settings to its worker
                 settings.enter_context(temporary_settings({PREFECT_API_URL: server.api_url}))
 

@@ -23,6 +23,7 @@ from types import TracebackType
 from typing import Any
 
 from flows.config import CorpusConfig
+from flows.prefect_api import started_here
 from storage.run_store import RunStore
 
 LOGGING_CONFIG = Path(__file__).with_name("logging.yml")
@@ -117,7 +118,8 @@ class PrefectRecords:
         started = time.monotonic()
         EventsWorker.drain_all(timeout=timeout_s)
         APILogWorker.drain_all(timeout=max(1.0, timeout_s - (time.monotonic() - started)))
-        if get_current_settings().api.url and not _ephemeral(get_current_settings().api.url):
+        api_url = get_current_settings().api.url
+        if api_url and not started_here(api_url):
             return None  # a server that outlives this process records at its pace
         expected, flow_run_id = self._expected()
         if flow_run_id is None:
@@ -144,13 +146,6 @@ class PrefectRecords:
         except (OSError, ValueError):
             return 0, None
         return manifest.task_runs, manifest.flow_run_id
-
-
-def _ephemeral(api_url: str) -> bool:
-    """Whether `api_url` is the ephemeral server this process started (it stops when the process ends)."""
-    from prefect.server.api.server import SubprocessASGIServer
-
-    return any(server.api_url == api_url for server in SubprocessASGIServer._instances.values())
 
 
 def _final_task_runs(flow_run_id: str) -> int:
