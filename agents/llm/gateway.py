@@ -27,7 +27,7 @@ from agents.llm.cache import LLMCache, cache_key
 from agents.llm.config import LOCAL_PROVIDER, LLMConfig, is_hf
 from agents.llm.errors import LLMCallError, StructuredOutputError
 from agents.llm.health import ModelHealth
-from agents.llm.litellm_setup import call_cost, import_litellm, price_unlisted, unlogged
+from agents.llm.litellm_setup import call_cost, import_litellm, price_unlisted
 from agents.llm.redact import redact, register_secret
 from agents.llm.retry import backoff_delay, is_transient
 from agents.llm.slots import PrioritySlots
@@ -360,7 +360,7 @@ class LLMGateway:
             try:
                 litellm = import_litellm()  # the first call sets it up here, outside any slot
                 price_unlisted(litellm, model)
-                with self.slots.hold(self._priority.get(stage, len(self._priority))), unlogged(litellm):
+                with self.slots.hold(self._priority.get(stage, len(self._priority))):
                     response = litellm.completion(
                         model=model,
                         messages=messages,

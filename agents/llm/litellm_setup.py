@@ -1,24 +1,20 @@
-"""litellm, set up once per process for the gateway: imported late, warmed up, priced, and spared the
-work per call whose result nothing reads.
+"""litellm, set up once per process for the gateway: imported late, warmed up and priced, through
+its public settings only.
 
-Every call through litellm costs the calling process 5–7 ms of CPU (bench/README.md, "Where the time
-goes"). What this module takes off that, each measured in a loop against the fake server:
-- success logging, a payload built on a background thread for every answer, skipped while no litellm
-  callback is registered (`unlogged`: 1–3 ms a call);
-- a price lookup that fails on every call for a model missing from litellm's price list (a
-  self-hosted one): it is registered at zero cost once (`price_unlisted`: about 1 ms a call);
-- the cost calculation litellm runs for every answer, short-circuited to zero for the models
-  registered at zero cost, where its answer is known (`_zero_cost_for_unpriced`: about 1 ms a call).
+- Imported by the first call that needs a model, and warmed up there (`import_litellm`).
+- A model missing from litellm's price list (a self-hosted one) is registered at zero cost once
+  (`price_unlisted`, with litellm's `register_model`): litellm then prices its calls at 0 without a
+  failed lookup, a warning or an error on each.
+- The ledger's price of a call is the one litellm gives the answer (`call_cost`).
+
+litellm's own work per answer (its cost calculation, and the success-logging payload it builds on a
+background thread) runs as litellm ships it: about 1 ms of CPU a call, small beside a model's latency.
 """
 
 from __future__ import annotations
 
-import functools
 import logging
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
-from importlib import import_module
 from types import ModuleType
 from typing import Any
 
@@ -48,7 +44,6 @@ def import_litellm() -> ModuleType:
                 litellm.drop_params = True
                 local_provider.register()
                 hf_provider.register()
-                _zero_cost_for_unpriced(litellm)
                 _warm_up(litellm)
                 _litellm = litellm
     return _litellm
@@ -63,51 +58,13 @@ def _warm_up(litellm: ModuleType) -> None:
         import openai.resources  # noqa: F401
 
         litellm.encoding  # noqa: B018  (a lazy attribute: loads tiktoken's default encoding)
-        with unlogged(litellm):
-            litellm.completion(
-                model="openai/toolforge-warm-up",
-                messages=[{"role": "user", "content": "warm up"}],
-                mock_response="ok",  # answered by litellm itself: no request leaves the process
-            )
+        litellm.completion(
+            model="openai/toolforge-warm-up",
+            messages=[{"role": "user", "content": "warm up"}],
+            mock_response="ok",  # answered by litellm itself: no request leaves the process
+        )
     except Exception as exc:  # only a head start: the first real call loads whatever is missing
         log.debug("litellm warm-up skipped: %s", exc)
-
-
-def _zero_cost_for_unpriced(litellm: ModuleType) -> None:
-    """litellm prices every answer as it arrives (its cost-map lookups and token breakdown, about 1 ms
-    of CPU a call); for a model registered at zero cost by `price_unlisted` the price is known to be
-    0, so it is given at once. Priced models go through litellm's own calculation unchanged."""
-    logging_class = getattr(import_module("litellm.litellm_core_utils.litellm_logging"), "Logging", None)
-    original = getattr(logging_class, "response_cost_calculator", None)
-    if original is None or getattr(original, "_toolforge", False):
-        return  # another litellm release: keep its behaviour, pay its cost
-
-    @functools.wraps(original)
-    def response_cost_calculator(self: Any, *args: Any, **kwargs: Any) -> float | None:
-        if kwargs.get("litellm_model_name") in _unpriced_models:
-            return 0.0
-        return original(self, *args, **kwargs)
-
-    response_cost_calculator._toolforge = True  # type: ignore[attr-defined]
-    logging_class.response_cost_calculator = response_cost_calculator  # type: ignore[union-attr]
-
-
-@contextmanager
-def unlogged(litellm: ModuleType) -> Iterator[None]:
-    """A call without litellm's success logging when no litellm callback is registered: litellm
-    builds a logging payload for every answer on a background thread of this process (2-3 ms of CPU
-    a call, measured in bench/README.md) that nothing reads; the gateway keeps its own ledger.
-    litellm skips it for its own internal calls, marked by this context variable."""
-    marker = getattr(import_module("litellm._internal_context"), "is_internal_call", None)
-    callbacks = ("callbacks", "success_callback", "_async_success_callback", "input_callback")
-    if marker is None or any(getattr(litellm, name, None) for name in callbacks):
-        yield
-        return
-    token = marker.set(True)
-    try:
-        yield
-    finally:
-        marker.reset(token)
 
 
 def call_cost(response: Any, model: str) -> float:
