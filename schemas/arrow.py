@@ -29,7 +29,7 @@ from datetime import datetime
 from typing import Any, Literal, TypeVar
 
 import pyarrow as pa
-from pydantic import BaseModel
+from pydantic import AliasChoices, BaseModel
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -80,9 +80,10 @@ def from_table(model: type[M], table: pa.Table) -> list[M]:
     """The records of `table` validated as `model` instances; the inverse of `to_table`.
 
     Columns the model lacks are ignored, and fields missing from the table take their defaults,
-    so older artifacts still load after a field with a default is added.
+    so older artifacts still load after a field with a default is added; a column a field was
+    called before is read when the field's `validation_alias` names it (`AliasChoices("new", "old")`).
     """
-    names = set(_dumped_field_names(model))
+    names = set(_dumped_field_names(model)) | _alias_names(model)
     table = table.select([name for name in table.column_names if name in names])
     fields = list(table.schema)
     records: list[M] = []
@@ -104,6 +105,16 @@ def _dumped_field_names(model: type[BaseModel]) -> list[str]:
     if not model.__pydantic_complete__:
         model.model_rebuild()
     return [name for name, info in model.model_fields.items() if not info.exclude]
+
+
+def _alias_names(model: type[BaseModel]) -> set[str]:
+    """The column names the fields of `model` are also read from (their validation aliases)."""
+    names: set[str] = set()
+    for info in model.model_fields.values():
+        alias = info.validation_alias
+        choices = alias.choices if isinstance(alias, AliasChoices) else [alias]
+        names.update(choice for choice in choices if isinstance(choice, str))
+    return names
 
 
 def _model_fields(model: type[BaseModel], seen: tuple[type[BaseModel], ...]) -> list[pa.Field]:

@@ -18,9 +18,10 @@ import json
 from collections.abc import Sequence
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
-from schemas.verdict import Verdict
+from schemas.rejection import FailureRule, Rejection, Step
+from schemas.verdict import Layer, Verdict
 
 DialogType = Literal["single", "parallel", "dependent", "non_tool", "multi_turn"]
 """What a dialogue is made to teach (ToolACE's kinds): `single`, a request the tool serves, with one or
@@ -54,9 +55,10 @@ RejectionRule = Literal[
     "implausible_response",
     "unjudged",
     "duplicate_request",
-    "llm_error",
-    "task_failed",
+    FailureRule,
 ]
+LAYER_STEPS: dict[Layer, Step] = {"rules": "checks", "judge": "judge", "dedup": "dedup"}
+"""The step whose checks make each layer of verdicts."""
 
 
 class ToolCall(BaseModel):
@@ -133,6 +135,7 @@ class Dialog(BaseModel):
     ending: Ending = Field(default="final_answer", description="How the simulation ended.")
     ending_detail: str = Field(default="", description="What ended it, when not a final answer.")
     status: DialogStatus
+    rejection_step: Step | None = Field(default=None, description="The step that rejected it.")
     rejection_rule: RejectionRule | None = None
     rejection_reason: str = ""
     verdicts: list[Verdict] = Field(
@@ -145,17 +148,45 @@ class Dialog(BaseModel):
         """The tools whose functions were offered (`tool_ids`; a record without them, its own tool)."""
         return self.tool_ids or [self.tool_id]
 
-    def rejected(self, rule: str, reason: str) -> Dialog:
-        """This dialogue, rejected by `rule` for `reason`."""
-        return self.model_copy(
-            update={"status": "rejected", "rejection_rule": rule, "rejection_reason": reason}
+    @model_validator(mode="after")
+    def _step_of_older_record(self) -> Dialog:
+        """A rejected dialogue written before it named its step: the step its ending, rule and
+        verdicts show (what filed it under that step then)."""
+        if self.status == "rejected" and self.rejection_step is None:
+            failed = [v.layer for v in self.verdicts if not v.passed]
+            if self.ending == "not_simulated":
+                self.rejection_step = "simulation"
+            elif failed:
+                self.rejection_step = LAYER_STEPS[failed[-1]]
+            else:  # a failure with no verdict: the judge's call
+                self.rejection_step = "judge"
+        return self
+
+    @property
+    def rejection(self) -> Rejection | None:
+        """Its rejection (None unless rejected)."""
+        if self.status != "rejected" or self.rejection_step is None:
+            return None
+        return Rejection(
+            item_id=self.dialog_id,
+            step=self.rejection_step,
+            rule=str(self.rejection_rule),
+            reason=self.rejection_reason,
         )
 
+    def rejected(self, step: Step, rule: str, reason: str) -> Dialog:
+        """This dialogue, rejected at `step` by `rule` for `reason`."""
+        rejection = {"rejection_step": step, "rejection_rule": rule, "rejection_reason": reason}
+        return self.model_copy(update={"status": "rejected", **rejection})
+
     def with_verdicts(self, verdicts: Sequence[Verdict], reject: bool = True) -> Dialog:
-        """This dialogue with `verdicts` added; with `reject`, rejected by the first of them that failed."""
+        """This dialogue with `verdicts` added; with `reject`, rejected by the first of them that
+        failed (at the step of its layer)."""
         dialog = self.model_copy(update={"verdicts": [*self.verdicts, *verdicts]})
         failed = next((v for v in verdicts if not v.passed), None)
-        return dialog.rejected(failed.check, failed.reason) if reject and failed is not None else dialog
+        if not reject or failed is None:
+            return dialog
+        return dialog.rejected(LAYER_STEPS[failed.layer], failed.check, failed.reason)
 
     @staticmethod
     def counted(messages: list[Message]) -> dict[str, Any]:

@@ -15,9 +15,10 @@ import json
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from schemas.dialog import DialogType, Message
+from schemas.rejection import Rejection
 from schemas.simulation import ASK_USER
 from schemas.tool import Tool
 
@@ -99,11 +100,27 @@ class TrajectoryJudgement(BaseModel):
     )
 
 
-class RejectedCase(BaseModel):
-    """A case of the eval source that cannot be evaluated, and why."""
+CaseRejectRule = Literal["unknown_tool", "invalid_tool", "invalid_case"]
+"""Why a case of the eval source cannot be evaluated (a `Rejection` of step `eval_set`): it offers a
+tool with no record, its tool's spec cannot be used, or the case itself is malformed."""
 
-    case_id: str
-    reason: str
+
+def rejected_case(case_id: str, rule: CaseRejectRule, reason: str) -> Rejection:
+    """The rejection of a case of the eval source that cannot be evaluated."""
+    return Rejection(item_id=case_id, step="eval_set", rule=rule, reason=reason)
+
+
+def _conformed_cases(cases: Any) -> Any:
+    """Rejected cases as an evaluation written before the shared vocabulary holds them too (a case
+    id and a reason)."""
+    if not isinstance(cases, list):
+        return cases
+    return [
+        rejected_case(case["case_id"], "invalid_case", case["reason"])
+        if isinstance(case, dict) and "case_id" in case
+        else case
+        for case in cases
+    ]
 
 
 class EvalSet(BaseModel):
@@ -112,7 +129,7 @@ class EvalSet(BaseModel):
 
     cases: list[EvalCase]
     tools: dict[str, Tool] = Field(description="tool_id -> the tool's record.")
-    rejected: list[RejectedCase] = Field(default_factory=list)
+    rejected: list[Rejection] = Field(default_factory=list, description="Rejections of step eval_set.")
 
 
 class ErrorFound(BaseModel):
@@ -192,9 +209,11 @@ class EvaluationManifest(BaseModel):
     source_kind: EvalSource
     source_sha256: str = Field(description="sha256 of the cases evaluated (their JSON), whatever the source.")
     cases: int
-    rejected_cases: list[RejectedCase] = Field(default_factory=list)
+    rejected_cases: list[Rejection] = Field(default_factory=list, description="Rejections of step eval_set.")
     settings: dict[str, Any] = Field(default_factory=dict)
     llm: dict[str, Any] = Field(default_factory=dict, description="The simulators' and judge's settings.")
     prompts: dict[str, str] = Field(default_factory=dict, description="Prompt files and their versions.")
     scores: list[ModelScores] = Field(default_factory=list)
     error: str = ""
+
+    _conformed = field_validator("rejected_cases", mode="before")(_conformed_cases)

@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
+from schemas.rejection import FailureRule, Rejected, Rejection, Step
 from schemas.tool import (
     IDENTIFIER,
     FieldDoc,
@@ -37,7 +38,7 @@ OPERATORS: tuple[Operator, ...] = (
 )
 PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 IDENTIFIER_RE = re.compile(IDENTIFIER)
-PoolRejectRule = Literal["no_api", "operator_not_applied", "invalid_api", "duplicate_api", "llm", "task"]
+PoolRejectRule = Literal["no_api", "operator_not_applied", "invalid_api", "duplicate_api", FailureRule]
 
 
 class TaxonomyNode(BaseModel):
@@ -230,15 +231,18 @@ class PoolAPI(BaseModel):
         )
 
 
-class RejectedAPI(BaseModel):
-    """A planned API that did not enter the pool, with the rule and reason (and, for a duplicate, the
-    API it repeats)."""
+class RejectedAPI(Rejected):
+    """A planned API that did not enter the pool (step `pool`), with the rule and reason (and, for a
+    duplicate, the API it repeats)."""
 
+    step: Step = "pool"
+    rule: PoolRejectRule
     api_id: str
     index: int
     generation: int
     name: str = ""
     domain: str
-    rule: PoolRejectRule
-    reason: str
-    duplicate_of: str | None = None
+
+    @property
+    def rejection(self) -> Rejection:
+        return self.rejection_of(self.api_id)

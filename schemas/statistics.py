@@ -1,5 +1,5 @@
 """A run's statistics, as a paper would print them: ToolAlpaca's Table 1 and Figure 4, plus the
-dialogue types, the rejections by stage and rule, and the LLM usage and cost.
+dialogue types, the rejections by step and rule, and the LLM usage and cost.
 
 Computed once at the end of a run (`tasks/statistics.py`) and stored in the manifest; the Prefect
 artifact `corpus-statistics`, the run's HTML report and the exports' dataset cards show these figures.
@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import bisect
 
-from pydantic import BaseModel, Field
+from pydantic import AliasChoices, BaseModel, Field, field_validator
+
+from schemas.rejection import conformed_rule
 
 WORD_BINS = [0, 5, 10, 15, 20, 30, 40, 60, 80, 120, 200]
 """Edges of the word-count histograms (a last bin holds everything from the last edge up)."""
@@ -41,11 +43,14 @@ class Histogram(BaseModel):
 
 
 class RejectionCount(BaseModel):
-    """Items rejected at one stage by one rule."""
+    """Items rejected at one step by one rule (a manifest written before named the step `stage`, and
+    the failure rules `llm` and `task`)."""
 
-    stage: str
+    step: str = Field(validation_alias=AliasChoices("step", "stage"))
     rule: str
     count: int
+
+    _one_spelling = field_validator("rule", mode="before")(conformed_rule)
 
 
 class CorpusStatistics(BaseModel):
@@ -66,7 +71,7 @@ class CorpusStatistics(BaseModel):
     dialog_types: dict[str, int] = Field(default_factory=dict, description="Accepted dialogues per type.")
     tools_per_category: dict[str, int] = Field(default_factory=dict, description="Tools built per category.")
     rejections: list[RejectionCount] = Field(
-        default_factory=list, description="Rejections by stage and rule (tools and dialogues)."
+        default_factory=list, description="Rejections by step and rule (APIs, tools and dialogues)."
     )
     request_words: Histogram = Field(description="Figure 4: words per request (accepted dialogues).")
     answer_words: Histogram = Field(description="Figure 4: words per final answer (accepted dialogues).")

@@ -11,11 +11,21 @@ import json
 import math
 import re
 from collections.abc import Callable
-from typing import Annotated, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 from jsonschema import FormatChecker
-from pydantic import BaseModel, Field, TypeAdapter, WithJsonSchema, field_validator, model_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    Field,
+    TypeAdapter,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
 from pydantic.json_schema import SkipJsonSchema
+
+from schemas.rejection import FailureRule, Rejected, Rejection
 
 IDENTIFIER = r"^[A-Za-z][A-Za-z0-9_]{0,63}$"
 JsonType = Literal["string", "integer", "number", "boolean", "array", "object"]
@@ -384,14 +394,33 @@ class Tool(BaseModel):
     )
 
 
-RejectStage = Literal["introduction", "functions", "openapi", "media", "llm", "task", "dedup"]
+ToolRejectRule = Literal["introduction", "functions", "openapi", "media", "duplicate_tool", FailureRule]
+"""Why a seed did not become a tool: the part of the toolset step it failed at (its introduction or
+its functions could not be written, its OpenAPI spec is invalid, its media are not textual), the
+seed dedup (`duplicate_tool`), or a failure."""
 
 
-class RejectedTool(BaseModel):
-    """A seed that did not become a tool, with the stage and the reason."""
+class RejectedTool(Rejected):
+    """A seed (or a pool API) that did not become a tool: step `toolset` (rule: the part it failed
+    at, or a failure) or `dedup` (`duplicate_tool`, with the seed it repeats)."""
 
+    rule: ToolRejectRule = Field(validation_alias=AliasChoices("rule", "stage"))
     tool_id: str
     name: str
     category: str
-    stage: RejectStage
-    reason: str
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_stage(cls, data: Any) -> Any:
+        """A record written before the shared vocabulary names its `stage` only: the seed dedup's, or
+        the part of the toolset step (or the failure) that is now its rule."""
+        if not isinstance(data, dict) or "stage" not in data or "step" in data:
+            return data
+        stage = data["stage"]
+        if stage == "dedup":
+            return {**data, "step": "dedup", "rule": "duplicate_tool"}
+        return {**data, "step": "toolset", "rule": stage}
+
+    @property
+    def rejection(self) -> Rejection:
+        return self.rejection_of(self.tool_id)

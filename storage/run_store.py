@@ -61,8 +61,11 @@ _PART = re.compile(r"^part-(\d{5,})\.parquet$")
 
 def conformed(model: type[BaseModel], table: pa.Table) -> pa.Table:
     """A part's table with `model`'s schema. A part written by an earlier version may lack columns
-    or nested fields added since: its rows are read as records (the new fields take their defaults)
-    and written back with the schema of today."""
+    or nested fields added since, or hold a column under an older name or values in an older
+    spelling: its rows are read as records (the new fields take their defaults, and the model reads
+    the old names and spellings into today's: a rejected tool's `stage` becomes its `step` and
+    `rule`, the failure rules `llm` and `task` become `llm_error` and `task_failed`) and written back
+    with the schema of today."""
     schema = arrow_schema(model)
     try:
         return table.select(schema.names).cast(schema)

@@ -10,6 +10,10 @@ call fails for good becomes a rejection (`llm_error`), an item whose code fails 
 A model stopped by its circuit breaker (`ModelUnavailable`) ends the batch: its remaining items are
 unfinished, and the run stops.
 
+Each such step is declared once as a `BatchStep` (its name, an item's id, and how its record of a
+rejected item is made); `BatchStep.run` works a batch with that failure handling, and a batch whose
+task run died is filed by the same code (`BatchStep.died`).
+
 Nothing of a batch is cached by Prefect: the LLM cache already holds every answer, so a re-run or a
 resumed run redoes an item without paying for it, and an item rejected because a call failed is
 tried afresh next time.
@@ -30,6 +34,7 @@ from agents.llm.errors import LLMCallError, ModelUnavailable
 from agents.llm.redact import redact
 from agents.llm.usage import recording
 from schemas.manifest import UsageRow
+from schemas.rejection import FailureRule, Rejection, Step
 
 log = logging.getLogger(__name__)
 In = TypeVar("In")
@@ -51,45 +56,66 @@ class Batch(Generic[In, Out]):
         return [outcome for _, outcome in self.results]
 
 
-def failure_reason(exc: BaseException) -> tuple[str, bool]:
-    """(the reason, redacted and bounded, whether an LLM call failed) for an item that raised."""
-    return redact(f"{type(exc).__name__}: {exc}")[:1000], isinstance(exc, LLMCallError)
+def failure(step: Step, item_id: str, exc: BaseException) -> Rejection:
+    """The rejection of an item whose work raised at `step`: `llm_error` when a model call failed for
+    good, `task_failed` when the code (or the task run) did; the reason redacted and bounded. The
+    one place an exception becomes a rejection."""
+    rule: FailureRule = "llm_error" if isinstance(exc, LLMCallError) else "task_failed"
+    reason = redact(f"{type(exc).__name__}: {exc}")[:1000]
+    return Rejection(item_id=item_id, step=step, rule=rule, reason=reason)
 
 
-def run_batch(
-    items: Sequence[In],
-    work: Callable[[In], Out],
-    failed: Callable[[In, str, bool], Out],
-) -> Batch[In, Out]:
-    """`work(item)` for every item at once (a thread each); an item that raises gets
-    `failed(item, reason, llm_failed)` instead, except for `ModelUnavailable`, which leaves the item
-    unfinished and the batch `stopped`."""
+@dataclass(frozen=True)
+class BatchStep(Generic[In, Out]):
+    """A step whose items are worked in batches, as data: its name, an item's id, and the outcome of
+    an item that leaves it without an output (`rejected(item, rejection)`: the step's own record,
+    such as a `RejectedTool` or a rejected `Dialog`). `run` works a batch; `died` gives what `run`
+    would have given for a batch whose task run itself failed."""
 
-    def one(item: In) -> Out | ModelUnavailable:
-        try:
-            return work(item)
-        except ModelUnavailable as exc:
-            return exc
-        except Exception as exc:
-            reason, llm_failed = failure_reason(exc)
-            if not llm_failed:
-                log.exception("%s failed on %r", getattr(work, "__name__", "work"), item)
-            return failed(item, reason, llm_failed)
+    name: Step
+    item_id: Callable[[In], str]
+    rejected: Callable[[In, Rejection], Out]
 
-    with recording() as ledger:
-        if len(items) == 1:
-            outcomes = [one(items[0])]
-        else:  # each item's thread records into the batch's ledger too
-            with ThreadPoolExecutor(max_workers=len(items), thread_name_prefix="batch") as pool:
-                runs = [pool.submit(contextvars.copy_context().run, one, item) for item in items]
-                outcomes = [run.result() for run in runs]
-    batch: Batch[In, Out] = Batch(usage=ledger.rows())
-    for item, outcome in zip(items, outcomes, strict=True):
-        if isinstance(outcome, ModelUnavailable):
-            batch.stopped = batch.stopped or outcome
-        else:
-            batch.results.append((item, outcome))
-    return batch
+    def failed(self, item: In, exc: BaseException) -> Out:
+        """The outcome of an item whose work raised `exc`."""
+        return self.rejected(item, failure(self.name, self.item_id(item), exc))
+
+    def run(self, items: Sequence[In], work: Callable[[In], Out]) -> Batch[In, Out]:
+        """`work(item)` for every item at once (a thread each); an item that raises gets its
+        rejection (`failed`) instead, except for `ModelUnavailable`, which leaves the item
+        unfinished and the batch `stopped`."""
+
+        def one(item: In) -> Out | ModelUnavailable:
+            try:
+                return work(item)
+            except ModelUnavailable as exc:
+                return exc
+            except Exception as exc:
+                if not isinstance(exc, LLMCallError):
+                    log.exception("step %s failed on %s", self.name, self.item_id(item))
+                return self.failed(item, exc)
+
+        with recording() as ledger:
+            if len(items) == 1:
+                outcomes = [one(items[0])]
+            else:  # each item's thread records into the batch's ledger too
+                with ThreadPoolExecutor(max_workers=len(items), thread_name_prefix="batch") as pool:
+                    runs = [pool.submit(contextvars.copy_context().run, one, item) for item in items]
+                    outcomes = [run.result() for run in runs]
+        batch: Batch[In, Out] = Batch(usage=ledger.rows())
+        for item, outcome in zip(items, outcomes, strict=True):
+            if isinstance(outcome, ModelUnavailable):
+                batch.stopped = batch.stopped or outcome
+            else:
+                batch.results.append((item, outcome))
+        return batch
+
+    def died(self, items: Sequence[In], exc: BaseException) -> Batch[In, Out]:
+        """The outcomes of a batch whose task run raised `exc` (the flow files them as it files any
+        batch's): each item's rejection, as `run` makes it; a model that stopped stops the batch."""
+        if isinstance(exc, ModelUnavailable):
+            return Batch(stopped=exc)
+        return Batch(results=[(item, self.failed(item, exc)) for item in items])
 
 
 def batch_task(name: str, run_name: str) -> Any:

@@ -2,9 +2,9 @@
 
 `check_dialogs` applies every rule to every simulated dialogue and records each one's verdict on it
 (`Dialog.verdicts`, layer `rules`): a dialogue that fails any is rejected by the first it failed
-(`rejection_rule`, `rejection_reason`), one that passes them all is accepted. A dialogue rejected
-before (its simulation could not run) passes through unchanged. The judge step (`tasks/judge.py`)
-takes the accepted ones next.
+(`rejection_step` checks, `rejection_rule`, `rejection_reason`), one that passes them all is
+accepted. A dialogue rejected before (its simulation could not run) passes through unchanged. The
+judge step (`tasks/judge.py`) takes the accepted ones next.
 """
 
 from __future__ import annotations
@@ -17,8 +17,6 @@ from schemas.rejection import Rejection
 from schemas.verdict import Verdict
 from tasks.rules import RULES, Rule
 
-STEP = "checks"
-
 
 @dataclass
 class Checked:
@@ -28,20 +26,13 @@ class Checked:
     rejected: list[Dialog] = field(default_factory=list)
     rejections: list[Rejection] = field(default_factory=list)
 
-    def file(self, dialog: Dialog, step: str) -> None:
-        """Add a dialogue by its status (a rejected one with its rejection row, of `step`)."""
-        if dialog.status == "accepted":
+    def file(self, dialog: Dialog) -> None:
+        """Add a dialogue by its status (a rejected one with its rejection row)."""
+        if dialog.rejection is None:
             self.accepted.append(dialog)
             return
         self.rejected.append(dialog)
-        self.rejections.append(
-            Rejection(
-                item_id=dialog.dialog_id,
-                step=step,
-                rule=str(dialog.rejection_rule),
-                reason=dialog.rejection_reason,
-            )
-        )
+        self.rejections.append(dialog.rejection)
 
 
 def check_dialogs(dialogs: Sequence[Dialog], rules: Sequence[tuple[RejectionRule, Rule]] = RULES) -> Checked:
@@ -50,7 +41,7 @@ def check_dialogs(dialogs: Sequence[Dialog], rules: Sequence[tuple[RejectionRule
     for dialog in dialogs:
         if dialog.status == "simulated":
             dialog = with_verdicts(dialog, rules)
-        checked.file(dialog, STEP if dialog.ending != "not_simulated" else "simulation")
+        checked.file(dialog)
     return checked
 
 

@@ -48,7 +48,7 @@ def render_report(
         models=models(manifest.config),
         sections=stat_sections(statistics),
         rejections=[
-            (r.stage, r.rule, f"rejections.{r.stage}.{r.rule}", figure("count", r.count))
+            (r.step, r.rule, f"rejections.{r.step}.{r.rule}", figure("count", r.count))
             for r in statistics.rejections
         ],
         charts=charts(statistics),

@@ -15,14 +15,12 @@ A judge answer that stays unusable after the gateway's repairs is the verdict `u
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from agents.judge.agent import judge_dialog
 from agents.llm.config import LLMConfig
 from agents.llm.gateway import LLMGateway, StructuredOutputError, gateway_for
 from schemas.dialog import Dialog
 from schemas.verdict import JudgeMode, Verdict
-from tasks.batch import Batch, batch_task, run_batch
+from tasks.batch import Batch, BatchStep, batch_task
 
 STAGE = "judge"
 
@@ -36,18 +34,17 @@ def judged(dialog: Dialog, gateway: LLMGateway, mode: JudgeMode) -> Dialog:
     return dialog.with_verdicts(verdicts, reject=mode == "filter")
 
 
-def failed_judgement(dialog: Dialog, reason: str, llm_failed: bool) -> Dialog:
-    """A dialogue whose judge call failed for good (`llm_error`) or whose judging failed in the code
-    or its task run (`task_failed`): rejected."""
-    return dialog.rejected("llm_error" if llm_failed else "task_failed", f"judge: {reason}")
-
-
-def judge_batch(dialogs: Sequence[Dialog], gateway: LLMGateway, mode: JudgeMode) -> Batch[Dialog, Dialog]:
-    """`judged` over a batch of accepted dialogues (`failed_judgement` for one that raised)."""
-    return run_batch(dialogs, lambda dialog: judged(dialog, gateway, mode), failed_judgement)
+JUDGE: BatchStep[Dialog, Dialog] = BatchStep(
+    "judge",
+    item_id=lambda dialog: dialog.dialog_id,
+    rejected=lambda dialog, rejection: dialog.rejected("judge", rejection.rule, f"judge: {rejection.reason}"),
+)
+"""A dialogue whose judge call failed for good (`llm_error`), or whose judging failed in the code or
+its task run (`task_failed`), is rejected."""
 
 
 @batch_task("judge", "judge-{dialogs[0].dialog_id}")
 def judge_task(dialogs: list[Dialog], mode: JudgeMode, llm: LLMConfig, run_id: str) -> Batch[Dialog, Dialog]:
     """Prefect task: the judge's verdicts on a batch of dialogues."""
-    return judge_batch(dialogs, gateway_for(llm, run_id), mode)
+    gateway = gateway_for(llm, run_id)
+    return JUDGE.run(dialogs, lambda dialog: judged(dialog, gateway, mode))

@@ -14,7 +14,7 @@ import json
 import math
 from collections.abc import Callable, Sequence
 from fractions import Fraction
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, Field, field_validator
 
@@ -30,18 +30,19 @@ from schemas.dialog import (
     DialogType,
     Ending,
     Message,
-    RejectionRule,
     ToolCall,
     tool_message,
     user_turns,
 )
 from schemas.dialog_shape import unfit_tool
+from schemas.option import Option
 from schemas.react import react_turns, step_count
+from schemas.rejection import Rejection
 from schemas.seed import Seed
 from schemas.simulation import ASK_USER, FINISH, AssistantCalls, Complexity, Instruction
 from schemas.spec import function_tools
 from schemas.tool import Tool
-from tasks.batch import Batch, batch_task, run_batch
+from tasks.batch import Batch, BatchStep, batch_task
 from tasks.toolset import ToolsetSettings, build_tool
 
 INSTRUCTIONS_STAGE = "instructions"
@@ -64,7 +65,9 @@ DEFAULT_MIX: dict[DialogType, float] = {
 class SimulationSettings(BaseModel):
     """Knobs of the instruction and simulation stages."""
 
-    instructions_per_tool: int = Field(default=10, ge=1, le=20)
+    instructions_per_tool: int = Field(
+        default=10, ge=1, le=20, description="Instructions the user agent writes per tool."
+    )
     max_steps: int = Field(default=5, ge=1, le=20, description="Actions allowed per user request.")
     assistant_calls: AssistantCalls = Field(
         default="structured",
@@ -84,11 +87,13 @@ class SimulationSettings(BaseModel):
         description="Tools whose functions a dialogue offers: the one its request was written for and "
         "others of its category, so the assistant must choose (BFCL's multiple).",
     )
-    dialog_mix: dict[DialogType, float] = Field(
+    dialog_mix: Annotated[dict[DialogType, float], Option(metavar="TYPE=SHARE,...")] = Field(
         default_factory=lambda: dict(DEFAULT_MIX),
-        description="The share of each dialogue type among the instructions (`single=1`: ToolAlpaca's); "
-        "a share that is not a whole number of a tool's instructions rounds up for some tools and down "
-        "for others (`counts`).",
+        description="The share of each dialogue type among a tool's instructions: single (a request one "
+        "call serves), parallel (several calls in one message), dependent (a call taking a value from an "
+        "earlier result), non_tool (a request answered without a call), multi_turn (2 to 4 follow-ups); "
+        "single=1 makes ToolAlpaca's dialogues only. A share that is not a whole number of a tool's "
+        "instructions rounds up for some tools and down for others (`counts`).",
     )
 
     @field_validator("dialog_mix")
@@ -122,12 +127,12 @@ class SimulationSettings(BaseModel):
 
 
 class ToolInstructions(BaseModel):
-    """The instructions written for one tool, or why there are none (`rule` and `problem`)."""
+    """The instructions written for one tool, or why there are none (`rejection`: step `instructions`,
+    rule `no_instructions`, `llm_error` or `task_failed`)."""
 
     tool_id: str
     instructions: list[Instruction]
-    rule: str = Field(default="", description="no_instructions, llm_error or task_failed, when none.")
-    problem: str = ""
+    rejection: Rejection | None = None
     shortfall: str = Field(default="", description="Why there are fewer than asked for, if there are.")
 
 
@@ -170,9 +175,10 @@ def write_instructions(tool: Tool, gateway: LLMGateway, settings: SimulationSett
                 shortfall += "; dropped as near-duplicates: " + "; ".join(repr(d.text[:80]) for d in repeats)
             shortfalls.append(shortfall)
     if not instructions:
-        return ToolInstructions(
-            tool_id=tool.tool_id, instructions=[], rule="no_instructions", problem="; ".join(problems)
+        rejection = Rejection(
+            item_id=tool.tool_id, step="instructions", rule="no_instructions", reason="; ".join(problems)
         )
+        return ToolInstructions(tool_id=tool.tool_id, instructions=[], rejection=rejection)
     return ToolInstructions(tool_id=tool.tool_id, instructions=instructions, shortfall="; ".join(shortfalls))
 
 
@@ -342,22 +348,31 @@ def simulate(
         return dialogue.finish(ending="no_move_left", detail=str(exc))
 
 
-def rejected_dialog(tool: Tool, instruction: Instruction, rule: RejectionRule, reason: str) -> Dialog:
+def rejected_dialog(tool: Tool, instruction: Instruction, rejection: Rejection) -> Dialog:
     """The record of an instruction whose simulation could not run to an ending (a call or the code
-    failed): rejected at once, by `rule`."""
-    return _Dialogue(tool, instruction).finish(ending="not_simulated", detail=reason).rejected(rule, reason)
+    failed): rejected at once, by `rejection`'s rule."""
+    dialog = _Dialogue(tool, instruction).finish(ending="not_simulated", detail=rejection.reason)
+    return dialog.rejected(rejection.step, rejection.rule, rejection.reason)
 
 
-def failed_instructions(tool: Tool, reason: str, llm_failed: bool) -> ToolInstructions:
-    rule = "llm_error" if llm_failed else "task_failed"
-    return ToolInstructions(tool_id=tool.tool_id, instructions=[], rule=rule, problem=reason)
+INSTRUCTIONS: BatchStep[Tool, ToolInstructions] = BatchStep(
+    "instructions",
+    item_id=lambda tool: tool.tool_id,
+    rejected=lambda tool, rejection: ToolInstructions(
+        tool_id=tool.tool_id, instructions=[], rejection=rejection
+    ),
+)
+"""A tool whose instructions could not be written (a call or the code failed) gets none."""
 
 
-def write_instructions_batch(
-    tools: list[Tool], gateway: LLMGateway, settings: SimulationSettings
-) -> Batch[Tool, ToolInstructions]:
-    """`write_instructions` over a batch of tools, one outcome each."""
-    return run_batch(tools, lambda tool: write_instructions(tool, gateway, settings), failed_instructions)
+def simulation_step(tool: Tool) -> BatchStep[Instruction, Dialog]:
+    """The simulation of instructions of `tool` as a batch step: an instruction whose simulation
+    raised is a dialogue rejected at once (`rejected_dialog`)."""
+    return BatchStep(
+        "simulation",
+        item_id=lambda instruction: instruction.instruction_id,
+        rejected=lambda instruction, rejection: rejected_dialog(tool, instruction, rejection),
+    )
 
 
 def others_offered(
@@ -414,10 +429,7 @@ def simulate_batch(
         )
         return simulate(tool, instruction, gateway, settings, others)
 
-    def failed(instruction: Instruction, reason: str, llm_failed: bool) -> Dialog:
-        return rejected_dialog(tool, instruction, "llm_error" if llm_failed else "task_failed", reason)
-
-    return run_batch(instructions, one, failed)
+    return simulation_step(tool).run(instructions, one)
 
 
 @batch_task("write-instructions", "instructions-{tools[0].tool_id}")
@@ -425,7 +437,8 @@ def write_instructions_task(
     tools: list[Tool], settings: SimulationSettings, llm: LLMConfig, run_id: str
 ) -> Batch[Tool, ToolInstructions]:
     """Prefect task: the user agent's instructions for a batch of tools."""
-    return write_instructions_batch(tools, gateway_for(llm, run_id), settings)
+    gateway = gateway_for(llm, run_id)
+    return INSTRUCTIONS.run(tools, lambda tool: write_instructions(tool, gateway, settings))
 
 
 @batch_task("simulate", "simulate-{instructions[0].instruction_id}")

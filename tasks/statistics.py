@@ -70,7 +70,7 @@ def corpus_statistics(store: RunStore, run_id: str, usage: LLMUsage | None = Non
         avg_answer_words=mean(answers),
         dialog_types=dict(sorted(types.items())),
         tools_per_category=dict(sorted(per_category.items(), key=lambda kv: (-kv[1], kv[0]))),
-        rejections=[RejectionCount(stage=s, rule=r, count=n) for (s, r), n in sorted(by_rule.items())],
+        rejections=[RejectionCount(step=s, rule=r, count=n) for (s, r), n in sorted(by_rule.items())],
         request_words=Histogram.of(requests, WORD_BINS),
         answer_words=Histogram.of(answers, WORD_BINS),
         steps=Histogram.of(steps, STEP_BINS),
@@ -115,13 +115,13 @@ def figure(field: str, value: float) -> str:
 
 
 def statistics_markdown(stats: CorpusStatistics) -> str:
-    """The statistics as Markdown: Table 1, dialogue types, rejections by stage and rule, LLM usage."""
+    """The statistics as Markdown: Table 1, dialogue types, rejections by step and rule, LLM usage."""
     lines = ["## Statistics (ToolAlpaca's Table 1)", "", "| statistic | value |", "|---|---|"]
     lines += [f"| {label} | {figure(name, getattr(stats, name))} |" for name, label in TABLE_1]
     lines += ["", "## Dialogue types (accepted)", "", "| type | dialogues |", "|---|---|"]
     lines += [f"| {kind} | {n} |" for kind, n in stats.dialog_types.items()] or ["| none | 0 |"]
-    lines += ["", "## Rejections by stage and rule", "", "| stage | rule | count |", "|---|---|---|"]
-    lines += [f"| {r.stage} | {r.rule} | {r.count} |" for r in stats.rejections] or ["| none | | 0 |"]
+    lines += ["", "## Rejections by step and rule", "", "| step | rule | count |", "|---|---|---|"]
+    lines += [f"| {r.step} | {r.rule} | {r.count} |" for r in stats.rejections] or ["| none | | 0 |"]
     lines += ["", "## LLM usage", "", "| statistic | value |", "|---|---|"]
     lines += [f"| {label} | {figure(name, getattr(stats, name))} |" for name, label in USAGE]
     return "\n".join(lines) + "\n"

@@ -1,8 +1,9 @@
 """The toolset step: a seed becomes a tool (introduction -> function docs -> OpenAPI spec -> NL docs)
-or a rejection naming the stage that refused it.
+or a rejection naming the part that refused it (its rule).
 
-`build_tool` is the plain function for one seed (tests call it directly); `build_tools_task` is the
-Prefect task over a batch of seeds (`tasks/batch.py` says how a batch fails and retries).
+`build_tool` is the plain function for one seed (tests call it directly); `TOOLSET` declares the step
+for batches, and `build_tools_task` is the Prefect task over a batch of seeds (`tasks/batch.py` says
+how a batch fails and retries).
 """
 
 from __future__ import annotations
@@ -15,11 +16,12 @@ from agents.llm.config import LLMConfig
 from agents.llm.gateway import LLMGateway, StructuredOutputError, gateway_for
 from agents.toolsmith import agent as toolsmith
 from schemas.pool import PoolAPI
+from schemas.rejection import Rejection
 from schemas.seed import Seed
 from schemas.spec import nl_documentation, non_textual_media, routes
-from schemas.tool import RejectedTool, RejectStage, Tool
+from schemas.tool import RejectedTool, Tool, ToolRejectRule
 from tasks import openapi, spec_validator
-from tasks.batch import Batch, batch_task, run_batch
+from tasks.batch import Batch, BatchStep, batch_task
 
 ROLES = (toolsmith.ROLE,)
 """The model roles the toolset stage calls."""
@@ -31,11 +33,19 @@ class ToolsetSettings(BaseModel):
     max_functions: int = Field(default=3, ge=1, le=5, description="Functions documented per tool.")
 
 
-def _reject(item: Seed | PoolAPI, stage: RejectStage, reason: str) -> RejectedTool:
+def _reject(item: Seed | PoolAPI, rule: ToolRejectRule, reason: str) -> RejectedTool:
     seed = as_seed(item)
     return RejectedTool(
-        tool_id=seed.seed_id, name=seed.name, category=seed.category, stage=stage, reason=reason
+        tool_id=seed.seed_id, name=seed.name, category=seed.category, step="toolset", rule=rule, reason=reason
     )
+
+
+def rejected_tool(item: Seed | PoolAPI, rejection: Rejection) -> RejectedTool:
+    """The record of a seed that did not become a tool, by `rejection` (of the toolset step, or of
+    the seed dedup)."""
+    seed = as_seed(item)
+    shared = rejection.model_dump(exclude={"item_id"})
+    return RejectedTool(tool_id=seed.seed_id, name=seed.name, category=seed.category, **shared)
 
 
 def as_seed(item: Seed | PoolAPI) -> Seed:
@@ -50,7 +60,7 @@ def as_seed(item: Seed | PoolAPI) -> Seed:
 def build_tool(
     item: Seed | PoolAPI, gateway: LLMGateway, settings: ToolsetSettings | None = None
 ) -> Tool | RejectedTool:
-    """A validated tool, or the stage and reason it was rejected. A seed's functions are written by
+    """A validated tool, or the rule and reason it was rejected. A seed's functions are written by
     the toolsmith; a pool API comes with its own (only its introduction is written).
 
     A failed LLM call (`LLMCallError`) propagates: it is not a property of the seed, so it must not
@@ -58,16 +68,16 @@ def build_tool(
     """
     settings = settings or ToolsetSettings()
     seed = as_seed(item)
-    stage: RejectStage = "introduction"
+    part: ToolRejectRule = "introduction"
     try:
         introduction = toolsmith.write_introduction(gateway, seed)
-        stage = "functions"
+        part = "functions"
         if isinstance(item, PoolAPI):
             functions = item.functions
         else:
             functions = toolsmith.write_functions(gateway, seed, introduction, settings.max_functions)
     except StructuredOutputError as exc:
-        return _reject(seed, stage, str(exc))
+        return _reject(seed, part, str(exc))
 
     spec = openapi.compile_openapi(seed, introduction, functions)
     spec_text = json.dumps(spec, ensure_ascii=False)
@@ -96,16 +106,9 @@ def build_tool(
     )
 
 
-def failed_tool(seed: Seed | PoolAPI, reason: str, llm_failed: bool) -> RejectedTool:
-    """The rejection of a seed whose work raised: an LLM call that failed for good, or the code."""
-    return _reject(seed, "llm" if llm_failed else "task", reason)
-
-
-def build_tools(
-    seeds: list[Seed | PoolAPI], gateway: LLMGateway, settings: ToolsetSettings
-) -> Batch[Seed | PoolAPI, Tool | RejectedTool]:
-    """`build_tool` over a batch of seeds, one outcome each."""
-    return run_batch(seeds, lambda seed: build_tool(seed, gateway, settings), failed_tool)
+TOOLSET: BatchStep[Seed | PoolAPI, Tool | RejectedTool] = BatchStep(
+    "toolset", item_id=lambda item: item.seed_id, rejected=rejected_tool
+)
 
 
 @batch_task("build-tools", "tools-{seeds[0].seed_id}")
@@ -113,4 +116,5 @@ def build_tools_task(
     seeds: list[Seed | PoolAPI], settings: ToolsetSettings, llm: LLMConfig, run_id: str
 ) -> Batch[Seed | PoolAPI, Tool | RejectedTool]:
     """Prefect task: a batch of seeds through the toolset step, on the run's shared gateway."""
-    return build_tools(seeds, gateway_for(llm, run_id), settings)
+    gateway = gateway_for(llm, run_id)
+    return TOOLSET.run(seeds, lambda seed: build_tool(seed, gateway, settings))

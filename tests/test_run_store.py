@@ -615,3 +615,48 @@ def test_a_part_written_before_fields_were_added_reads_with_their_defaults(store
     pq.write_table(pa.Table.from_pylist([row]), folder / "part-00000.parquet")
     assert store.read_records(writer.run_id, "tools", Tool) == [tool]
     assert list(store.iter_records(writer.run_id, "tools", Tool)) == [tool]
+
+
+def test_parts_written_before_the_shared_rejection_vocabulary_read_into_it(store: RunStore) -> None:
+    """A rejected tool named its `stage` (now its step and rule); the failure rules were `llm` and
+    `task` (now `llm_error` and `task_failed`) in `rejected_tools`, `rejected_apis` and `rejections`;
+    a rejected API had no step, a rejection no `duplicate_of`, a rejected dialogue no step."""
+    from schemas.dialog import Dialog, Message
+    from schemas.pool import RejectedAPI
+    from schemas.rejection import Rejection
+    from schemas.tool import RejectedTool
+
+    writer = store.start_run()
+
+    def old_part(name: str, rows: list[dict[str, Any]]) -> None:
+        folder = Path(store.run_dir(writer.run_id)) / name
+        folder.mkdir(parents=True)
+        pq.write_table(pa.Table.from_pylist(rows), folder / "part-00000.parquet")
+
+    seed = {"name": "Cat Facts", "category": "Animals", "reason": "why"}
+    stages = {"a": "openapi", "b": "llm", "c": "task", "d": "dedup"}
+    old_part("rejected_tools", [{"tool_id": i, **seed, "stage": s} for i, s in stages.items()])
+    old_part("rejections", [{"item_id": "b", "step": "toolset", "rule": "llm", "reason": "why"}])
+    api = {"api_id": "pool-000001", "index": 1, "generation": 0, "name": "", "domain": "Geo"}
+    old_part("rejected_apis", [{**api, "rule": "task", "reason": "why", "duplicate_of": None}])
+    dialog = Dialog(
+        dialog_id="t-1", tool_id="t", instruction="Hi", messages=[Message(role="user", content="Hi")],
+        tools="[]", tool_ids=["t"], final_answer="", functions_used=[], turns=1, calls=0,
+        calls_per_turn=0, distinct_functions=0, llm_calls=0, prompt_tokens=0, completion_tokens=0,
+        ending="not_simulated", status="rejected", rejection_rule="llm_error", rejection_reason="why",
+    )  # fmt: skip
+    old_part("rejected_dialogs", [{k: v for k, v in dialog.model_dump().items() if k != "rejection_step"}])
+
+    tools = store.read_records(writer.run_id, "rejected_tools", RejectedTool)
+    assert [(t.tool_id, t.step, t.rule) for t in tools] == [
+        ("a", "toolset", "openapi"),
+        ("b", "toolset", "llm_error"),
+        ("c", "toolset", "task_failed"),
+        ("d", "dedup", "duplicate_tool"),
+    ]
+    assert tools[1].rejection == Rejection(item_id="b", step="toolset", rule="llm_error", reason="why")
+    assert store.read_records(writer.run_id, "rejections", Rejection) == [tools[1].rejection]
+    (rejected_api,) = store.read_records(writer.run_id, "rejected_apis", RejectedAPI)
+    assert (rejected_api.step, rejected_api.rule) == ("pool", "task_failed")
+    (old_dialog,) = store.read_records(writer.run_id, "rejected_dialogs", Dialog)
+    assert old_dialog.rejection == Rejection(item_id="t-1", step="simulation", rule="llm_error", reason="why")

@@ -16,9 +16,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from schemas.dialog import Dialog, Message
-from schemas.evaluation import EvalCase, EvalSet, GoldenStep, GoldenTurn, RejectedCase
+from schemas.evaluation import EvalCase, EvalSet, GoldenStep, GoldenTurn, rejected_case
 from schemas.grounding import Sources, allowed_values, leaves, ungrounded
 from schemas.react import react_turns
+from schemas.rejection import Rejection
 from schemas.tool import Tool
 
 
@@ -43,14 +44,15 @@ def case_of(dialog: Dialog) -> EvalCase:
 
 def cases_of_dialogs(dialogs: Iterable[Dialog], tools: Mapping[str, Tool]) -> EvalSet:
     """The eval set of a run's held-out dialogues; a dialogue offering a tool the run has no record of
-    is a rejected case (its tools could not be shown to the model, nor simulated)."""
+    is a rejected case, rule `unknown_tool` (its tools could not be shown to the model, nor
+    simulated)."""
     cases: list[EvalCase] = []
-    rejected: list[RejectedCase] = []
+    rejected: list[Rejection] = []
     for dialog in dialogs:
         missing = [tool_id for tool_id in dialog.offered_tool_ids if tool_id not in tools]
         if missing:
             reason = f"offers tools with no record in the run: {', '.join(missing)}"
-            rejected.append(RejectedCase(case_id=dialog.dialog_id, reason=reason))
+            rejected.append(rejected_case(dialog.dialog_id, "unknown_tool", reason))
             continue
         cases.append(case_of(dialog))
     used = {tool_id for case in cases for tool_id in case.tool_ids}

@@ -23,9 +23,9 @@ What the published files do, and what is made of it:
   would fail on it alone: a path key without its leading `/` (Fruityvice's `api/fruit/{name}`) gets
   one, and a path parameter marked `required: false` (chucknorris.io's `{category}`) is made required,
   as OpenAPI demands. Other invalid specs (a root `parameters` object, a Swagger-2 `schema` beside a
-  response's `description`) make the tool rejected: each of its instructions is a `RejectedCase`
-  naming the tool and the validator's complaints; so do a Documentation that is not JSON and a spec
-  without operations.
+  response's `description`) make the tool rejected: each of its instructions is a rejected case
+  (rule `invalid_tool`) naming the tool and the validator's complaints; so do a Documentation that
+  is not JSON and a spec without operations.
 - Golden answers. A clarifying question is a `getDetails` step (`{"Question": "..."}`), kept as a
   step; `EvalCase.golden_calls()` leaves it out. Values the reference could not know are placeholders
   written into the JSON text, mostly unquoted (`{"animeId": ${animeId from searchAnime}}`,
@@ -35,7 +35,8 @@ What the published files do, and what is made of it:
   `[Optional]updateUserProfile` marker) makes its case rejected: it cannot be scored. Real answers
   carry literal API keys (the file's `Authentication` masks them); they are kept as the reference.
 - Alignment. `Instructions` and `Golden_Answers` are aligned lists; an instruction without its golden
-  answer, or a golden answer without its instruction, is a `RejectedCase` (`<tool_id>-<n>`).
+  answer, or a golden answer without its instruction, is a rejected case (`<tool_id>-<n>`, rule
+  `invalid_case`).
 
 Tool ids are slugs of `Name` (`Nager.Date` -> `nager-date`), a repeat numbered `-2`, `-3`...; the
 case of the n-th instruction (from 1) is `<tool_id>-<n>`. A file that cannot be read as such a list
@@ -50,7 +51,8 @@ from pathlib import Path
 from typing import Any
 
 from schemas.errors import InputError
-from schemas.evaluation import EvalCase, EvalSet, GoldenStep, GoldenTurn, RejectedCase
+from schemas.evaluation import EvalCase, EvalSet, GoldenStep, GoldenTurn, rejected_case
+from schemas.rejection import Rejection
 from schemas.simulation import ASK_USER
 from schemas.spec import HTTP_METHODS, nl_documentation, operations, routes
 from schemas.tool import Tool
@@ -77,7 +79,7 @@ def read_toolalpaca(path: Path) -> EvalSet:
     """The cases, tools and rejected cases of a file in ToolAlpaca's evaluation format."""
     entries = _load(path)
     cases: list[EvalCase] = []
-    rejected: list[RejectedCase] = []
+    rejected: list[Rejection] = []
     tools: dict[str, Tool] = {}
     used_ids: set[str] = set()
     for number, entry in enumerate(entries, start=1):
@@ -91,12 +93,13 @@ def read_toolalpaca(path: Path) -> EvalSet:
             tool, tool_problem = None, f"tool {entry['Name']!r}: {exc}"
         for n in range(1, max(len(instructions), len(answers)) + 1):
             case_id = f"{tool_id}-{n}"
+            if tool is None:
+                rejected.append(rejected_case(case_id, "invalid_tool", tool_problem))
+                continue
             try:
-                if tool is None:
-                    raise _Skip(tool_problem)
                 case = _case(case_id, tool, instructions, answers, n)
             except _Skip as exc:
-                rejected.append(RejectedCase(case_id=case_id, reason=str(exc)))
+                rejected.append(rejected_case(case_id, "invalid_case", str(exc)))
                 continue
             cases.append(case)
             tools[tool_id] = tool

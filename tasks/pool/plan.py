@@ -12,9 +12,11 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Iterable, Sequence
+from typing import Annotated
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
+from schemas.option import Option
 from schemas.pool import OPERATORS, APISketch, NodeDraft, Operator, TaxonomyNode
 
 LARGEST_GENERATION = 256
@@ -24,30 +26,60 @@ LARGEST_GENERATION = 256
 class PoolSettings(BaseModel):
     """Knobs of the API pool (`--evolve N` on the corpus flow, `python -m flows.pool --size N`)."""
 
-    size: int = Field(default=0, ge=0, description="APIs the pool keeps; 0: no pool.")
-    domains: list[str] = Field(
-        default_factory=list, description="The domains to start from; empty: the seed list's categories."
+    size: Annotated[int, Option(flag="evolve", metavar="N")] = Field(
+        default=0,
+        ge=0,
+        description="APIs the pool grows by ToolACE's self-evolution and keeps, each made a tool "
+        "(0: no pool).",
     )
-    breadth: int = Field(default=30, ge=1, description="Domains at least: the LLM adds what is missing.")
+    domains: Annotated[list[str], Option(flag="domain", metavar="NAME", repeat=True)] = Field(
+        default_factory=list,
+        description="A domain to grow the taxonomy from (repeat for several; default: the seed list's "
+        "categories).",
+    )
+    breadth: Annotated[int, Option(flag="domains", metavar="N")] = Field(
+        default=30, ge=1, description="Domains at least: the LLM adds what is missing."
+    )
     coarse: int = Field(default=4, ge=1, le=20, description="Coarse functions per domain, at most.")
     fine: int = Field(default=4, ge=1, le=20, description="Fine functions per coarse function.")
-    operators: list[Operator] = Field(default_factory=lambda: list(OPERATORS))
-    operators_per_api: int = Field(default=2, ge=0, le=len(OPERATORS))
-    examples: int = Field(default=2, ge=0, le=8, description="Earlier APIs shown to each new one.")
+    operators: Annotated[list[Operator], Option(metavar="OPERATOR,...")] = Field(
+        default_factory=lambda: list(OPERATORS), description="The diversity operators to draw from."
+    )
+    operators_per_api: Annotated[int, Option(metavar="N")] = Field(
+        default=2,
+        ge=0,
+        le=len(OPERATORS),
+        description="Operators applied per API (at most as many as offered).",
+    )
+    examples: Annotated[int, Option(flag="pool-examples", metavar="N")] = Field(
+        default=2, ge=0, le=8, description="Earlier APIs shown to each new one."
+    )
     max_functions: int = Field(default=3, ge=1, le=5, description="Functions an API is written with.")
-    dedup_threshold: float = Field(
+    dedup_threshold: Annotated[float, Option(flag="pool-dedup-threshold", metavar="J")] = Field(
         default=0.7, gt=0, le=1, description="APIs sharing this share of name and description words are one."
     )
-    max_proposals: float = Field(
+    max_proposals: Annotated[float, Option(cli=False)] = Field(
         default=2.0, ge=1, description="APIs proposed at most, as a multiple of size (dedup rejects some)."
     )
-    seed: int = 0
-    only: bool = Field(default=False, description="Build only the pool's tools, not the seed list's.")
+    seed: Annotated[int, Option(flag="pool-seed", metavar="S")] = Field(
+        default=0, description="Seed of the pool's plans."
+    )
+    only: Annotated[bool, Option(cli=False)] = Field(
+        default=False, description="Build only the pool's tools, not the seed list's."
+    )
 
     @field_validator("operators")
     @classmethod
     def _distinct(cls, operators: list[Operator]) -> list[Operator]:
         return list(dict.fromkeys(operators))
+
+    @model_validator(mode="after")
+    def _coherent(self) -> PoolSettings:
+        """At most as many operators per API as there are operators; a run of the pool alone grows one."""
+        self.operators_per_api = min(self.operators_per_api, len(self.operators))
+        if self.only and self.size < 1:
+            raise ValueError(f"the pool's run grows at least one API, not {self.size}")
+        return self
 
     def generation_size(self) -> int:
         """APIs per generation: a quarter of the pool (so small pools evolve too), 2 to 256."""

@@ -10,7 +10,8 @@ from agents.llm.config import LLMConfig
 from agents.llm.gateway import LLMGateway, StructuredOutputError, gateway_for
 from agents.toolsmith import pool as toolsmith
 from schemas.pool import NodeDraft, PoolAPI, PoolRejectRule, RejectedAPI, TaxonomyNode
-from tasks.batch import Batch, batch_task, run_batch
+from schemas.rejection import Rejection
+from tasks.batch import Batch, BatchStep, batch_task
 from tasks.pool.operators import OPERATORS, OperatorSpec, decoding_schema
 from tasks.pool.plan import APIPlan
 
@@ -46,16 +47,17 @@ def grow_node(growth: Growth, gateway: LLMGateway) -> list[NodeDraft]:
     )
 
 
-def failed_growth(growth: Growth, reason: str, llm_failed: bool) -> list[NodeDraft]:
-    """A node whose growth failed gets no children (the run notes it)."""
-    return []
+TAXONOMY: BatchStep[Growth, list[NodeDraft]] = BatchStep(
+    "taxonomy", item_id=lambda growth: growth.item_id, rejected=lambda growth, rejection: []
+)
+"""A node whose growth failed gets no children (the run notes it)."""
 
 
 @batch_task("grow-taxonomy", "taxonomy-{growths[0].item_id}")
 def grow_nodes_task(growths: list[Growth], llm: LLMConfig, run_id: str) -> Batch[Growth, list[NodeDraft]]:
     """Prefect task: a batch of nodes grown, on the run's shared gateway."""
     gateway = gateway_for(llm, run_id)
-    return run_batch(growths, lambda growth: grow_node(growth, gateway), failed_growth)
+    return TAXONOMY.run(growths, lambda growth: grow_node(growth, gateway))
 
 
 # -- the APIs -----------------------------------------------------------------------------------------
@@ -70,6 +72,14 @@ def _rejected(plan: APIPlan, rule: PoolRejectRule, reason: str, name: str = "") 
         domain=plan.domain.name,
         rule=rule,
         reason=reason,
+    )
+
+
+def rejected_api(plan: APIPlan, rejection: Rejection) -> RejectedAPI:
+    """The record of a planned API that did not enter the pool, by `rejection`."""
+    shared = rejection.model_dump(exclude={"item_id"})
+    return RejectedAPI(
+        api_id=plan.api_id, index=plan.index, generation=plan.generation, domain=plan.domain.name, **shared
     )
 
 
@@ -140,9 +150,9 @@ def synthesize_api(plan: APIPlan, gateway: LLMGateway) -> PoolAPI | RejectedAPI:
     )
 
 
-def failed_api(plan: APIPlan, reason: str, llm_failed: bool) -> RejectedAPI:
-    """The rejection of a plan whose work raised: an LLM call that failed for good, or the code."""
-    return _rejected(plan, "llm" if llm_failed else "task", reason)
+POOL: BatchStep[APIPlan, PoolAPI | RejectedAPI] = BatchStep(
+    "pool", item_id=lambda plan: plan.api_id, rejected=rejected_api
+)
 
 
 @batch_task("synthesize-apis", "apis-{plans[0].api_id}")
@@ -151,4 +161,4 @@ def synthesize_apis_task(
 ) -> Batch[APIPlan, PoolAPI | RejectedAPI]:
     """Prefect task: a batch of planned APIs synthesized, on the run's shared gateway."""
     gateway = gateway_for(llm, run_id)
-    return run_batch(plans, lambda plan: synthesize_api(plan, gateway), failed_api)
+    return POOL.run(plans, lambda plan: synthesize_api(plan, gateway))
