@@ -14,7 +14,6 @@ stderr and exit status 2.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import json
 import os
@@ -23,13 +22,17 @@ import random
 import sys
 import uuid
 from collections.abc import Sequence
+from typing import Annotated
 
 import fsspec
 from fsspec.implementations.local import LocalFileSystem
+from pydantic import Field
 
-from flows.cli import run_parser
+from flows.cli import RunCommand
+from flows.options import BadOption, CommandLine, ModelOptions
 from schemas.dialog import Dialog, Message
 from schemas.errors import InputError
+from schemas.option import Option
 from storage.run_store import RunStore, resolve_run
 
 EXIT_OK, EXIT_INPUT = 0, 2
@@ -215,36 +218,35 @@ def write_text_atomic(path: str, text: str) -> str:
     return path
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = run_parser(
-        "python -m flows.audit",
-        "Write a random, reproducible sample of a run's accepted dialogues as a Markdown file "
-        "for people to review. Prints the file's path last.",
+class AuditCommand(RunCommand):
+    """`python -m flows.audit`'s arguments."""
+
+    n: int = Field(default=100, ge=1, description="Dialogues to sample.")
+    seed: int = Field(default=0, description="Random seed of the sample.")
+    out: Annotated[str | None, Option(metavar="FILE")] = Field(
+        default=None, description="The file to write (default <run folder>/audit-N-seedS.md)."
     )
-    p.add_argument("--n", type=_positive, default=100, help="dialogues to sample (default 100)")
-    p.add_argument("--seed", type=int, default=0, help="random seed of the sample (default 0)")
-    p.add_argument("--out", metavar="FILE", help="the file to write (default <run folder>/audit-N-seedS.md)")
-    return p
+
+
+COMMAND = CommandLine(
+    "python -m flows.audit",
+    "Write a random, reproducible sample of a run's accepted dialogues as a Markdown file "
+    "for people to review. Prints the file's path last.",
+    (ModelOptions(AuditCommand),),
+)
 
 
 def main(argv: list[str] | None = None) -> int:
     """The command line: the file's path as the last line of stdout and exit status 0; else one
     `error:` line on stderr and 2."""
-    args = build_parser().parse_args(argv)
     try:
+        (args,) = COMMAND.parse(argv)
         path = write_audit(args.run, n=args.n, seed=args.seed, out=args.out, out_dir=args.out_dir)
-    except InputError as exc:
+    except (BadOption, InputError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_INPUT
     print(path, flush=True)
     return EXIT_OK
-
-
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text}")
-    return value
 
 
 def _clip(text: str, limit: int = CLIP_CHARS) -> str:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, model_validator
 
 from agents.llm.config import LLMConfig, is_local
+from schemas.option import Option
 from schemas.verdict import JudgeMode
 from tasks.pool.plan import PoolSettings
 from tasks.simulation import SimulationSettings
@@ -14,28 +15,48 @@ from tasks.toolset import ToolsetSettings
 
 Stage = Literal["toolset", "instructions", "simulation"]
 STAGES: tuple[Stage, ...] = ("toolset", "instructions", "simulation")
+SeedFormat = Literal["markdown", "json", "csv", "parquet"]
 
 
 class SeedSelection(BaseModel):
     """Which seed list to read and which of its APIs to use."""
 
-    source: str | None = Field(default=None, description="Path or http(s) URL; the built-in list when empty.")
-    format: str | None = Field(default=None, description="markdown, json, csv or parquet; else by extension.")
-    encoding: str | None = Field(
-        default=None, description="Text encoding of the seed list; UTF-8 or detected when empty."
+    source: Annotated[str | None, Option(flag="seeds", metavar="PATH|URL")] = Field(
+        default=None,
+        description="The seed list: a public-apis README, JSON, CSV or Parquet, a path or an http(s) URL "
+        "(default: the built-in list).",
     )
-    limit: int | None = Field(default=None, ge=1)
-    categories: list[str] = Field(default_factory=list)
-    sample: int | None = Field(default=None, ge=1, description="Stratified sample size (by category).")
-    sample_seed: int = 0
+    format: Annotated[SeedFormat | None, Option(flag="seeds-format")] = Field(
+        default=None, description="The seed list's format (default: by its extension)."
+    )
+    encoding: Annotated[str | None, Option(flag="seeds-encoding", metavar="ENCODING")] = Field(
+        default=None,
+        description="Text encoding of the seed list (e.g. latin-1, cp1252); default: UTF-8, else detected.",
+    )
+    limit: Annotated[int | None, Option(metavar="N")] = Field(
+        default=None, ge=1, description="Use the first N selected seeds."
+    )
+    categories: Annotated[list[str], Option(metavar="NAME,...")] = Field(
+        default_factory=list, description="Only the seeds of these categories."
+    )
+    sample: Annotated[int | None, Option(metavar="N")] = Field(
+        default=None, ge=1, description="A stratified sample of N seeds by category."
+    )
+    sample_seed: Annotated[int, Option(flag="seed", metavar="S")] = Field(
+        default=0, description="Random seed of --sample."
+    )
 
 
 class PartSettings(BaseModel):
     """How often a running run writes what it finished: a part per artifact every `rows` records or
     `seconds` seconds, whichever comes first (what a crash can lose, and a resume redoes)."""
 
-    rows: int = Field(default=1000, ge=1)
-    seconds: float = Field(default=10.0, gt=0)
+    rows: Annotated[int, Option(flag="part-rows", metavar="N")] = Field(
+        default=1000, ge=1, description="Write an artifact's finished records every N records ..."
+    )
+    seconds: Annotated[float, Option(flag="part-seconds", metavar="S")] = Field(
+        default=10.0, gt=0, description="... or every S seconds, whichever comes first."
+    )
 
 
 class ExecutionSettings(BaseModel):
@@ -44,13 +65,16 @@ class ExecutionSettings(BaseModel):
     cluster at `dask_address`, on one machine or several. The records do not depend on it."""
 
     task_runner: Literal["threads", "dask"] = Field(
-        default="threads", description="threads (one process) or dask (several processes or machines)."
+        default="threads",
+        description="Where task runs execute: threads of this process, or Dask worker processes (on one "
+        "machine or several).",
     )
-    dask_address: str | None = Field(
-        default=None, description="Scheduler address of a running Dask cluster (tcp://host:8786)."
+    dask_address: Annotated[str | None, Option(metavar="ADDRESS")] = Field(
+        default=None,
+        description="A running Dask cluster's scheduler (tcp://host:8786); default: a local cluster.",
     )
-    dask_workers: int = Field(
-        default=2, ge=1, description="Worker processes of the local Dask cluster (no dask_address)."
+    dask_workers: Annotated[int, Option(metavar="N")] = Field(
+        default=2, ge=1, description="Worker processes of the local Dask cluster (no --dask-address)."
     )
 
 
@@ -60,32 +84,56 @@ class VerificationSettings(BaseModel):
 
     judge: JudgeMode | None = Field(
         default=None,
-        description="off, flag (record the judge's verdicts, keep the dialogue) or filter (reject what it "
-        "fails); empty: flag with an embedded judge model (its verdicts are noise), else filter.",
+        description="The judge model's verdicts on each dialogue the rules accept (one call each): filter "
+        "rejects what it fails, flag records its verdicts and keeps the dialogue, off asks nothing "
+        "(default: flag with the embedded model, whose verdicts are noise; filter with any other).",
     )
-    dedup_threshold: float = Field(
+    dedup_threshold: Annotated[float, Option(metavar="J")] = Field(
         default=0.8,
         gt=0,
         le=1,
-        description="Requests sharing this share of their words (Jaccard) are near-duplicates: one is kept.",
+        description="Requests sharing this share of their words (Jaccard) are near-duplicates: the first "
+        "by id is kept.",
     )
+
+
+STAGES_GROUP = "stages"
+"""The help's group of the options that choose what a run does (`flows/cli.py` adds `--resume`)."""
 
 
 class CorpusConfig(BaseModel):
     """Everything a corpus run depends on. Contains no secrets: keys come from the environment."""
 
-    seeds: SeedSelection = Field(default_factory=SeedSelection)
-    llm: LLMConfig = Field(default_factory=LLMConfig)
-    toolset: ToolsetSettings = Field(default_factory=ToolsetSettings)
-    pool: PoolSettings = Field(default_factory=PoolSettings)
-    simulation: SimulationSettings = Field(default_factory=SimulationSettings)
-    stages: list[Stage] = Field(default_factory=lambda: list(STAGES))
-    from_run: str | None = Field(default=None, description="Run id (or 'latest') whose outputs are reused.")
-    out: str = Field(default="out", description="Local path or fsspec URL of the run store.")
+    seeds: Annotated[SeedSelection, Option(group="seeds")] = Field(default_factory=SeedSelection)
+    llm: Annotated[LLMConfig, Option(group="models", flags={"seed": "llm-seed"})] = Field(
+        default_factory=LLMConfig
+    )
+    toolset: Annotated[
+        ToolsetSettings, Option(group=STAGES_GROUP, flags={"max_functions": "max-functions"})
+    ] = Field(default_factory=ToolsetSettings)
+    pool: Annotated[
+        PoolSettings,
+        Option(group="API pool (ToolACE's self-evolution)", flags={"max_functions": "max-functions"}),
+    ] = Field(default_factory=PoolSettings)
+    simulation: Annotated[SimulationSettings, Option(group="dialogues")] = Field(
+        default_factory=SimulationSettings
+    )
+    stages: Annotated[list[Stage], Option(group=STAGES_GROUP, metavar="STAGE,...")] = Field(
+        default_factory=lambda: list(STAGES),
+        description=f"The stages to run, a comma-separated subset of {','.join(STAGES)}.",
+    )
+    from_run: Annotated[str | None, Option(group=STAGES_GROUP, metavar="RUN_ID")] = Field(
+        default=None, description="Reuse an earlier run's toolset (its id, or 'latest')."
+    )
+    out: str = Field(default="out", description="The run store: a local path or an fsspec URL.")
     parts: PartSettings = Field(default_factory=PartSettings)
-    execution: ExecutionSettings = Field(default_factory=ExecutionSettings)
-    verification: VerificationSettings = Field(default_factory=VerificationSettings)
-    series: str | None = Field(
+    execution: Annotated[ExecutionSettings, Option(group="execution")] = Field(
+        default_factory=ExecutionSettings
+    )
+    verification: Annotated[VerificationSettings, Option(group="verification")] = Field(
+        default_factory=VerificationSettings
+    )
+    series: Annotated[str | None, Option(cli=False)] = Field(
         default=None,
         description="Name of the series this run belongs to (a scheduled deployment sets its own): the "
         "run reports what changed since the series' previous completed run in the same store.",

@@ -19,37 +19,34 @@ Every call goes through the gateway and its cache: an evaluation repeated costs 
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Any, Literal
 
 from prefect import flow, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.context import FlowRunContext
 from prefect.task_runners import ThreadPoolTaskRunner
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
-from agents.llm.config import EMBEDDED_MODEL, LLMConfig, default_cache_dir
 from agents.llm.errors import ModelUnavailable
 from agents.llm.gateway import close_gateway, gateway_for
 from agents.llm.preflight import check_models
 from agents.llm.prompts import prompt_versions
-from flows.evaluation_common import EvaluateConfig, SourceFormat, evaluation_folder, new_eval_id
-from flows.export import ExportSettings, run_split
+from flows.evaluation_common import EvaluateConfig, evaluation_folder, new_eval_id
+from flows.export import run_split
 from flows.inputs import llm_with_secret_key
+from flows.options import BadOption, CommandLine, ModelOptions
 from flows.prefect_api import prefect_api_for
 from schemas.arrow import to_table
 from schemas.errors import InputError
 from schemas.evaluation import EvalCase, EvalResult, EvalSet, EvaluationManifest, ModelScores
-from schemas.export import SplitUnit
 from schemas.tool import Tool
 from storage.run_store import resolve_run
 from tasks.evaluation.case import evaluate_case
 from tasks.evaluation.golden import cases_of_dialogs
-from tasks.evaluation.play import PlaySettings
 from tasks.evaluation.scores import COLUMNS, scores_by_model, scores_table
 from tasks.evaluation.toolalpaca_file import read_toolalpaca
 from tasks.exports.files import atomic_file
@@ -94,7 +91,7 @@ def load_cases(config: EvaluateConfig) -> tuple[EvalSet, str]:
     if config.limit is not None:
         evalset = evalset.model_copy(update={"cases": evalset.cases[: config.limit]})
     if not evalset.cases:
-        reasons = "; ".join(f"{r.case_id}: {r.reason}" for r in evalset.rejected[:3])
+        reasons = "; ".join(f"{r.item_id}: {r.reason}" for r in evalset.rejected[:3])
         raise InputError(f"--eval {config.source}: no case can be evaluated ({reasons})")
     return evalset, where
 
@@ -139,7 +136,7 @@ def report_markdown(manifest: EvaluationManifest, results: list[EvalResult]) -> 
     ]
     if manifest.rejected_cases:
         lines += ["", "## Cases left out", ""]
-        lines += [f"- `{r.case_id}`: {r.reason}" for r in manifest.rejected_cases]
+        lines += [f"- `{r.item_id}`: {r.reason}" for r in manifest.rejected_cases]
     failed = [r for r in results if r.errors][:20]
     if failed:
         lines += ["", "## Errors found (first 20)", ""]
@@ -238,97 +235,13 @@ def run(config: EvaluateConfig) -> str:
         return evaluate_flow.with_options(task_runner=runner)(config)
 
 
-def add_simulator_options(
-    p: argparse.ArgumentParser | argparse._ArgumentGroup, sampling: bool = True
-) -> None:
-    """The flags of the simulators, the judge and the cases (this command's, and `flows.train
-    --evaluate`'s, which has a `--seed` of its own and no `--temperature`: sampling False): read back
-    by `simulator_llm`."""
-    p.add_argument("--simulator-model", default=EMBEDDED_MODEL, metavar="MODEL",
-                   help=f"the simulated user and tool executor (default {EMBEDDED_MODEL})")  # fmt: skip
-    p.add_argument("--simulator-api-base", metavar="URL", help="the simulators' OpenAI-compatible server")
-    p.add_argument("--judge-model", metavar="MODEL", help="the judge (default: the simulator model)")
-    p.add_argument("--no-judge", action="store_true", help="rules only: no process/response verdicts")
-    p.add_argument("--limit", type=int, metavar="N", help="evaluate the first N cases only")
-    p.add_argument("--concurrency", type=int, default=4, help="cases in flight (default 4)")
-    p.add_argument("--cache-dir", default=None, metavar="DIR", help="LLM cache (default as the corpus's)")
-    if sampling:
-        p.add_argument("--seed", type=int, default=0, help="sampling seed of every model")
-        p.add_argument("--temperature", type=float, default=0.0, help="of every model (default 0: greedy)")
-
-
-def simulator_llm(args: argparse.Namespace) -> LLMConfig:
-    """The simulators' and the judge's settings the flags of `add_simulator_options` give."""
-    return LLMConfig(
-        model=args.simulator_model,
-        role_models={"judge": args.judge_model} if args.judge_model else {},
-        api_base=args.simulator_api_base,
-        concurrency=args.concurrency,
-        cache_dir=args.cache_dir or default_cache_dir(),
-        seed=getattr(args, "seed", 0),
-        temperature=getattr(args, "temperature", 0.0),
-    )
-
-
-def add_split_options(p: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
-    """The flags of a run's split into train and held-out tools: read back by `split_settings`."""
-    defaults = ExportSettings()
-    p.add_argument("--eval-fraction", type=float, default=defaults.eval_fraction,
-                   help=f"a run's share of held-out tools (default {defaults.eval_fraction})")  # fmt: skip
-    p.add_argument("--split-seed", type=int, default=defaults.split_seed, help="a run's split seed")
-    p.add_argument(
-        "--split-by", choices=get_args(SplitUnit), default=defaults.split_by, help="tool or category"
-    )
-
-
-def split_settings(args: argparse.Namespace) -> ExportSettings:
-    """The split the flags of `add_split_options` give."""
-    return ExportSettings(
-        eval_fraction=args.eval_fraction, split_seed=args.split_seed, split_by=args.split_by
-    )
-
-
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="python -m flows.evaluate",
-        description="Evaluate models on tools they have not seen: ToolAlpaca's procedure, response and "
-        "overall accuracy, its six error kinds, and BFCL's call accuracy, the models side by side. "
-        "Prints the table, then the evaluation's folder as the last line.",
-    )
-    p.add_argument("--model", dest="models", action="append", default=[], metavar="MODEL",
-                   help="a model under test: a litellm model, local/smollm2 or local/FILE.gguf, or "
-                   "hf/FOLDER (a Hugging Face model folder); repeat to compare")  # fmt: skip
-    p.add_argument("--eval", dest="source", required=True, metavar="SOURCE",
-                   help="a run id, latest or run folder (its eval split); a ToolAlpaca evaluation file; "
-                   "a BFCL folder (bfcl export)")  # fmt: skip
-    p.add_argument("--format", dest="source_format", choices=get_args(SourceFormat), default="auto",
-                   help="what SOURCE is (default: found out)")  # fmt: skip
-    p.add_argument("--out-dir", default="out", metavar="DIR", help="run store (default ./out)")
-    p.add_argument("--api-base", metavar="URL", help="the OpenAI-compatible server of the models under test")
-    p.add_argument("--prompt-format", choices=["react", "native"], default="react",
-                   help="react: ReAct text, as trained (default); native: tool calls")  # fmt: skip
-    p.add_argument("--max-steps", type=int, default=PlaySettings().max_steps, help="actions per request")
-    p.add_argument("--answers", metavar="FILE", help="BFCL: score this result file instead of asking a model")
-    add_simulator_options(p)
-    add_split_options(p)
-    return p
-
-
-def config_from(args: argparse.Namespace) -> EvaluateConfig:
-    """The settings the command line gives (ValidationError for a bad value)."""
-    return EvaluateConfig(
-        models=list(dict.fromkeys(args.models)) or ["answers"],
-        source=args.source,
-        source_format=args.source_format,
-        out_dir=args.out_dir,
-        split=split_settings(args),
-        play=PlaySettings(prompt_format=args.prompt_format, max_steps=args.max_steps),
-        judge=not args.no_judge,
-        model_api_base=args.api_base,
-        llm=simulator_llm(args),
-        limit=args.limit,
-        answers=args.answers,
-    )
+COMMAND = CommandLine(
+    "python -m flows.evaluate",
+    "Evaluate models on tools they have not seen: ToolAlpaca's procedure, response and overall "
+    "accuracy, its six error kinds, and BFCL's call accuracy, the models side by side. Prints the "
+    "table, then the evaluation's folder as the last line.",
+    (ModelOptions(EvaluateConfig),),
+)
 
 
 def print_scores(folder: str) -> None:
@@ -339,16 +252,10 @@ def print_scores(folder: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     """The command line: the table on stderr and the evaluation's folder on stdout, status 0; else one
     `error:` line on stderr and 2 (bad input, a model that cannot serve)."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if not args.models and not args.answers:
-        parser.error("give --model (or, for a BFCL folder, --answers FILE)")
     try:
-        config = config_from(args)
-    except ValidationError as exc:
-        error = exc.errors()[0]
-        where = ".".join(str(part) for part in error["loc"])
-        print(f"error: {where}: {error['msg']}", file=sys.stderr)
+        (config,) = COMMAND.parse(argv)
+    except BadOption as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return EXIT_INPUT
     try:
         if source_kind(config) == "bfcl":

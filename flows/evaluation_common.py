@@ -8,35 +8,85 @@ import hashlib
 import json
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from agents.llm.config import LLMConfig
 from flows.export import ExportSettings
 from schemas.errors import InputError
+from schemas.option import Option
 from tasks.evaluation.play import PlaySettings
 
 SourceFormat = Literal["auto", "run", "toolalpaca", "bfcl"]
 EVALUATIONS = "evaluations"
 
 
+def simulator_defaults() -> LLMConfig:
+    """The simulators' and the judge's settings unless given: 4 cases in flight, greedy sampling."""
+    return LLMConfig(concurrency=4, temperature=0.0)
+
+
+SIMULATORS = Option(
+    group="simulators and judge (the simulated user and tool executor, and the judge)",
+    only=("model", "api_base", "concurrency", "cache_dir", "seed", "temperature"),
+    flags={"model": "simulator-model", "api_base": "simulator-api-base"},
+)
+"""The command-line options of the simulators' settings (`flows.train --evaluate` offers fewer)."""
+
+
 class EvaluateConfig(BaseModel):
     """What to evaluate, on what, and how."""
 
-    models: list[str] = Field(min_length=1, description="The models under test (litellm strings).")
-    source: str = Field(description="A run id, latest or run folder; a ToolAlpaca file; a BFCL folder.")
-    source_format: SourceFormat = "auto"
-    out_dir: str = Field(
-        default="out", description="The run store; evaluations go under <out_dir>/evaluations."
+    models: Annotated[list[str], Option(flag="model", metavar="MODEL", repeat=True)] = Field(
+        default_factory=list,
+        description="A model under test: a litellm model, local/smollm2 or local/FILE.gguf, or hf/FOLDER "
+        "(a Hugging Face model folder); repeat to compare. Without one, a BFCL source needs --answers.",
     )
-    split: ExportSettings = Field(default_factory=ExportSettings, description="A run source's split.")
-    play: PlaySettings = Field(default_factory=PlaySettings)
-    judge: bool = Field(default=True, description="Ask the judge role for process and response verdicts.")
-    model_api_base: str | None = Field(default=None, description="The server of the models under test.")
-    llm: LLMConfig = Field(default_factory=LLMConfig, description="The simulators' and the judge's models.")
-    limit: int | None = Field(default=None, ge=1, description="Evaluate the first N cases only.")
-    answers: str | None = Field(default=None, description="BFCL: score this result file; no model is asked.")
+    source: Annotated[str, Option(flag="eval", metavar="SOURCE")] = Field(
+        description="What to evaluate on: a run id, latest or run folder (its eval split); a ToolAlpaca "
+        "evaluation file; a BFCL folder (bfcl export)."
+    )
+    source_format: Annotated[SourceFormat, Option(flag="format")] = Field(
+        default="auto", description="What SOURCE is (auto: found out)."
+    )
+    out_dir: Annotated[str, Option(metavar="DIR")] = Field(
+        default="out", description="The run store; evaluations go under <out-dir>/evaluations."
+    )
+    split: Annotated[ExportSettings, Option(only=("eval_fraction", "split_seed", "split_by"))] = Field(
+        default_factory=ExportSettings, description="A run source's split."
+    )
+    play: Annotated[PlaySettings, Option(only=("prompt_format", "max_steps"))] = Field(
+        default_factory=PlaySettings
+    )
+    judge: Annotated[bool, Option(flag="no-judge", group=SIMULATORS.group)] = Field(
+        default=True,
+        description="Ask the judge role for process and response verdicts (--no-judge: the rules only).",
+    )
+    judge_model: Annotated[str | None, Option(metavar="MODEL", group=SIMULATORS.group)] = Field(
+        default=None, description="The judge's model (default: the simulators')."
+    )
+    model_api_base: Annotated[str | None, Option(flag="api-base", metavar="URL")] = Field(
+        default=None, description="The OpenAI-compatible server of the models under test."
+    )
+    llm: Annotated[LLMConfig, SIMULATORS] = Field(
+        default_factory=simulator_defaults, description="The simulators' and the judge's models."
+    )
+    limit: Annotated[int | None, Option(metavar="N")] = Field(
+        default=None, ge=1, description="Evaluate the first N cases only."
+    )
+    answers: Annotated[str | None, Option(metavar="FILE")] = Field(
+        default=None, description="BFCL: score this result file instead of asking a model."
+    )
+
+    @model_validator(mode="after")
+    def _models_and_judge(self) -> EvaluateConfig:
+        """Each model once ("answers" for a BFCL result file alone); the judge's model in `llm`."""
+        self.models = list(dict.fromkeys(self.models)) or (["answers"] if self.answers else [])
+        if not self.models:
+            raise ValueError("give --model (or, for a BFCL folder, --answers FILE)")
+        self.llm = self.llm.with_role("judge", self.judge_model)
+        return self
 
     def model_llm(self, model: str) -> LLMConfig:
         """The settings of one model under test: the simulators' cache and limits, its own model and

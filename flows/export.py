@@ -13,7 +13,6 @@ it), is built beside its final place and moved there whole, so an export is neve
 
 from __future__ import annotations
 
-import argparse
 import os
 import shutil
 import sys
@@ -21,16 +20,18 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
-from typing import Any, get_args
+from typing import Annotated, Any, Literal
 
 from prefect import flow, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.context import FlowRunContext
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, field_validator
 
-from flows.cli import run_parser
+from flows.cli import RunCommand
+from flows.options import BadOption, CommandLine, ModelOptions
 from schemas.errors import InputError
 from schemas.export import EXPORT_FORMATS, ExportFile, ExportFormat, ExportSummary, Split, SplitUnit
+from schemas.option import Option
 from schemas.tool import Tool
 from storage.run_store import RunStore, resolve_run
 from tasks.card import dataset_card
@@ -55,7 +56,9 @@ SPLIT_FILE, SUMMARY_FILE, CARD_FILE = "split.json", "export.json", "README.md"
 class ExportSettings(BaseModel):
     """How to split and label an export."""
 
-    eval_fraction: float = Field(default=0.1, ge=0.0, le=1.0, description="Share of tools held out.")
+    eval_fraction: float = Field(
+        default=0.1, ge=0.0, le=1.0, description="Share of a run's tools held out for evaluation."
+    )
     split_seed: int = Field(default=0, description="Seed of the split: the same seed, the same split.")
     split_by: SplitUnit = Field(default="tool", description="Hold out whole tools, or whole categories.")
     license: str = Field(default="mit", description="The license the dataset card declares.")
@@ -199,54 +202,47 @@ def export_flow(
     return [future.result() for future in futures]
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = run_parser(
-        "python -m flows.export",
-        "Export a run's accepted dialogues in a training or benchmark format, split into train "
-        "and eval by whole tools, with a dataset card. Prints each export folder, the last line last.",
+class ExportCommand(RunCommand):
+    """`python -m flows.export`'s arguments."""
+
+    formats: Annotated[list[ExportFormat | Literal["all"]], Option(flag="format", repeat=True)] = Field(
+        min_length=1, description="The formats to write: openai, hf, sharegpt, react, toolalpaca, bfcl, or "
+        "all (repeat for several)."
+    )  # fmt: skip
+    out: Annotated[str | None, Option(metavar="DIR")] = Field(
+        default=None,
+        description="The export folder (default <run folder>/exports/<format>; for several formats, a "
+        "folder per format under it).",
     )
-    p.add_argument(
-        "--format",
-        dest="formats",
-        action="append",
-        choices=[*EXPORT_FORMATS, "all"],
-        required=True,
-        help="openai, hf, sharegpt, react, toolalpaca, bfcl, or all (repeat for several)",
-    )
-    p.add_argument("--out", metavar="DIR", help="the export folder (default <run folder>/exports/<format>)")
-    defaults = ExportSettings()
-    p.add_argument("--eval-fraction", type=float, default=defaults.eval_fraction,
-                   help=f"share of tools held out (default {defaults.eval_fraction})")  # fmt: skip
-    p.add_argument("--split-seed", type=int, default=defaults.split_seed,
-                   help=f"seed of the split (default {defaults.split_seed})")  # fmt: skip
-    p.add_argument("--split-by", choices=get_args(SplitUnit), default=defaults.split_by,
-                   help=f"hold out whole tools or categories (default {defaults.split_by})")  # fmt: skip
-    p.add_argument("--license", default=defaults.license,
-                   help=f"the license the dataset card declares (default {defaults.license})")  # fmt: skip
-    return p
+    settings: ExportSettings = Field(default_factory=ExportSettings)
+
+    @field_validator("formats")
+    @classmethod
+    def _all_once(cls, formats: list[str]) -> list[str]:
+        return list(EXPORT_FORMATS) if "all" in formats else list(dict.fromkeys(formats))
+
+
+COMMAND = CommandLine(
+    "python -m flows.export",
+    "Export a run's accepted dialogues in a training or benchmark format, split into train "
+    "and eval by whole tools, with a dataset card. Prints each export folder, the last line last.",
+    (ModelOptions(ExportCommand),),
+)
 
 
 def main(argv: list[str] | None = None) -> int:
     """The command line: each export folder on stdout and exit status 0; else one `error:` line on
     stderr and 2. No Prefect server is needed: the exports run as plain functions."""
-    args = build_parser().parse_args(argv)
-    formats: list[ExportFormat] = (
-        list(EXPORT_FORMATS) if "all" in args.formats else list(dict.fromkeys(args.formats))
-    )
     try:
-        settings = ExportSettings(
-            eval_fraction=args.eval_fraction, split_seed=args.split_seed, split_by=args.split_by,
-            license=args.license,
-        )  # fmt: skip
-    except ValidationError as exc:
-        error = exc.errors()[0]
-        print(f"error: --{str(error['loc'][0]).replace('_', '-')}: {error['msg']}", file=sys.stderr)
+        (args,) = COMMAND.parse(argv)
+    except BadOption as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return EXIT_INPUT
     try:
         store, run_id = resolve_run(args.run, args.out_dir)
-        split = run_split(store, run_id, settings)
-        for fmt, folder in folders(store, run_id, formats, args.out).items():
-            summary = export_run(store, run_id, fmt, folder, split, settings)
+        split = run_split(store, run_id, args.settings)
+        for fmt, folder in folders(store, run_id, args.formats, args.out).items():
+            summary = export_run(store, run_id, fmt, folder, split, args.settings)
             counts = ", ".join(f"{name} {n}" for name, n in summary.dialogs.items())
             left_out = [(summary.straddling, "offered tools of both splits"),
                         (summary.not_in_format, f"not held by the {fmt} format")]  # fmt: skip

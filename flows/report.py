@@ -11,7 +11,6 @@ a series (a scheduled deployment), the changes since the series' previous run. O
 
 from __future__ import annotations
 
-import argparse
 import logging
 import posixpath
 import sys
@@ -29,7 +28,8 @@ from prefect.artifacts import (
 from prefect.context import FlowRunContext
 
 from agents.llm.redact import redact
-from flows.cli import run_parser
+from flows.cli import RunCommand
+from flows.options import BadOption, CommandLine, ModelOptions
 from flows.progress import ProgressBoard
 from schemas.complexity import BANDS
 from schemas.diversity import Diversity
@@ -219,23 +219,22 @@ def write_html_report(store: RunStore, run_id: str, statistics: CorpusStatistics
     return posixpath.join(store.run_dir(run_id), REPORT_HTML)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = run_parser(
-        "python -m flows.report",
-        "Write a run's HTML report (<run folder>/report.html: statistics, charts, a dialogue "
-        "browser; one self-contained file that works offline). Prints the file's path last.",
-    )
-    return p
+COMMAND = CommandLine(
+    "python -m flows.report",
+    "Write a run's HTML report (<run folder>/report.html: statistics, charts, a dialogue "
+    "browser; one self-contained file that works offline). Prints the file's path last.",
+    (ModelOptions(RunCommand),),
+)
 
 
 def main(argv: list[str] | None = None) -> int:
     """The command line: the report's path as the last line of stdout and exit status 0; else one
     `error:` line on stderr and 2."""
-    args = build_parser().parse_args(argv)
     try:
+        (args,) = COMMAND.parse(argv)
         store, run_id = resolve_run(args.run, args.out_dir)
         path = write_html_report(store, run_id)
-    except InputError as exc:
+    except (BadOption, InputError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(path, flush=True)

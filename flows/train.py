@@ -17,7 +17,6 @@ merged with its tokenizer, chat template, model card, `metrics.json` and loss cu
 
 from __future__ import annotations
 
-import argparse
 import gc
 import hashlib
 import json
@@ -26,36 +25,31 @@ import posixpath
 import shutil
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from prefect import flow, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.context import FlowRunContext
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, model_validator
 
 from agents.llm.config import EMBEDDED_MODEL, LLMConfig
 from agents.llm.errors import ModelUnavailable
 from agents.llm.gateway import gateway_for
 from agents.llm.preflight import check_models
-from flows.evaluate import (
-    EvaluateConfig,
-    add_simulator_options,
-    add_split_options,
-    evaluate_flow,
-    simulator_llm,
-    split_settings,
-)
+from flows.evaluate import EvaluateConfig, evaluate_flow
+from flows.evaluation_common import SIMULATORS, simulator_defaults
 from flows.export import ExportSettings, default_folder, export_run, replace_folder, run_split
 from flows.inputs import llm_with_secret_key
-from flows.options import add_model_options, flag, model_from_args
+from flows.options import BadOption, CommandLine, ModelOptions
 from flows.prefect_api import prefect_api_for
 from schemas.errors import InputError
 from schemas.evaluation import EvaluationManifest
 from schemas.export import ExportSummary
+from schemas.option import Option
 from schemas.training import (
     EXPORT_OF_FORMAT,
     PROMPT_FORMAT_OF,
@@ -76,24 +70,58 @@ METRICS, CARD, TRAIN_LOG, CONFIG = "metrics.json", "README.md", "train.log", "tr
 BASE_SUFFIX, WORK_SUFFIX = ".base", ".training"
 
 
+EVALUATION = "with --evaluate: the evaluation of the base and the trained model"
+
+
 class TrainConfig(BaseModel):
     """What to train, from what, and whether to evaluate it after."""
 
-    corpus: str = Field(default="latest", description="A run id, latest, a run folder, or an export folder.")
-    base: str = Field(default=EMBEDDED_MODEL, description="A model folder, a .gguf file, or local/smollm2.")
-    out: str = Field(description="The checkpoint folder to write (replaced whole).")
-    out_dir: str = Field(default="out", description="The run store the corpus run is in.")
+    corpus: Annotated[str, Option(metavar="RUN")] = Field(
+        default="latest", description="A run id, latest, a run folder, or an export folder."
+    )
+    base: Annotated[str, Option(metavar="MODEL")] = Field(
+        default=EMBEDDED_MODEL, description="A model folder, a .gguf file, or local/smollm2."
+    )
+    out: Annotated[str, Option(metavar="DIR")] = Field(
+        description="The checkpoint folder to write (replaced whole)."
+    )
+    out_dir: Annotated[str, Option(metavar="DIR")] = Field(
+        default="out", description="The run store the corpus run is in."
+    )
     train: TrainSettings = Field(default_factory=TrainSettings)
-    split: ExportSettings = Field(
-        default_factory=ExportSettings, description="The split of an export made here (when missing)."
+    split: Annotated[
+        ExportSettings,
+        Option(
+            group="the split of an export made here (when the run has none)",
+            only=("eval_fraction", "split_seed", "split_by"),
+        ),
+    ] = Field(default_factory=ExportSettings, description="The split of an export made here (when missing).")
+    resume: bool = Field(default=False, description="Continue a training into --out that was stopped.")
+    evaluate: bool = Field(
+        default=False, description="Then evaluate the base and the trained model on the held-out tools."
     )
-    resume: bool = Field(default=False, description="Continue a training into `out` that was stopped.")
-    evaluate: bool = Field(default=False, description="Evaluate the base and the trained model after.")
-    judge: bool = Field(default=True, description="With evaluate: ask the judge for its verdicts.")
-    limit: int | None = Field(default=None, ge=1, description="With evaluate: the first N cases only.")
-    llm: LLMConfig = Field(
-        default_factory=LLMConfig, description="With evaluate: the simulators' and the judge's models."
+    judge: Annotated[bool, Option(flag="no-judge", group=EVALUATION)] = Field(
+        default=True,
+        description="Ask the judge role for process and response verdicts (--no-judge: the rules only).",
     )
+    judge_model: Annotated[str | None, Option(metavar="MODEL", group=EVALUATION)] = Field(
+        default=None, description="The judge's model (default: the simulators')."
+    )
+    limit: Annotated[int | None, Option(metavar="N", group=EVALUATION)] = Field(
+        default=None, ge=1, description="Evaluate the first N cases only."
+    )
+    llm: Annotated[
+        LLMConfig,
+        replace(SIMULATORS, group=EVALUATION, only=("model", "api_base", "concurrency", "cache_dir")),
+    ] = Field(
+        default_factory=simulator_defaults,
+        description="With evaluate: the simulators' and the judge's models.",
+    )
+
+    @model_validator(mode="after")
+    def _judge_model(self) -> TrainConfig:
+        self.llm = self.llm.with_role("judge", self.judge_model)
+        return self
 
 
 @dataclass
@@ -453,44 +481,13 @@ def run(config: TrainConfig) -> dict[str, str | None]:
         return train_flow(config)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="python -m flows.train",
-        description="Fine-tune a compact model on a corpus run's train split (TRL, LoRA by default), "
-        "loss on the assistant's tokens only; with --evaluate, the base and the trained model side by "
-        "side on the run's held-out tools. Prints the checkpoint folder as the last line.",
-    )
-    p.add_argument("--corpus", default="latest", metavar="RUN",
-                   help="a run id, latest, a run folder, or an export folder (default latest)")  # fmt: skip
-    p.add_argument("--base", default=EMBEDDED_MODEL, metavar="MODEL",
-                   help=f"a model folder, a .gguf file, or {EMBEDDED_MODEL} (default)")  # fmt: skip
-    p.add_argument("--out", required=True, metavar="DIR", help="the checkpoint folder (replaced whole)")
-    p.add_argument("--out-dir", default="out", metavar="DIR", help="the run store (default ./out)")
-    add_model_options(p, TrainSettings)
-    p.add_argument("--resume", action="store_true", help="continue a stopped training into --out")
-    p.add_argument("--evaluate", action="store_true",
-                   help="then evaluate the base and the trained model on the held-out tools")  # fmt: skip
-    evaluation = p.add_argument_group("with --evaluate", "the evaluation of the base and the trained model")
-    add_simulator_options(evaluation, sampling=False)
-    add_split_options(p.add_argument_group("the split of an export made here (when the run has none)"))
-    return p
-
-
-def config_from(args: argparse.Namespace) -> TrainConfig:
-    """The settings the command line gives (ValidationError for a bad value)."""
-    return TrainConfig(
-        corpus=args.corpus,
-        base=args.base,
-        out=args.out,
-        out_dir=args.out_dir,
-        train=model_from_args(TrainSettings, args),
-        split=split_settings(args),
-        resume=args.resume,
-        evaluate=args.evaluate,
-        judge=not args.no_judge,
-        limit=args.limit,
-        llm=simulator_llm(args),
-    )
+COMMAND = CommandLine(
+    "python -m flows.train",
+    "Fine-tune a compact model on a corpus run's train split (TRL, LoRA by default), loss on the "
+    "assistant's tokens only; with --evaluate, the base and the trained model side by side on the "
+    "run's held-out tools. Prints the checkpoint folder as the last line.",
+    (ModelOptions(TrainConfig),),
+)
 
 
 def print_comparison(folder: str) -> None:
@@ -501,13 +498,11 @@ def print_comparison(folder: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     """The command line: progress on stderr, the checkpoint folder (and with --evaluate the table and
     the evaluation's folder) on stdout, status 0; else one `error:` line on stderr and 2."""
-    args = build_parser().parse_args(argv)
     os.environ.setdefault("TQDM_DISABLE", "1")  # no bars from loading and mapping: the run's lines say it
     try:
-        config = config_from(args)
-    except ValidationError as exc:
-        error = exc.errors()[0]
-        print(f"error: {flag(str(error['loc'][-1]))}: {error['msg']}", file=sys.stderr)
+        (config,) = COMMAND.parse(argv)
+    except BadOption as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return EXIT_INPUT
     try:
         made = run(config)

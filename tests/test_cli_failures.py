@@ -2,7 +2,7 @@
 
 What is checked is what a terminal shows (one `error:` line and the exit status, or the run
 directory as the last line; never a traceback) and what a run leaves on disk, Prefect's own database
-included. The child processes share one Prefect home (its database is created once) and talk to
+included. The child processes report to the session's Prefect server (`prefect_server`) and talk to
 `bench.fake_llm_server` on loopback; no test reaches beyond this machine.
 """
 
@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import socket
-import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -22,6 +21,7 @@ import pytest
 
 from bench import responders
 from bench.fake_llm_server import FakeLLMServer
+from tests.support.prefect_server import task_runs_in
 
 REPO = Path(__file__).resolve().parents[1]
 SEEDS_MD = (
@@ -40,11 +40,18 @@ def server() -> Iterator[FakeLLMServer]:
 
 
 def cli(
-    args: list[str], tmp_path: Path, prefect_home: Path, env: dict[str, str] | None = None
+    args: list[str],
+    tmp_path: Path,
+    prefect_home: Path,
+    env: dict[str, str] | None = None,
+    *,
+    own_server: bool = False,
 ) -> subprocess.CompletedProcess[str]:
     """`python -m flows.corpus ARGS` with a private cache and out folder, and no key in its environment
-    unless `env` gives one."""
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI", "ANTHROPIC", "PREFECT_API"))}
+    unless `env` gives one; it reports to the session's Prefect server, or with `own_server` starts
+    its own (the ephemeral one a user without a server gets)."""
+    dropped = ("OPENAI", "ANTHROPIC", "PREFECT_API" if own_server else "PREFECT_API_KEY")
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(dropped)}
     clean |= {"PREFECT_HOME": str(prefect_home), "TOOLFORGE_CACHE_DIR": str(tmp_path / "cache")}
     clean |= env or {}
     command = [sys.executable, "-m", "flows.corpus", "--out", str(tmp_path / "out"), *args]
@@ -89,16 +96,6 @@ def prefect_servers_of(prefect_home: Path) -> list[int]:
     return pids
 
 
-def task_runs_in_prefect(prefect_home: Path, flow_run_id: str) -> dict[str, int]:
-    """Task runs of a flow run in Prefect's database, by state type."""
-    with sqlite3.connect(f"file:{prefect_home / 'prefect.db'}?mode=ro", uri=True) as db:
-        rows = db.execute(
-            "select state_type, count(*) from task_run where flow_run_id = ? group by state_type",
-            (flow_run_id,),
-        ).fetchall()
-    return dict(rows)
-
-
 # -- bad input: one line, nothing run ---------------------------------------------------------------
 
 
@@ -131,7 +128,7 @@ def test_a_server_where_nothing_listens_stops_the_run_before_it_starts(tmp_path,
     args = ["--seeds", seeds(tmp_path), "--model", "hosted_vllm/m", "--api-base", api_base]
     args += ["--stages", "toolset"]
 
-    done = cli(args, tmp_path, prefect_home)
+    done = cli(args, tmp_path, prefect_home, own_server=True)
 
     assert_one_error_line(done, 2, "role toolsmith", "model hosted_vllm/m", api_base, "cannot connect")
     assert not (tmp_path / "out" / "runs").exists()
@@ -148,7 +145,9 @@ def test_a_model_litellm_cannot_place_is_named(tmp_path, prefect_home):
 # -- secrets: nowhere a run writes ------------------------------------------------------------------
 
 
-def test_no_secret_reaches_prefects_database_the_run_the_cache_or_the_log(tmp_path, prefect_home, server):
+def test_no_secret_reaches_prefects_database_the_run_the_cache_or_the_log(
+    tmp_path, prefect_home, prefect_server, server
+):
     """A password in --api-base and a key in the environment, through a whole run with server faults
     (failed calls are retried and logged): neither is in any file the run or Prefect wrote."""
     server.fault_rate, server.fault_kinds = 0.15, ("429", "500")
@@ -164,16 +163,17 @@ def test_no_secret_reaches_prefects_database_the_run_the_cache_or_the_log(tmp_pa
     assert manifest["status"] == "completed"
     assert manifest["config"]["llm"]["api_base"] == server.base_url
     assert sum(server.stats()["faults"].values()) > 0, "no fault was injected: nothing was logged"
-    written = [p for root in (prefect_home, tmp_path / "out", tmp_path / "cache") for p in root.rglob("*")]
-    files = [p for p in written if p.is_file()]
-    assert any(p.name == "prefect.db" for p in files)
+    # Prefect's database holds the run, its parameters and its task runs: what is searched is real
+    task_runs = prefect_server.task_runs(manifest["flow_run_id"], manifest["task_runs"])
+    assert task_runs == {"COMPLETED": manifest["task_runs"]}
+    roots = (prefect_home, prefect_server.database.parent, tmp_path / "out", tmp_path / "cache")
+    files = [p for root in roots for p in root.rglob("*") if p.is_file()]
+    assert prefect_server.database in files
     for path in files:
         data = path.read_bytes()
         assert PASSWORD.encode() not in data, f"the --api-base password is in {path}"
         assert API_KEY.encode() not in data, f"the API key is in {path}"
     assert PASSWORD not in done.stdout + done.stderr and API_KEY not in done.stdout + done.stderr
-    # Prefect's database holds the run, its parameters and its task runs: what was searched is real
-    assert task_runs_in_prefect(prefect_home, manifest["flow_run_id"]) == {"COMPLETED": manifest["task_runs"]}
 
 
 # -- a clean terminal at any size ---------------------------------------------------------------------
@@ -190,12 +190,13 @@ def big_seed_list(count: int) -> str:
 def test_thousands_of_task_runs_end_with_the_run_directory_and_every_record(tmp_path, prefect_home, server):
     """2,000 tools at zero latency: Prefect's server used to fall behind, print shutdown tracebacks
     after the run directory, and lose the task runs it had not written. At concurrency 1 each task
-    run holds one tool (`flows.corpus.batch_size`), so the run makes 2,000 task runs."""
+    run holds one tool (`flows.corpus.batch_size`), so the run makes 2,000 task runs. The run starts
+    its own server, which stops with it: every task run is in its database when the command ends."""
     path = seeds(tmp_path, big_seed_list(2000))
     args = ["--seeds", path, "--model", "hosted_vllm/fake-model", "--api-base", server.base_url]
     args += ["--stages", "toolset", "--concurrency", "1"]
 
-    done = cli(args, tmp_path, prefect_home)
+    done = cli(args, tmp_path, prefect_home, own_server=True)
 
     assert done.returncode == 0, done.stderr[-3000:]
     assert "Traceback" not in done.stderr and "Error flushing" not in done.stderr
@@ -204,4 +205,4 @@ def test_thousands_of_task_runs_end_with_the_run_directory_and_every_record(tmp_
     manifest = json.loads((run_dir / "manifest.json").read_text())
     assert manifest["status"] == "completed" and manifest["task_runs"] == 2000
     assert manifest["artifacts"]["tools"]["rows"] == 2000
-    assert task_runs_in_prefect(prefect_home, manifest["flow_run_id"]) == {"COMPLETED": 2000}
+    assert task_runs_in(prefect_home / "prefect.db", manifest["flow_run_id"]) == {"COMPLETED": 2000}

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic.json_schema import SkipJsonSchema
+
+from schemas.option import Option
 
 LOCAL_PROVIDER = "local"  # litellm provider name of in-process GGUF models (agents/llm/local_provider.py)
 HF_PROVIDER = "hf"  # litellm provider name of in-process model folders (agents/llm/hf_provider.py)
@@ -43,19 +45,28 @@ class LLMConfig(BaseModel):
     manifest, the cache keys and the flow-run parameters Prefect stores all see `http://host/v1`.
     """
 
-    model: str = Field(default=EMBEDDED_MODEL, description="litellm model string used by every role.")
-    role_models: dict[str, str] = Field(
-        default_factory=dict, description="Per-role overrides, e.g. judge=gpt-4o."
+    model: Annotated[str, Option(metavar="MODEL")] = Field(
+        default=EMBEDDED_MODEL,
+        description="litellm model for every role: the embedded model, local/PATH.gguf for another GGUF "
+        "file, hf/FOLDER for a Hugging Face model folder, or any model litellm serves.",
     )
-    api_base: str | None = Field(
-        default=None, description="OpenAI-compatible server (vLLM, llama.cpp, Ollama)."
+    role_models: Annotated[dict[str, str], Option(flag="role-model", metavar="ROLE=MODEL", repeat=True)] = (
+        Field(
+            default_factory=dict,
+            description=f"The model of one role ({', '.join(ROLES)}), in place of --model.",
+        )
+    )
+    api_base: Annotated[str | None, Option(metavar="URL")] = Field(
+        default=None,
+        description="OpenAI-compatible server URL (vLLM, llama.cpp server, Ollama); a user:password in it "
+        "is used for requests and written nowhere.",
     )
     api_base_userinfo: SkipJsonSchema[SecretStr | None] = Field(
         default=None,
         exclude=True,
         description="`user:password` from api_base, held apart from it and left out of every dump.",
     )
-    secret_block: str | None = Field(
+    secret_block: Annotated[str | None, Option(cli=False)] = Field(
         default=None,
         description="Name of a Prefect Secret block holding the models' API key, read when the run "
         "starts (a deployment names it); else litellm reads the key from the environment.",
@@ -63,24 +74,50 @@ class LLMConfig(BaseModel):
     api_key: SkipJsonSchema[SecretStr | None] = Field(
         default=None, exclude=True, description="The key read from `secret_block`; in no dump or form."
     )
-    temperature: float = Field(default=0.3, ge=0, le=2)
-    max_tokens: int = Field(default=1024, ge=16)
-    seed: int = 0
-    timeout_s: float = Field(default=120.0, gt=0)
+    temperature: float = Field(default=0.3, ge=0, le=2, description="Sampling temperature of every model.")
+    max_tokens: int = Field(default=1024, ge=16, description="Tokens a model may write per call.")
+    seed: int = Field(default=0, description="Sampling seed passed to the model.")
+    timeout_s: Annotated[float, Option(flag="timeout")] = Field(
+        default=120.0, gt=0, description="Seconds per LLM request."
+    )
     concurrency: int = Field(default=8, ge=1, description="LLM calls in flight across the whole run.")
     max_attempts: int = Field(default=6, ge=1, description="Tries per call on transient errors.")
-    backoff_base_s: float = Field(default=0.5, ge=0)
-    backoff_max_s: float = Field(default=30.0, ge=0)
-    repair_attempts: int = Field(default=2, ge=0, description="Re-asks after an answer fails validation.")
-    stop_after_failures: int = Field(
+    backoff_base_s: Annotated[float, Option(cli=False)] = Field(
+        default=0.5, ge=0, description="First wait before a retry, in seconds (doubled each try)."
+    )
+    backoff_max_s: Annotated[float, Option(cli=False)] = Field(
+        default=30.0, ge=0, description="Longest wait before a retry, in seconds."
+    )
+    repair_attempts: Annotated[int, Option(cli=False)] = Field(
+        default=2, ge=0, description="Re-asks after an answer fails validation."
+    )
+    stop_after_failures: Annotated[int, Option(metavar="N")] = Field(
         default=8,
         ge=0,
-        description="Stop the run when this many calls in a row to one model fail the same way "
-        "(each after its retries); 0 never stops.",
+        description="Stop the run when N calls in a row to one model fail the same way, each after its "
+        "retries; 0 never stops.",
     )
-    structured_output: StructuredMode = "auto"
-    cache_dir: str = Field(default_factory=default_cache_dir, description="LLM answers and task results.")
-    use_cache: bool = True
+    structured_output: StructuredMode = Field(
+        default="auto",
+        description="How a model is held to a schema: auto (json_schema where the model or server takes "
+        "it, else instructions), "
+        "json_schema, json_object, or instructions (the schema in the prompt only).",
+    )
+    cache_dir: Annotated[
+        str, Option(metavar="DIR", default_text="$TOOLFORGE_CACHE_DIR, else ~/.cache/toolforge")
+    ] = Field(
+        default_factory=default_cache_dir, description="The cache folder of LLM answers and task results."
+    )
+    use_cache: Annotated[bool, Option(flag="no-cache")] = Field(
+        default=True,
+        description="Read and write the LLM and task caches (--no-cache: ignore them, write none).",
+    )
+
+    def with_role(self, role: str, model: str | None) -> LLMConfig:
+        """These settings with `model` for `role` (unchanged when `model` is None)."""
+        if model is None:
+            return self
+        return self.model_copy(update={"role_models": {**self.role_models, role: model}})
 
     @model_validator(mode="before")
     @classmethod
