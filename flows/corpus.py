@@ -3,8 +3,10 @@ into a versioned run.
 
 `python -m flows.corpus --help`. `corpus_flow` reads as the run's table of contents: `steps` lists
 the steps in order, each a task or a plain function from `tasks/`; the scheduler (`flows/scheduler.py`)
-drives them with bounded work in flight, later steps first; `CorpusRun` (`flows/filing.py`) files
-every outcome into the run store as parts, so a run that dies can be resumed where it stood.
+drives them with bounded work in flight, later steps first, and hands each step's outputs to the step
+its declaration names; `flows/filing.py` files every outcome into the run store as parts
+(`flows/parts.py`), counted in the run's ledger (`flows/ledger.py`: statistics, manifest), so a run
+that dies can be resumed where it stood (`flows/resumption.py`).
 """
 
 from __future__ import annotations
@@ -15,8 +17,7 @@ import gc
 import math
 import posixpath
 import sys
-from collections import Counter, defaultdict
-from datetime import UTC, datetime
+from collections import Counter
 from typing import Any
 
 from prefect import flow
@@ -45,17 +46,20 @@ from flows.inputs import (
     with_secret_key,
     writable_store,
 )
+from flows.parts import copy_run
 from flows.pool_growth import api_text
 from flows.prefect_api import prefect_api_for
 from flows.progress import ProgressBoard
 from flows.report import RunReport, write_html_report
+from flows.request_dedup import drop_duplicate_requests
+from flows.resumption import done_ids, take_up, tools_with_instructions, waiting_simulations
 from flows.scheduler import Scheduler, Stage
+from flows.seed_dedup import drop_duplicate_seeds, duplicate_seed_ids
 from flows.terminal import PrefectRecords, TerminalLog
 from schemas.errors import InputError, RunStopped
 from schemas.pool import PoolAPI
 from schemas.seed import Seed
-from schemas.simulation import Instruction
-from schemas.tool import RejectedTool, Tool
+from schemas.tool import Tool
 from schemas.verdict import CheckStats
 from storage.run_store import RunStore
 from tasks import seeds as seed_reader
@@ -63,8 +67,9 @@ from tasks.changes import compare_runs, previous_in_series
 from tasks.checks import check_dialogs
 from tasks.diversity import diversity_of_run
 from tasks.judge import judge_task
+from tasks.pool.plan import APIPlan
 from tasks.pool.report import pool_report
-from tasks.pool.synthesize import grow_nodes_task, synthesize_apis_task
+from tasks.pool.synthesize import Growth, grow_nodes_task, synthesize_apis_task
 from tasks.simulation import simulate_task, write_instructions_task
 from tasks.statistics import corpus_statistics
 from tasks.toolset import build_tools_task
@@ -87,14 +92,16 @@ def batch_size(items: int, concurrency: int) -> int:
 def steps(
     config: CorpusConfig, run: CorpusRun, run_id: str, runner: TaskRunner[Any], workers: int
 ) -> list[Stage]:
-    """The run's steps, in order: what each does, in what batches, and where its outcomes go; each
-    step's task runs are submitted to `runner` (threads, or `workers` Dask worker processes).
+    """The run's steps, in order: what each does, in what batches, and where its outputs go (`to`);
+    each step's task runs are submitted to `runner` (threads, or `workers` Dask worker processes).
 
-    toolset -> instructions -> simulation -> checks (the rule layer) -> judge (the model layer, unless
-    `--judge off`); the corpus-wide dedup of requests follows once all are filed
-    (`CorpusRun.drop_duplicate_requests`)."""
-    llm, settings = llm_for_tasks(config.llm, workers), config.simulation
+    [pool steps ->] toolset -> instructions -> simulation -> checks (the rule layer) -> judge (the
+    model layer, unless `--judge off`), each step's outputs to the next one the run has; the
+    corpus-wide dedup of requests follows once all are filed (`flows.request_dedup`)."""
+    llm, settings, filing = llm_for_tasks(config.llm, workers), config.simulation, run.filing
     at_work = IN_FLIGHT * config.llm.concurrency  # items under way per step: a batch's wait for its slowest
+    chosen = [name for name in ("toolset", "instructions", "simulation") if name in config.stages]
+    after = dict(zip(chosen, [*chosen[1:], None], strict=True))
     toolset = Stage(
         "toolset",
         submit=lambda seeds: submit_batch(
@@ -102,7 +109,8 @@ def steps(
             build_tools_task,
             {"seeds": seeds, "settings": config.toolset, "llm": llm, "run_id": run_id},
         ),
-        handle=run.file_tools,
+        handle=filing.file_tools,
+        to=after.get("toolset"),
         batch_size=LARGEST_BATCH,  # until `size_batches` knows how many tools to expect
         limit=at_work,
     )
@@ -113,7 +121,8 @@ def steps(
             write_instructions_task,
             {"tools": tools, "settings": settings, "llm": llm, "run_id": run_id},
         ),
-        handle=run.file_instructions,
+        handle=filing.file_instructions,
+        to=after.get("instructions"),
         batch_size=LARGEST_BATCH,
         limit=at_work,
     )
@@ -126,12 +135,20 @@ def steps(
             | {"settings": settings, "llm": llm, "run_id": run_id}
             | ({"candidates": units[0].candidates, "toolset": config.toolset} if units[0].candidates else {}),
         ),
-        handle=run.file_simulated,
+        handle=filing.file_simulated,
+        to="checks",
         batch_size=1,
         limit=at_work,
         weight=lambda unit: len(unit.instructions),
     )
-    checks = Stage("checks", run=check_dialogs, handle=run.file_checked, batch_size=100, limit=10_000)
+    checks = Stage(
+        "checks",
+        run=check_dialogs,
+        handle=filing.file_checked_for_judge if run.judging else filing.file_checked,
+        to="judge" if run.judging else None,
+        batch_size=100,
+        limit=10_000,
+    )
     judge = Stage(
         "judge",
         submit=lambda dialogs: submit_batch(
@@ -139,24 +156,28 @@ def steps(
             judge_task,
             {"dialogs": dialogs, "mode": config.judge_mode(), "llm": llm, "run_id": run_id},
         ),
-        handle=run.file_judged,
+        handle=filing.file_judged,
         batch_size=min(LARGEST_BATCH, config.llm.concurrency),
         limit=at_work,
     )
     verification = [checks, judge] if run.judging else [checks]
-    chosen = {"toolset": [toolset], "instructions": [instructions], "simulation": [simulation, *verification]}
-    order = [name for name in ("toolset", "instructions", "simulation") if name in config.stages]
+    by_name = {
+        "toolset": [toolset],
+        "instructions": [instructions],
+        "simulation": [simulation, *verification],
+    }
     return [
         *pool_steps(config, run, run_id, runner, llm),
-        *(stage for name in order for stage in chosen[name]),
+        *(stage for name in chosen for stage in by_name[name]),
     ]
 
 
 def pool_steps(
     config: CorpusConfig, run: CorpusRun, run_id: str, runner: TaskRunner[Any], llm: Any
 ) -> list[Stage]:
-    """The API pool's steps, before the toolset (`--evolve N`): taxonomy (nodes grown) -> pool (APIs
-    synthesized, generation by generation; each kept API joins the toolset's queue)."""
+    """The API pool's steps, before the toolset (`--evolve N`): taxonomy (nodes grown, and below them
+    more, until the taxonomy is whole: then the first generation's plans) -> pool (APIs synthesized,
+    generation by generation; each kept API joins the toolset's queue)."""
     if run.pool is None:
         return []
     at_work = IN_FLIGHT * config.llm.concurrency
@@ -167,6 +188,7 @@ def pool_steps(
             runner, grow_nodes_task, {"growths": growths, "llm": llm, "run_id": run_id}
         ),
         handle=run.pool.file_growths,
+        to={Growth: "taxonomy", APIPlan: "pool"},
         batch_size=batch,
         limit=at_work,
     )
@@ -176,6 +198,7 @@ def pool_steps(
             runner, synthesize_apis_task, {"plans": plans, "llm": llm, "run_id": run_id}
         ),
         handle=run.pool.file_apis,
+        to={APIPlan: "pool", PoolAPI: "toolset"},
         batch_size=batch,
         limit=at_work,
     )
@@ -191,66 +214,67 @@ def size_batches(scheduler: Scheduler, tools: int, concurrency: int) -> None:
 
 def start(run: CorpusRun, store: RunStore, scheduler: Scheduler) -> None:
     """A new run: the selected seeds for the toolset, or an earlier run's outputs (`--from-run`)."""
-    config = run.config
+    config, ledger, run_id = run.config, run.ledger, run.writer.run_id
     if "toolset" in config.stages:
-        seeds, problems, run.inputs = load_seeds(config)
-        run.notes += [str(p) for p in problems]
+        seeds, problems, ledger.inputs = load_seeds(config)
+        ledger.notes += [str(p) for p in problems]
         if problems:
             print(seed_reader.summarize_problems(problems), file=sys.stderr)
-        if config.pool.only:  # the seed list gives the pool its domains (and its dedup); no tools
-            run.seeds.add(seeds)
-            run.seeds.flush(empty=True)
-        kept = [] if config.pool.only else run.start_from_seeds(seeds)
+        run.parts.seeds.add(seeds)
+        run.parts.seeds.flush(empty=True)
+        kept: list[Seed] = []
+        if not config.pool.only:  # else the seed list gives the pool its domains (and its dedup); no tools
+            ledger.expect("toolset", len(seeds))
+            kept = drop_duplicate_seeds(seeds, run.parts.rejected_tools, ledger, run.board)
+            run.units.index(kept)
         size_batches(scheduler, len(kept) + config.pool.size, config.llm.concurrency)
         scheduler.by_name["toolset"].source = iter(kept)
         if run.pool is not None:
-            run.pool.start(pool_categories(seeds), known_apis(seeds))
+            scheduler.deliver("taxonomy", run.pool.start(pool_categories(seeds), known_apis(seeds)))
         return
     starts_at_simulation = "instructions" not in config.stages
     from_id = earlier_run(store, config.from_run or "latest", starts_at_simulation)
-    run.inputs["from_run"] = from_id
+    ledger.inputs["from_run"] = from_id
     names = ["seeds", "tools", "rejected_tools", *(["instructions"] if starts_at_simulation else [])]
-    run.copy_from(store, from_id, names)
-    run.index_seeds(
-        store.iter_records(run.writer.run_id, "seeds", Seed), duplicate_seed_ids(store, run.writer.run_id)
-    )
+    copy_run(store, from_id, names, run.writer, config.parts.rows)
     if starts_at_simulation:
-        queue_simulations(run, store, run.writer.run_id, done=set())
+        ledger.tools_with_instructions |= tools_with_instructions(store, run_id)
+    run.units.index(store.iter_records(run_id, "seeds", Seed), duplicate_seed_ids(store, run_id))
+    if starts_at_simulation:
+        scheduler.feed("simulation", waiting_simulations(store, run_id, set(), run.units))
     else:
-        tools = list(store.iter_records(run.writer.run_id, "tools", Tool))
+        tools = list(store.iter_records(run_id, "tools", Tool))
         size_batches(scheduler, len(tools), config.llm.concurrency)
-        run.queue("instructions", tools)
+        scheduler.feed("instructions", tools)
 
 
 def resume(run: CorpusRun, store: RunStore, scheduler: Scheduler) -> None:
     """A resumed run: each step takes up the items its parts do not hold yet."""
-    run_id = run.writer.run_id
-    earlier = store.read_manifest(run_id)
-    run.started_at, run.inputs, run.notes = earlier.started_at, earlier.inputs, list(earlier.notes)
-    run.resumed = [*earlier.resumed, datetime.now(UTC)]
-    run.gateway.ledger.include(earlier.llm.by_stage_role)
-    done = run.done_ids(store, run_id)
-    run.index_seeds(store.iter_records(run_id, "seeds", Seed), duplicate_seed_ids(store, run_id))
+    run_id, ledger, config = run.writer.run_id, run.ledger, run.config
+    take_up(ledger, store.read_manifest(run_id))
+    done = done_ids(store, run_id, ledger)
+    run.units.index(store.iter_records(run_id, "seeds", Seed), duplicate_seed_ids(store, run_id))
     waiting = 0
-    if "toolset" in run.config.stages:
+    if "toolset" in config.stages:
         seeds = [s for s in store.iter_records(run_id, "seeds", Seed) if s.seed_id not in done["toolset"]]
-        seeds = [] if run.config.pool.only else seeds
-        run.expect("toolset", len(seeds))
+        seeds = [] if config.pool.only else seeds
+        ledger.expect("toolset", len(seeds))
         scheduler.by_name["toolset"].source = iter(seeds)
         waiting = len(seeds)
         if run.pool is not None:
             apis = [a for a in store.iter_records(run_id, "apis", PoolAPI) if a.api_id not in done["toolset"]]
-            run.queue("toolset", apis)
+            scheduler.feed("toolset", apis)
             listed = list(store.iter_records(run_id, "seeds", Seed))  # the run's seed list, as filed
-            run.pool.resume(store, run_id, pool_categories(listed), known_apis(listed))
-            waiting += len(apis) + run.config.pool.size
-    if "instructions" in run.config.stages:
+            pool_next = run.pool.resume(store, run_id, pool_categories(listed), known_apis(listed))
+            scheduler.deliver("taxonomy", pool_next)
+            waiting += len(apis) + config.pool.size
+    if "instructions" in config.stages:
         tools = store.iter_records(run_id, "tools", Tool)
-        run.queue("instructions", [t for t in tools if t.tool_id not in done["instructions"]])
+        scheduler.feed("instructions", [t for t in tools if t.tool_id not in done["instructions"]])
         waiting += scheduler.by_name["instructions"].waiting()
-    size_batches(scheduler, waiting, run.config.llm.concurrency)
-    if "simulation" in run.config.stages:
-        queue_simulations(run, store, run_id, done=done["simulation"])
+    size_batches(scheduler, waiting, config.llm.concurrency)
+    if "simulation" in config.stages:
+        scheduler.feed("simulation", waiting_simulations(store, run_id, done["simulation"], run.units))
 
 
 def pool_categories(seeds: list[Seed]) -> list[str]:
@@ -263,36 +287,19 @@ def known_apis(seeds: list[Seed]) -> list[tuple[str, str]]:
     return [(seed.seed_id, api_text(seed.name, seed.description)) for seed in seeds]
 
 
-def duplicate_seed_ids(store: RunStore, run_id: str) -> set[str]:
-    """The seeds of a run that the dedup found to list an API listed before them."""
-    rejected = store.read_records(run_id, "rejected_tools", RejectedTool)
-    return {r.tool_id for r in rejected if r.stage == "dedup"}
-
-
-def queue_simulations(run: CorpusRun, store: RunStore, run_id: str, done: set[str]) -> None:
-    """Queue the instructions of the run not simulated yet, as one unit per tool."""
-    waiting: defaultdict[str, list[Instruction]] = defaultdict(list)
-    for instruction in store.iter_records(run_id, "instructions", Instruction):
-        if instruction.instruction_id not in done:
-            waiting[instruction.tool_id].append(instruction)
-    for tool in store.iter_records(run_id, "tools", Tool):
-        if tool.tool_id in waiting:
-            run.queue("simulation", [run.simulation(tool, waiting[tool.tool_id])], len(waiting[tool.tool_id]))
-
-
 def finish(run: CorpusRun, store: RunStore, report: RunReport) -> None:
     """The run's summary in the UI (counts, pass rates per check, diversity figures); for a run of a
     series, what changed since its previous run."""
-    run_id, series = run.writer.run_id, run.config.series
+    run_id, series, ledger = run.writer.run_id, run.config.series, run.ledger
     if run.pool is not None:
         finish_pool(run, store)
-    run.checks = check_stats(store, run_id) + ([run.dedup_stats] if run.dedup_stats else [])
-    run.diversity = diversity_of_run(store, run_id)
+    ledger.checks = check_stats(store, run_id) + ([ledger.dedup_stats] if ledger.dedup_stats else [])
+    ledger.diversity = diversity_of_run(store, run_id)
     if series:
-        run.changes = compare_runs(store, series, previous_in_series(store, series, run_id), run_id)
-    usage, tools = run.gateway.ledger.summary(), list(run.summary_rows())
-    run.statistics = corpus_statistics(store, run_id, usage)
-    rejections = Counter({(r.stage, r.rule): r.count for r in run.statistics.rejections})
+        ledger.changes = compare_runs(store, series, previous_in_series(store, series, run_id), run_id)
+    usage, tools = run.gateway.ledger.summary(), list(ledger.summary_rows())
+    ledger.statistics = corpus_statistics(store, run_id, usage)
+    rejections = Counter({(r.step, r.rule): r.count for r in ledger.statistics.rejections})
     dialogs_by: dict[str, Counter[tuple[str, str]]] = {"type": Counter(), "complexity": Counter()}
     for name, status in (("dialogs", "accepted"), ("rejected_dialogs", "rejected")):
         if store.has_artifact(run_id, name):
@@ -300,8 +307,8 @@ def finish(run: CorpusRun, store: RunStore, report: RunReport) -> None:
                 values = store.read_column(run_id, name, field)
                 dialogs_by[column].update((str(value), status) for value in values)
     report.finish(
-        run.stage_stats(), rejections, usage, tools, run.changes, dialogs_by, run.checks, run.diversity,
-        run.statistics,
+        ledger.stage_stats(), rejections, usage, tools, ledger.changes, dialogs_by, ledger.checks,
+        ledger.diversity, ledger.statistics,
     )  # fmt: skip
 
 
@@ -310,8 +317,8 @@ def finish_pool(run: CorpusRun, store: RunStore) -> None:
     than asked for."""
     assert run.pool is not None
     run_id, size = run.writer.run_id, run.config.pool.size
-    if run.stopped is None and run.pool.kept < size:
-        run.notes.append(
+    if run.outcomes.stopped is None and run.pool.kept < size:
+        run.ledger.notes.append(
             f"pool: kept {run.pool.kept} of {size} APIs: {run.pool.next_index} were proposed, the most "
             f"allowed ({run.config.pool.max_proposals:g} x size); the rest were rejected (see rejected_apis)"
         )
@@ -385,42 +392,49 @@ def corpus_flow(
     gateway.serve_first(SERVED_FIRST)
     board = ProgressBoard(gateway)
     run, report = CorpusRun(config, writer, gateway, board), RunReport(board)
+    ledger, outcomes = run.ledger, run.outcomes
     runner = task_runner(config, workers)
-    tick = lambda: (run.tick(), report.update(), report.notes(run.notes))  # noqa: E731
-    scheduler = run.scheduler = Scheduler(steps(config, run, run_id, runner, workers), tick=tick)
+    tick = lambda task_runs: (ledger.tick(task_runs), report.update(), report.notes(ledger.notes))  # noqa: E731
+    scheduler = Scheduler(
+        steps(config, run, run_id, runner, workers),
+        tick=tick,
+        queued=ledger.expect,
+        stop_when=lambda: outcomes.stopped is not None,
+    )
     try:
         (resume if resume_run else start)(run, store, scheduler)
-        report.notes(run.notes)
-        run.write_manifest("running")
+        report.notes(ledger.notes)
+        ledger.write_manifest("running", scheduler.task_runs)
         with runner:
             start_on_workers(runner)
             scheduler.run()
             finish_on_workers(runner, run_id)
         writer.close_parts()
-        if run.stopped is None:
-            run.drop_duplicate_requests(store)
+        if outcomes.stopped is None:
+            threshold = config.verification.dedup_threshold
+            drop_duplicate_requests(store, run.parts, ledger, board, threshold)
         board.close()
-        report.notes(run.notes)
+        report.notes(ledger.notes)
         finish(run, store, report)
-        if run.stopped is not None:
-            raise RunStopped(f"{run.stopped}. The run stopped; what it finished is in {writer.run_dir} "
+        if outcomes.stopped is not None:
+            raise RunStopped(f"{outcomes.stopped}. The run stopped; what it finished is in {writer.run_dir} "
                              f"(status failed; --resume {run_id} continues it)")  # fmt: skip
     except BaseException as exc:
-        report.notes(run.notes)
-        cause = str(exc) if run.stopped else f"{type(exc).__name__}: {exc}"
+        report.notes(ledger.notes)
+        cause = str(exc) if outcomes.stopped else f"{type(exc).__name__}: {exc}"
         report.logger.error("the run failed: %s", redact(cause))
-        if run.stopped is None:
-            run.notes.append(f"failed: {type(exc).__name__}: {exc}")
+        if outcomes.stopped is None:
+            ledger.notes.append(f"failed: {type(exc).__name__}: {exc}")
         with contextlib.suppress(Exception):
             writer.close_parts()  # what finished is kept
-        run.write_manifest("failed")
+        ledger.write_manifest("failed", scheduler.task_runs)
         with contextlib.suppress(Exception):
-            write_html_report(store, run_id, run.statistics)  # what the run finished, to look at
+            write_html_report(store, run_id, ledger.statistics)  # what the run finished, to look at
         raise
     finally:
         close_gateway(run_id)
-    run.write_manifest("completed")
-    write_html_report(store, run_id, run.statistics)
+    ledger.write_manifest("completed", scheduler.task_runs)
+    write_html_report(store, run_id, ledger.statistics)
     writer.publish()
     return writer.run_dir
 

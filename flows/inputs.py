@@ -23,7 +23,7 @@ from agents.llm.config import LLMConfig
 from agents.llm.gateway import LLMGateway
 from agents.llm.preflight import check_models
 from flows.config import CorpusConfig, Stage
-from flows.filing import HEARTBEAT_S
+from flows.ledger import HEARTBEAT_S
 from schemas.errors import InputError
 from schemas.manifest import Manifest
 from schemas.seed import IngestProblem, Seed

@@ -1,14 +1,15 @@
 """Drives a run's steps with bounded work in flight: later steps first, nothing queued without limit.
 
 Each `Stage` takes items from its queue in batches, submits a batch as one Prefect task run, and
-files the batch's result when it completes (which usually queues items for the next stage). The
+files the batch's result when it completes; what the filing returns (the items the step produced)
+the scheduler hands on to the stage the step's declaration names (`Stage.to`). The
 scheduler fills stages from the last to the first, so a dialogue under way is finished before a
 new seed is started, and it holds a stage back while the next one already has a full queue: the
 items in flight and queued stay bounded whatever the length of the seed list, and memory with them.
 The first stage reads its items lazily from an iterator.
 
 Between completions the scheduler calls `tick` at least every `tick_s` seconds (the run writes the
-parts whose time has come, and its manifest).
+parts whose time has come, and its manifest). Once `stop_when()` says so, it submits nothing more.
 """
 
 from __future__ import annotations
@@ -29,16 +30,19 @@ class Stage:
     """One step as the scheduler drives it.
 
     `submit(batch)` starts a task run for a batch of items and returns its future; `handle(batch,
-    future)` files its outcome once done. At most `limit` items are in flight at once, and the
+    future)` files its outcome once done and returns the items it produced for the steps after it,
+    which go where `to` says: the name of a stage, a stage per type of item, or nowhere (None: the
+    run ends at this step). At most `limit` items are in flight at once, and the
     stage before this one stops feeding it while `limit` items wait in its queue. A stage made with
     `run` instead of `submit` is a plain function run in the flow itself (a cheap check, say): each
     batch is run and handled at once.
     """
 
     name: str
-    handle: Callable[[list[Any], Any], None]
+    handle: Callable[[list[Any], Any], list[Any]]
     batch_size: int
     limit: int
+    to: str | dict[type, str] | None = None
     submit: Callable[[list[Any]], PrefectFuture] | None = None
     run: Callable[[list[Any]], Any] | None = None
     weight: Callable[[Any], int] = lambda item: 1
@@ -51,10 +55,14 @@ class Stage:
     def waiting(self) -> int:
         return self.queued
 
-    def put(self, items: Iterable[Any]) -> None:
+    def put(self, items: Iterable[Any]) -> int:
+        """Queue items; how many they stand for (`weight`)."""
+        added = 0
         for item in items:
             self.queue.append(item)
-            self.queued += self.weight(item)
+            added += self.weight(item)
+        self.queued += added
+        return added
 
     def take(self) -> list[Any]:
         """The next batch: queued items first, then the source's."""
@@ -72,12 +80,29 @@ class Stage:
 
 
 class Scheduler:
-    """Runs `stages` (in pipeline order) until every item has been filed, or `cancel()`."""
+    """Runs `stages` (in pipeline order) until every item has been filed, `stop_when()` says to stop,
+    or `cancel()`.
 
-    def __init__(self, stages: list[Stage], *, tick: Callable[[], None], tick_s: float = 1.0) -> None:
+    `tick(task_runs)` is called with the task runs submitted so far; `queued(stage, count)` each time
+    items are queued for a stage, with how many they stand for."""
+
+    def __init__(
+        self,
+        stages: list[Stage],
+        *,
+        tick: Callable[[int], None],
+        queued: Callable[[str, int], None] = lambda stage, count: None,
+        stop_when: Callable[[], bool] = lambda: False,
+        tick_s: float = 1.0,
+    ) -> None:
         self.stages = stages
         self.by_name = {stage.name: stage for stage in stages}
-        self.tick, self.tick_s = tick, tick_s
+        for stage in stages:
+            targets = [stage.to] if isinstance(stage.to, str) else list((stage.to or {}).values())
+            for target in targets:
+                if target not in self.by_name:
+                    raise ValueError(f"step {stage.name} hands its outputs to {target}, which is not a step")
+        self.tick, self.tick_s, self.queued, self.stop_when = tick, tick_s, queued, stop_when
         self.cancelled = False
         self.task_runs = 0
         self._done: queue.Queue[tuple[Stage, list[Any], PrefectFuture]] = queue.Queue()
@@ -85,7 +110,21 @@ class Scheduler:
 
     def feed(self, stage: str, items: Iterable[Any]) -> None:
         """Queue items for a stage."""
-        self.by_name[stage].put(items)
+        self.queued(stage, self.by_name[stage].put(items))
+
+    def deliver(self, stage: str, items: list[Any]) -> None:
+        """Hand on what a stage produced, to where its `to` says."""
+        to = self.by_name[stage].to
+        if not items or to is None:
+            return
+        if isinstance(to, str):
+            self.feed(to, items)
+            return
+        routed: dict[str, list[Any]] = {}
+        for item in items:
+            routed.setdefault(to[type(item)], []).append(item)
+        for target, some in routed.items():
+            self.feed(target, some)
 
     def run(self) -> None:
         while True:
@@ -96,13 +135,13 @@ class Scheduler:
             try:
                 stage, batch, future = self._done.get(timeout=self.tick_s)
             except queue.Empty:
-                self.tick()
+                self.tick(self.task_runs)
                 continue
             stage.in_flight -= sum(stage.weight(item) for item in batch)
             self._futures.discard(future)
             if not _was_cancelled(future):
-                stage.handle(batch, future)
-            self.tick()
+                self._handle(stage, batch, future)
+            self.tick(self.task_runs)
 
     def cancel(self) -> int:
         """Submit nothing more and cancel the task runs that have not started; how many were."""
@@ -115,6 +154,11 @@ class Scheduler:
                 dropped += bool(wrapped.cancelled())
         self.task_runs -= dropped
         return dropped
+
+    def _handle(self, stage: Stage, batch: list[Any], future: Any) -> None:
+        self.deliver(stage.name, stage.handle(batch, future))
+        if not self.cancelled and self.stop_when():
+            self.cancel()
 
     def _fill(self) -> None:
         if self.cancelled:
@@ -134,7 +178,7 @@ class Scheduler:
         if stage.run is not None:  # in the flow itself: done at once
             done: Future[Any] = Future()
             done.set_result(stage.run(batch))
-            stage.handle(batch, done)
+            self._handle(stage, batch, done)
             return
         assert stage.submit is not None
         future = stage.submit(batch)
