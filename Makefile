@@ -14,7 +14,7 @@ PIP_VERSION ?= 26.3
 # The HTML report's browser test drives Debian's chromium (Playwright downloads no browser here).
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install run test bench constraints browser
+.PHONY: install run test test-fast bench constraints browser
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,12 @@ browser:
 test: install browser
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
+
+# The inner loop, under a minute: the suite without whole runs (in child processes or on the session's
+# Prefect server), training, the browser, the embedded model and Dask clusters (docs/testing.md).
+FAST_TESTS ?= not slow and not browser and not embedded and not dask and not prefect_server
+test-fast: install
+	$(BIN)/python -m pytest -q -m "$(FAST_TESTS)"
 
 bench: install
 	$(BIN)/python -m bench.toolset_bench

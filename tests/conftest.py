@@ -1,8 +1,10 @@
-"""Shared fixtures: the scripted fake LLM, gateway settings in a temp dir, and the shared data folder."""
+"""Shared fixtures: the scripted fake LLM, gateway settings in a temp dir, the shared data folder, the
+session's Prefect server (`tests/support/prefect_server.py`) and the shared corpus run."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,8 +16,9 @@ os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
 from agents.llm.config import LLMConfig
 from schemas.tool import Tool
-from tests.fake_llm import ScriptedLLM, install
-from tests.scripts import atlas_tool
+from tests.support.fake_llm import ScriptedLLM, install
+from tests.support.prefect_server import PrefectServer, session_server
+from tests.support.scripts import atlas_tool
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -40,7 +43,7 @@ def llm_config(tmp_path: Path) -> LLMConfig:
 
 @pytest.fixture
 def tool(scripted_llm: ScriptedLLM, llm_config: LLMConfig) -> Tool:
-    """The atlas tool (`tests/scripts.py`), for simulation tests."""
+    """The atlas tool (`tests/support/scripts.py`), for simulation tests."""
     return atlas_tool(scripted_llm, llm_config)
 
 
@@ -52,24 +55,30 @@ def shared_data() -> Path:
 
 
 @pytest.fixture(scope="session")
-def prefect_harness():
-    """One temporary Prefect server and database for the whole session (starting one is slow)."""
-    from prefect.testing.utilities import prefect_test_harness
-
-    timeout = int(os.environ["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"])
-    with prefect_test_harness(server_startup_timeout=timeout):
-        yield
+def prefect_server() -> Iterator[PrefectServer]:
+    """One temporary Prefect server and database for the whole session (starting one is slow): the
+    flows run in this process report to it, and so do those of every child process (`PREFECT_API_URL`)."""
+    with session_server() as server:
+        yield server
 
 
 @pytest.fixture(scope="module")
-def prefect_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A Prefect home for the command lines a test module starts (its database is made once)."""
+def prefect_home(prefect_server: PrefectServer, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A Prefect home for the command lines a test module starts; they report to the session's server."""
     return tmp_path_factory.mktemp("prefect-home")
 
 
 @pytest.fixture(scope="session")
-def fake_run(prefect_harness, tmp_path_factory: pytest.TempPathFactory):
-    """A published corpus run of 24 tools against the fake LLM server (`tests/corpus_run.py`)."""
-    from tests.corpus_run import make_fake_run
+def fake_run(prefect_server: PrefectServer, tmp_path_factory: pytest.TempPathFactory):
+    """A published corpus run of 24 tools against the fake LLM server (`tests/support/corpus_run.py`)."""
+    from tests.support.corpus_run import make_fake_run
 
     return make_fake_run(tmp_path_factory.mktemp("fake-run"))
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test that uses the session's Prefect server, directly or through another fixture
+    (`fake_run`, `prefect_home`): `-m "not prefect_server"` leaves them out."""
+    for item in items:
+        if "prefect_server" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.prefect_server)

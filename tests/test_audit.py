@@ -15,7 +15,7 @@ from schemas.dialog import Dialog, Message, ToolCall, tool_message
 from schemas.manifest import Manifest
 from schemas.verdict import Verdict
 from storage import RunStore
-from tests.test_diversity import make_dialog
+from tests.support.records import make_dialog
 
 ACCEPTED = 30
 

@@ -23,6 +23,8 @@ from bench import responders
 from bench.fake_llm_server import FakeLLMServer
 from tests.support.prefect_server import task_runs_in
 
+pytestmark = pytest.mark.slow
+
 REPO = Path(__file__).resolve().parents[1]
 SEEDS_MD = (
     "### Animals\n| API | Description | Auth | HTTPS | CORS |\n|---|---|---|---|---|\n"

@@ -10,7 +10,7 @@ from bench import responders
 from schemas.complexity import band, complexity_score, dependency_depth
 from schemas.dialog import Message, ToolCall
 from tasks.simulation import SimulationSettings, simulate, tools_offered, write_instructions
-from tests.scripts import instruction, scripted
+from tests.support.scripts import instruction, scripted
 
 
 def called(call_id: str, name: str, **arguments: object) -> ToolCall:

@@ -1,7 +1,7 @@
 """The corpus flow end to end on the scripted fake LLM: run layout, manifest, caching, rejections, CLI.
 
 Every test runs the real Prefect flow (`flows.corpus.run`) against one temporary Prefect server
-(`prefect_harness`), with the LLM cache, the task results and the run store in the test's tmp dir.
+(`prefect_server`), with the LLM cache, the task results and the run store in the test's tmp dir.
 """
 
 from __future__ import annotations
@@ -22,55 +22,17 @@ from openapi_spec_validator import validate
 from agents.llm.config import LLMConfig
 from bench import responders
 from flows import corpus
-from flows.config import CorpusConfig, SeedSelection
 from schemas.errors import RunStopped
-from tests.fake_llm import ScriptedLLM
+from tests.support.corpus_flow import HEADER, corpus_config, manifest_of, run_corpus, table, write_seeds
+from tests.support.fake_llm import ScriptedLLM
 
-pytestmark = pytest.mark.usefixtures("prefect_harness")
+pytestmark = pytest.mark.usefixtures("prefect_server")
 
-HEADER = "| API | Description | Auth | HTTPS | CORS |\n|---|---|---|---|---|\n"
-SEEDS_MD = (
-    "# Public APIs\n\n"
-    "### Animals\n"
-    + HEADER
-    + "| [Cat Facts](https://catfact.example.org) | Daily cat facts | No | Yes | No |\n"
-    "| [Dog API](https://dog.example.org) | Pictures of dogs by breed | No | Yes | Yes |\n"
-    "\n### Weather\n"
-    + HEADER
-    + "| [Open Meteo](https://meteo.example.org) | Global weather forecasts | No | Yes | Yes |\n"
-    "| [Tide Tables](https://tides.example.org) | Tide predictions | `apiKey` | Yes | Unknown |\n"
-)
 ARTIFACTS = ("seeds", "tools", "rejected_tools")
 SECRET_KEY = "sk-test-secret-0123456789abcdef"
 
 
 # -- helpers ---------------------------------------------------------------------------------------
-
-
-def write_seeds(tmp_path: Path, text: str = SEEDS_MD, name: str = "apis.md") -> Path:
-    path = tmp_path / name
-    path.write_text(text, encoding="utf-8")
-    return path
-
-
-def corpus_config(llm: LLMConfig, tmp_path: Path, seeds: Path, **llm_changes: Any) -> CorpusConfig:
-    return CorpusConfig(
-        seeds=SeedSelection(source=str(seeds)),
-        llm=LLMConfig.model_validate(llm.model_dump() | llm_changes),
-        out=str(tmp_path / "out"),
-    )
-
-
-def run_corpus(config: CorpusConfig) -> Path:
-    return Path(corpus.run(config))
-
-
-def manifest_of(run_dir: Path) -> dict[str, Any]:
-    return json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
-
-
-def table(run_dir: Path, name: str) -> pd.DataFrame:
-    return pd.read_parquet(run_dir / name)
 
 
 def stage_stats(manifest: dict[str, Any], name: str = "toolset") -> dict[str, Any]:
@@ -250,7 +212,7 @@ def test_a_seed_without_functions_is_rejected_at_the_functions_stage(
     _, tools, rejected = assert_reconciles(run_dir)
     assert len(tools) == 3 and len(rejected) == 1
     row = rejected.iloc[0]
-    assert (row["name"], row["stage"]) == ("Dog API", "functions")
+    assert (row["name"], row["step"], row["rule"]) == ("Dog API", "toolset", "functions")
     assert "FunctionCatalog" in row["reason"]
     assert "Dog API" not in set(tools["name"])
     # the gateway re-asked (repairs) before giving up
@@ -277,16 +239,18 @@ def test_a_task_that_fails_after_its_retries_is_recorded_as_rejected(
     assert len(tools) == 3 and len(rejected) == 1
     row = rejected.iloc[0]
     assert row["name"] == "Tide Tables"
-    assert row["stage"] == "llm"
+    assert (row["step"], row["rule"]) == ("toolset", "llm_error")
     assert "RateLimitError after 2 attempt(s)" in row["reason"]
     # the unit of retry is the call: max_attempts tries of the one that failed, no retry of the batch
     tries = sum(is_about(r, "Tide Tables") for r in scripted_llm.requests)
     assert tries == 2
     assert manifest["llm"]["errors"] == tries
     (rejection,) = table(run_dir, "rejections").to_dict("records")
-    assert (rejection["step"], rejection["rule"], rejection["item_id"]) == ("toolset", "llm", row["tool_id"])
+    assert (rejection["step"], rejection["rule"]) == ("toolset", "llm_error")
+    assert rejection["item_id"] == row["tool_id"]
 
 
+@pytest.mark.slow
 def test_no_cache_calls_the_model_again(scripted_llm: ScriptedLLM, llm_config: LLMConfig, tmp_path):
     scripted_llm.script = responders.toolforge
     seeds_path = write_seeds(tmp_path)
@@ -339,7 +303,7 @@ def test_no_secret_reaches_the_run_or_the_cache(
     assert manifest["config"]["llm"]["api_base"] == "https://127.0.0.1:9/v1"
     _, tools, rejected = assert_reconciles(run_dir)
     assert len(tools) == 3
-    assert rejected.iloc[0]["stage"] == "llm" and "[REDACTED]" in rejected.iloc[0]["reason"]
+    assert rejected.iloc[0]["rule"] == "llm_error" and "[REDACTED]" in rejected.iloc[0]["reason"]
     files = files_under(tmp_path / "out", Path(llm_config.cache_dir))
     assert any(p.suffix == ".parquet" for p in files) and any(p.suffix == ".json" for p in files)
     for path in files:
@@ -403,13 +367,14 @@ def test_counts_of_rejections_by_stage_are_consistent(scripted_llm: ScriptedLLM,
     run_dir = run_corpus(corpus_config(llm_config, tmp_path, write_seeds(tmp_path)))
 
     _, tools, rejected = assert_reconciles(run_dir)
-    assert Counter(zip(rejected["name"], rejected["stage"], strict=True)) == Counter(
+    assert Counter(zip(rejected["name"], rejected["rule"], strict=True)) == Counter(
         {("Cat Facts", "introduction"): 1, ("Open Meteo", "functions"): 1}
     )
     assert sorted(tools["name"]) == ["Dog API", "Tide Tables"]
     assert all(reason.strip() for reason in rejected["reason"])
 
 
+@pytest.mark.slow
 def test_a_rejection_caused_by_a_bad_key_is_not_reused_once_the_key_is_fixed(
     scripted_llm: ScriptedLLM, llm_config: LLMConfig, tmp_path
 ):
@@ -427,7 +392,7 @@ def test_a_rejection_caused_by_a_bad_key_is_not_reused_once_the_key_is_fixed(
     scripted_llm.script = script
     config = corpus_config(llm_config, tmp_path, write_seeds(tmp_path))
     _, _, rejected = assert_reconciles(run_corpus(config))
-    assert rejected[["name", "stage"]].values.tolist() == [["Dog API", "llm"]]
+    assert rejected[["name", "rule"]].values.tolist() == [["Dog API", "llm_error"]]
 
     key_is_bad = False  # the user fixes the key in the environment and runs again
     asked = scripted_llm.calls

@@ -18,9 +18,9 @@ from flows.config import CorpusConfig, SeedSelection
 from schemas.calls import check_response
 from schemas.errors import InputError
 from schemas.simulation import ExecutorAnswer
-from tests.fake_llm import ScriptedLLM
+from tests.support.fake_llm import ScriptedLLM
 
-pytestmark = pytest.mark.usefixtures("prefect_harness")
+pytestmark = pytest.mark.usefixtures("prefect_server")
 
 SEEDS_MD = (
     "### Places\n| API | Description | Auth | HTTPS | CORS |\n|---|---|---|---|---|\n"
@@ -186,7 +186,7 @@ def test_the_corpus_flow_over_http_through_the_fake_server(tmp_path):
             api_base=server.base_url,
             cache_dir=str(tmp_path / "cache"),
             concurrency=4,
-            timeout_s=5,
+            timeout_s=60,  # a busy machine's slow answer is waited for, not retried
         )
         run_dir = corpus.run(config_for(tmp_path, llm, simulation=SINGLE_AND_PARALLEL))
         completions = server.completions

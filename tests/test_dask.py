@@ -26,8 +26,10 @@ from bench import responders
 from bench.fake_llm_server import FakeLLMServer
 from flows.config import CorpusConfig, ExecutionSettings
 from flows.execution import PROFILER_CALLBACKS, start_on_workers, task_runner
-from tests.test_cli_failures import task_runs_in_prefect
-from tests.test_resume import CONCURRENCY, REPO, command, environment, records, seeds_file
+from tests.support.cli_runs import CONCURRENCY, REPO, command, environment, records, seeds_file
+from tests.support.prefect_server import PrefectServer
+
+pytestmark = pytest.mark.dask
 
 
 @pytest.fixture
@@ -45,7 +47,9 @@ def run(args: list[str], prefect_home: Path) -> tuple[Path, dict, str]:
     return run_dir, json.loads((run_dir / "manifest.json").read_text()), done.stderr
 
 
-def test_a_dask_run_equals_the_threaded_run(tmp_path: Path, prefect_home: Path, server: FakeLLMServer):
+def test_a_dask_run_equals_the_threaded_run(
+    tmp_path: Path, prefect_home: Path, prefect_server: PrefectServer, server: FakeLLMServer
+):
     seeds = seeds_file(tmp_path, count=6)
     threaded_dir, threaded, _ = run(command(seeds, server, tmp_path / "out", tmp_path / "c1"), prefect_home)
     threaded_calls = server.completions
@@ -64,7 +68,8 @@ def test_a_dask_run_equals_the_threaded_run(tmp_path: Path, prefect_home: Path, 
     assert 1 < server.peak_in_flight <= CONCURRENCY
     assert "Traceback" not in stderr
     # the workers' task runs reached Prefect's server, every one of them finished
-    assert task_runs_in_prefect(prefect_home, manifest["flow_run_id"]) == {"COMPLETED": manifest["task_runs"]}
+    task_runs = prefect_server.task_runs(manifest["flow_run_id"], manifest["task_runs"])
+    assert task_runs == {"COMPLETED": manifest["task_runs"]}
 
     server.reset_counters()
     again_dir, again, _ = run(dask_run, prefect_home)

@@ -28,6 +28,8 @@ import pytest
 from bench import responders
 from bench.fake_llm_server import FakeLLMServer
 
+pytestmark = pytest.mark.slow
+
 REPO = Path(__file__).resolve().parents[1]
 POOL = "toolforge-test"
 KEY = "sk-deployment-Qm47ToolForgeKey"
@@ -128,7 +130,7 @@ class PrefectServer:
             process.terminate()
         for process in self.processes:
             try:
-                process.wait(30)
+                process.wait(10)
             except subprocess.TimeoutExpired:
                 process.kill()
 

@@ -18,7 +18,16 @@ from schemas.simulation import PARALLEL
 from schemas.tool import Tool
 from tasks.checks import check_dialogs
 from tasks.simulation import SimulationSettings, follow_ups, simulate, simulate_batch, write_instructions
-from tests.scripts import REQUESTS, SEED, call, finish, instruction, scripted, search_then_fetch, turns
+from tests.support.scripts import (
+    REQUESTS,
+    SEED,
+    call,
+    finish,
+    instruction,
+    scripted,
+    search_then_fetch,
+    turns,
+)
 
 
 def checked(tool: Tool, llm_config, kind: DialogType, **extra: Any) -> Dialog:

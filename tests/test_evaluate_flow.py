@@ -17,7 +17,7 @@ from flows import evaluate
 from flows.export import ExportSettings, export_run, run_split
 from schemas.evaluation import ERROR_KINDS, EvaluationManifest
 from storage.run_store import RunStore
-from tests.corpus_run import FakeRun
+from tests.support.corpus_run import FakeRun
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +41,7 @@ def run_command(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[in
     return status, out, err
 
 
-def test_a_run_s_eval_split(prefect_harness, fake_run: FakeRun, server, tmp_path, capsys):
+def test_a_run_s_eval_split(prefect_server, fake_run: FakeRun, server, tmp_path, capsys):
     store = RunStore(str(fake_run.out))
     split = run_split(store, fake_run.run_id, ExportSettings())
     argv = command(server, str(fake_run.run_dir), tmp_path, "--out-dir", str(fake_run.out))
@@ -82,7 +82,7 @@ def test_a_run_s_eval_split(prefect_harness, fake_run: FakeRun, server, tmp_path
     assert again.drop(columns=["messages"]).equals(results.drop(columns=["messages"]))
 
 
-def test_a_toolalpaca_file(prefect_harness, fake_run: FakeRun, server, tmp_path, capsys):
+def test_a_toolalpaca_file(prefect_server, fake_run: FakeRun, server, tmp_path, capsys):
     """The run's eval split exported in ToolAlpaca's format, read back as an evaluation file."""
     store = RunStore(str(fake_run.out))
     settings = ExportSettings()
@@ -107,7 +107,7 @@ def test_a_toolalpaca_file(prefect_harness, fake_run: FakeRun, server, tmp_path,
     assert set(results["procedure"]) == {"unjudged"} and not results["overall"].any()
 
 
-def test_a_bfcl_export(prefect_harness, fake_run: FakeRun, server, tmp_path, capsys):
+def test_a_bfcl_export(prefect_server, fake_run: FakeRun, server, tmp_path, capsys):
     store = RunStore(str(fake_run.out))
     settings = ExportSettings()
     bfcl = tmp_path / "bfcl"

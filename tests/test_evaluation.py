@@ -20,7 +20,7 @@ from schemas.tool import Tool
 from tasks.evaluation.case import evaluate_case
 from tasks.evaluation.play import PlaySettings
 from tasks.evaluation.scores import model_scores, scores_table
-from tests.fake_llm import ScriptedLLM
+from tests.support.fake_llm import ScriptedLLM
 
 REACT_MARK = "Work in steps, in this format:"
 

@@ -28,7 +28,7 @@ from schemas.simulation import ExecutorAnswer
 from schemas.spec import nl_documentation, routes
 from schemas.tool import FunctionCatalog, FunctionDoc, Tool
 from tasks import openapi
-from tests.fake_llm import ScriptedLLM
+from tests.support.fake_llm import ScriptedLLM
 
 SEED = Seed(
     seed_id="record-keeper",

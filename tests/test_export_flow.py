@@ -19,7 +19,7 @@ from storage import RunStore
 from tasks.exports.source import ExportSource
 from tasks.split import split_tools
 from tasks.statistics import corpus_statistics
-from tests.corpus_run import CATEGORIES
+from tests.support.corpus_run import CATEGORIES
 
 TOOLS = [(f"tool-{i}", f"category-{i % 5}") for i in range(40)]
 

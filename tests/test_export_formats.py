@@ -16,7 +16,7 @@ from storage import RunStore
 from tasks.exports import hf, openai, react, sharegpt
 from tasks.exports.source import ExportSource, calls_of
 from tasks.split import split_tools
-from tests.records import accepted_dialog
+from tests.support.records import accepted_dialog
 
 TOOLS = [
     {

@@ -20,8 +20,8 @@ from storage import RunStore
 from tasks.exports import bfcl, toolalpaca
 from tasks.exports.source import ExportSource, calls_of
 from tasks.split import split_tools
-from tests.corpus_run import FakeRun
-from tests.records import accepted_dialog
+from tests.support.corpus_run import FakeRun
+from tests.support.records import accepted_dialog
 
 BFCL_TYPES = {"string", "integer", "float", "boolean", "array", "dict", "any"}
 ENTRY_KEYS = {

@@ -21,7 +21,7 @@ from agents.llm.config import LLMConfig, is_hf
 from agents.llm.gateway import LLMGateway
 from agents.llm.hf_provider import Generated, HfModelError, TextToolCall, read_tool_calls
 from agents.llm.litellm_setup import import_litellm
-from tests.tiny_model import save_tiny_model
+from tests.support.tiny_model import save_tiny_model
 
 TEMPLATE = (
     "{% for m in messages %}<|{{ m['role'] }}|>{{ m['content'] }}\n{% endfor %}"

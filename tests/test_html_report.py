@@ -20,7 +20,7 @@ from storage.run_store import RunStore
 from tasks import html_report
 from tasks.html_report import inline_svg, natural, render_report, top
 from tasks.statistics import figure
-from tests.test_diversity import make_dialog
+from tests.support.records import make_dialog
 
 ROOT = Path(__file__).resolve().parents[1]
 NASTY = "</script><b>bold</b> <!-- & -->"
@@ -43,7 +43,7 @@ def statistics(**changes: object) -> CorpusStatistics:
         "avg_answer_words": 2.0,
         "dialog_types": {"single": 1, "multi_turn": 1},
         "tools_per_category": {"Maps": 1},
-        "rejections": [RejectionCount(stage="judge", rule="hallucination", count=1)],
+        "rejections": [RejectionCount(step="judge", rule="hallucination", count=1)],
         "request_words": Histogram.of([3, 4], WORD_BINS),
         "answer_words": Histogram.of([2, 2], WORD_BINS),
         "steps": Histogram.of([1, 2], STEP_BINS),
@@ -80,7 +80,8 @@ def publish(store: RunStore) -> str:
     parts.add([make_dialog("things-9", "find thing nine", "here it is", calls=1, kind="multi_turn")])
     rejected = make_dialog("things-1", f"find {NASTY}", "done", calls=1)
     rejected.messages.insert(1, Message(role="assistant", content="Which one?", clarification=True))
-    writer.write_records("rejected_dialogs", Dialog, [rejected.rejected("hallucination", "made <it> up")])
+    rejected = rejected.rejected("judge", "hallucination", "made <it> up")
+    writer.write_records("rejected_dialogs", Dialog, [rejected])
     config = {"llm": {"model": "openai/big", "role_models": {"judge": "openai/judge"}}}
     started = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
     writer.write_manifest(
@@ -202,7 +203,7 @@ def test_a_dialogue_cannot_break_out_of_the_page(page):
 
 
 def test_text_in_the_page_is_escaped(run, no_charts):
-    stats = statistics(rejections=[RejectionCount(stage="judge", rule="<i>odd</i>", count=2)])
+    stats = statistics(rejections=[RejectionCount(step="judge", rule="<i>odd</i>", count=2)])
     html = render_report(*run, stats)
     assert "<i>odd</i>" not in html and "&lt;i&gt;odd&lt;/i&gt;" in html
 

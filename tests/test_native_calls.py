@@ -23,7 +23,7 @@ from schemas.simulation import PARALLEL
 from schemas.tool import Tool
 from tasks.checks import check_dialogs
 from tasks.simulation import SimulationSettings, simulate
-from tests.scripts import instruction
+from tests.support.scripts import instruction
 
 KINDS: list[DialogType] = ["single", "parallel", "dependent", "non_tool", "multi_turn"]
 NATIVE = SimulationSettings(assistant_calls="native")
@@ -37,7 +37,7 @@ def server() -> Iterator[FakeLLMServer]:
 
 def http_config(server: FakeLLMServer, tmp_path: Path) -> LLMConfig:
     return LLMConfig(
-        model="openai/fake-model", api_base=server.base_url, cache_dir=str(tmp_path / "cache"), timeout_s=5
+        model="openai/fake-model", api_base=server.base_url, cache_dir=str(tmp_path / "cache"), timeout_s=60
     )
 
 
@@ -155,7 +155,7 @@ def test_the_embedded_model_is_refused_native_calls():
         CorpusConfig(llm=LLMConfig(), simulation=NATIVE)
 
 
-@pytest.mark.usefixtures("prefect_harness")
+@pytest.mark.usefixtures("prefect_server")
 def test_a_native_run_through_the_flow_files_every_type(server, tmp_path):
     seeds = tmp_path / "apis.md"
     seeds.write_text(

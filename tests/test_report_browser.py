@@ -18,6 +18,8 @@ from storage.run_store import RunStore
 from tasks.html_report import render_report
 from tasks.statistics import TABLE_1, USAGE, corpus_statistics, figure
 
+pytestmark = pytest.mark.browser
+
 CHROMIUM = os.environ.get("TOOLFORGE_CHROMIUM", "/usr/bin/chromium")
 ARGS = [
     "--no-sandbox",
@@ -69,8 +71,8 @@ def expected(stats: CorpusStatistics, key: str) -> str:
     if field == "dialog_types":
         return figure(rest, stats.dialog_types[rest])
     if field == "rejections":
-        stage, rule = rest.split(".", 1)
-        (count,) = [r.count for r in stats.rejections if (r.stage, r.rule) == (stage, rule)]
+        step, rule = rest.split(".", 1)
+        (count,) = [r.count for r in stats.rejections if (r.step, r.rule) == (step, rule)]
         return figure("count", count)
     return figure(field, getattr(stats, field))
 

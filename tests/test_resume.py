@@ -9,11 +9,7 @@ again for no more than the model calls in flight at the kill.
 from __future__ import annotations
 
 import json
-import os
-import signal
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,85 +20,51 @@ import pytest
 from bench import responders
 from bench.fake_llm_server import FakeLLMServer
 from storage.run_store import RunStore
+from tests.support.cli_runs import (
+    CONCURRENCY,
+    REPO,
+    cli,
+    command,
+    environment,
+    kill_midway,
+    records,
+    run_to_end,
+    seeds_file,
+)
 
-REPO = Path(__file__).resolve().parents[1]
-ARTIFACTS = ["seeds", "tools", "rejected_tools", "instructions", "dialogs", "rejected_dialogs"]
-ARTIFACTS += ["rejections"]
-CONCURRENCY = 4
+pytestmark = pytest.mark.slow
 
 
-@pytest.fixture
-def server() -> Iterator[FakeLLMServer]:
+@pytest.fixture(scope="module")
+def module_server() -> Iterator[FakeLLMServer]:
     with FakeLLMServer(responder=responders.toolforge, latency_s=0.15) as fake:
         yield fake
 
 
-def seeds_file(tmp_path: Path, count: int = 12) -> Path:
-    rows = [f"| [Api {n}](https://api{n}.example.org) | Record {n} | No | Yes | Yes |" for n in range(count)]
-    header = "### Numbers\n| API | Description | Auth | HTTPS | CORS |\n|---|---|---|---|---|\n"
-    path = tmp_path / "apis.md"
-    path.write_text(header + "\n".join(rows) + "\n")
-    return path
+@pytest.fixture
+def server(module_server: FakeLLMServer) -> FakeLLMServer:
+    """The module's fake server, its counters at zero."""
+    module_server.reset_counters()
+    return module_server
 
 
-def command(seeds: Path, server: FakeLLMServer, out: Path, cache: Path, *extra: str) -> list[str]:
-    return [
-        sys.executable, "-m", "flows.corpus", "--seeds", str(seeds), "--out", str(out),
-        "--cache-dir", str(cache), "--model", "hosted_vllm/fake-model", "--api-base", server.base_url,
-        "--concurrency", str(CONCURRENCY), "--instructions-per-tool", "3",
-        "--part-rows", "4", "--part-seconds", "0.5", *extra,
-    ]  # fmt: skip
+@dataclass(frozen=True)
+class Uninterrupted:
+    seeds: Path
+    run_dir: Path
+    calls: int
 
 
-def environment(prefect_home: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI", "PREFECT_API"))}
-    return env | {"PREFECT_HOME": str(prefect_home)}
-
-
-def cli(args: list[str], prefect_home: Path) -> subprocess.CompletedProcess[str]:
-    env = environment(prefect_home)
-    return subprocess.run(args, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
-
-
-def run_to_end(args: list[str], prefect_home: Path) -> Path:
-    done = cli(args, prefect_home)
-    assert done.returncode == 0, done.stderr[-3000:]
-    return Path(done.stdout.strip().splitlines()[-1])
-
-
-def kill_midway(args: list[str], out: Path, prefect_home: Path, artifact: str = "dialogs") -> Path:
-    """Start the command, and kill its whole process group with SIGKILL once the run has written
-    parts of `artifact` (its dialogues); the killed run's folder."""
-    process = subprocess.Popen(
-        args, cwd=REPO, env=environment(prefect_home), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        start_new_session=True,
-    )  # fmt: skip
-    deadline = time.monotonic() + 300
-    try:
-        while time.monotonic() < deadline:
-            parts = list(out.glob(f"runs/*/{artifact}/part-*.parquet"))
-            if parts:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(30)
-                (run_dir,) = (out / "runs").iterdir()
-                return run_dir
-            assert process.poll() is None, "the run ended before it could be killed"
-            time.sleep(0.05)
-        raise AssertionError(f"no part of {artifact} was written within 300 s")
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(30)
-
-
-def records(run_dir: Path) -> dict[str, list[dict]]:
-    """Each artifact's rows, sorted (rows come in the order they were finished)."""
-    found = {}
-    for name in ARTIFACTS:
-        frame = pd.read_parquet(run_dir / name)
-        rows = json.loads(frame.to_json(orient="records"))
-        found[name] = sorted(rows, key=lambda row: json.dumps(row, sort_keys=True))
-    return found
+@pytest.fixture(scope="module")
+def uninterrupted(
+    module_server: FakeLLMServer, prefect_home: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Uninterrupted:
+    """The run the killed ones are compared with, made once for the module (its own cache)."""
+    folder = tmp_path_factory.mktemp("uninterrupted")
+    seeds = seeds_file(folder)
+    module_server.reset_counters()
+    whole = run_to_end(command(seeds, module_server, folder / "whole", folder / "cache-whole"), prefect_home)
+    return Uninterrupted(seeds, whole, module_server.completions)
 
 
 @dataclass
@@ -120,24 +82,23 @@ class Crash:
         return (self.killed_calls - 1) + (later_calls - 1) - (self.uninterrupted_calls - 1)
 
 
-def crash(tmp_path: Path, server: FakeLLMServer, prefect_home: Path) -> Crash:
-    seeds = seeds_file(tmp_path)
-    whole = run_to_end(command(seeds, server, tmp_path / "whole", tmp_path / "cache-whole"), prefect_home)
-    uninterrupted_calls = server.completions
-    args = command(seeds, server, tmp_path / "out", tmp_path / "cache")
+def crash(tmp_path: Path, server: FakeLLMServer, prefect_home: Path, whole: Uninterrupted) -> Crash:
+    args = command(whole.seeds, server, tmp_path / "out", tmp_path / "cache")
     killed = kill_midway(args, tmp_path / "out", prefect_home)
-    killed_calls = server.completions - uninterrupted_calls
+    killed_calls = server.completions
     manifest = json.loads((killed / "manifest.json").read_text())
     assert manifest["status"] == "running"  # never completed, and never latest
     assert not (tmp_path / "out" / "latest").exists()
     store = RunStore(str(tmp_path / "out"))
     finished = [store.read_column(killed.name, n, "dialog_id") for n in ("dialogs", "rejected_dialogs")]
     assert 0 < len(finished[0]) + len(finished[1]) < 36
-    return Crash(whole, args, killed, uninterrupted_calls, killed_calls)
+    return Crash(whole.run_dir, args, killed, whole.calls, killed_calls)
 
 
-def test_a_killed_run_resumed_in_place_equals_an_uninterrupted_run(tmp_path, prefect_home, server):
-    crashed = crash(tmp_path, server, prefect_home)
+def test_a_killed_run_resumed_in_place_equals_an_uninterrupted_run(
+    tmp_path, prefect_home, server, uninterrupted
+):
+    crashed = crash(tmp_path, server, prefect_home, uninterrupted)
     before = server.completions
     resumed = run_to_end([*crashed.args, "--resume", crashed.killed.name], prefect_home)
 
@@ -149,8 +110,10 @@ def test_a_killed_run_resumed_in_place_equals_an_uninterrupted_run(tmp_path, pre
     assert 0 <= crashed.paid_twice(server.completions - before) <= CONCURRENCY
 
 
-def test_the_same_command_again_after_a_kill_pays_only_for_what_was_in_flight(tmp_path, prefect_home, server):
-    crashed = crash(tmp_path, server, prefect_home)
+def test_the_same_command_again_after_a_kill_pays_only_for_what_was_in_flight(
+    tmp_path, prefect_home, server, uninterrupted
+):
+    crashed = crash(tmp_path, server, prefect_home, uninterrupted)
     before = server.completions
     again = run_to_end(crashed.args, prefect_home)
 

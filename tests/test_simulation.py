@@ -21,7 +21,7 @@ from schemas.simulation import DraftInstruction, Instruction
 from schemas.tool import Tool
 from tasks.checks import check_dialogs
 from tasks.simulation import DEFAULT_MIX, SimulationSettings, simulate, write_instructions
-from tests.scripts import call, finish, scripted, search_then_fetch, turns
+from tests.support.scripts import call, finish, scripted, search_then_fetch, turns
 
 INSTRUCTION = Instruction(
     instruction_id="atlas-1",
@@ -230,7 +230,7 @@ def test_instructions_have_stable_ids_and_valid_functions(scripted_llm, llm_conf
     settings = SimulationSettings(instructions_per_tool=3, dialog_mix={"single": 1})
     result = write_instructions(tool, LLMGateway(llm_config), settings)
     assert [i.instruction_id for i in result.instructions] == ["atlas-1", "atlas-2", "atlas-3"]
-    assert all(i.functions == ["searchAtlas"] for i in result.instructions) and not result.problem
+    assert all(i.functions == ["searchAtlas"] for i in result.instructions) and result.rejection is None
     schema = scripted_llm.requests[-1]["response_format"]["json_schema"]["schema"]
     assert schema["properties"]["instructions"]["minItems"] == 3
 
@@ -277,7 +277,7 @@ def test_fewer_instructions_than_asked_are_explained(scripted_llm, llm_config, t
     scripted(scripted_llm, InstructionBatch=lambda r: {"instructions": [draft, repeat]})
     settings = SimulationSettings(instructions_per_tool=2, dialog_mix={"single": 1})
     result = write_instructions(tool, LLMGateway(llm_config), settings)
-    assert [i.text for i in result.instructions] == [draft["text"]] and not result.problem
+    assert [i.text for i in result.instructions] == [draft["text"]] and result.rejection is None
     assert result.shortfall.startswith("1 of 2 single instructions; dropped as near-duplicates:")
     assert "Lima, please!" in result.shortfall
 
@@ -286,7 +286,9 @@ def test_instructions_that_never_validate_are_reported_not_raised(scripted_llm, 
     scripted(scripted_llm, InstructionBatch=lambda r: "nothing useful")
     settings = SimulationSettings(instructions_per_tool=2, dialog_mix={"single": 1})
     result = write_instructions(tool, LLMGateway(llm_config), settings)
-    assert result.instructions == [] and "user (single):" in result.problem
+    assert result.instructions == [] and result.rejection is not None
+    assert (result.rejection.step, result.rejection.rule) == ("instructions", "no_instructions")
+    assert "user (single):" in result.rejection.reason
 
 
 def test_near_duplicates_are_removed():

@@ -176,7 +176,7 @@ def test_cases_and_golden_steps(eval_set: EvalSet) -> None:
 
 
 def test_rejected_cases_say_why(eval_set: EvalSet) -> None:
-    reasons = {r.case_id: r.reason for r in eval_set.rejected}
+    reasons = {r.item_id: r.reason for r in eval_set.rejected}
     assert set(reasons) == {
         "joke-box-4",
         "joke-box-5",
@@ -214,7 +214,7 @@ def test_a_spec_without_operations_and_a_bad_projection_reject_the_tool(tmp_path
     ]
     eval_set = read_toolalpaca(write(tmp_path, data))
     assert eval_set.cases == [] and eval_set.tools == {}
-    reasons = {r.case_id: r.reason for r in eval_set.rejected}
+    reasons = {r.item_id: r.reason for r in eval_set.rejected}
     assert reasons == {
         "empty-1": "tool 'Empty': its spec has no operations",
         "odd-1": "tool 'Odd': Function_Projection['getAxolotlFacts'] is not [path, method]: '/facts'",

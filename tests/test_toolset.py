@@ -16,7 +16,7 @@ from schemas.seed import Seed
 from schemas.tool import FunctionCatalog, FunctionDoc, RejectedTool, Tool
 from tasks import openapi
 from tasks.toolset import ToolsetSettings, build_tool
-from tests.fake_llm import ScriptedLLM
+from tests.support.fake_llm import ScriptedLLM
 
 SEED = Seed(
     seed_id="cat-facts",
@@ -194,11 +194,11 @@ def test_build_tool_produces_a_valid_tool(scripted_llm: ScriptedLLM, llm_config)
 def test_build_tool_limits_functions_by_settings(scripted_llm: ScriptedLLM, llm_config):
     scripted_llm.script = responders.toolforge
     result = build_tool(SEED, LLMGateway(llm_config), ToolsetSettings(max_functions=1))
-    assert isinstance(result, RejectedTool) and result.stage == "functions"
+    assert isinstance(result, RejectedTool) and (result.step, result.rule) == ("toolset", "functions")
     assert "at most 1 functions" in result.reason
 
 
-def test_unusable_documentation_rejects_the_tool_with_stage_and_reason(scripted_llm: ScriptedLLM, llm_config):
+def test_unusable_documentation_rejects_the_tool_with_rule_and_reason(scripted_llm: ScriptedLLM, llm_config):
     def script(request):
         if responders.schema_name(request) == "FunctionCatalog":
             return '{"functions": []}'
@@ -207,7 +207,7 @@ def test_unusable_documentation_rejects_the_tool_with_stage_and_reason(scripted_
     scripted_llm.script = script
     result = build_tool(SEED, LLMGateway(llm_config))
     assert isinstance(result, RejectedTool)
-    assert result.stage == "functions" and "functions" in result.reason and "at least 1" in result.reason
+    assert result.rule == "functions" and "functions" in result.reason and "at least 1" in result.reason
 
 
 def test_binary_tools_are_dropped_with_the_media_reason(scripted_llm: ScriptedLLM, llm_config):
@@ -219,7 +219,7 @@ def test_binary_tools_are_dropped_with_the_media_reason(scripted_llm: ScriptedLL
 
     scripted_llm.script = script
     result = build_tool(SEED, LLMGateway(llm_config))
-    assert isinstance(result, RejectedTool) and result.stage == "media"
+    assert isinstance(result, RejectedTool) and result.rule == "media"
     assert "image/jpeg" in result.reason
 
 

@@ -26,8 +26,10 @@ from schemas.errors import InputError
 from schemas.training import TrainingMetrics, TrainSettings
 from storage.run_store import RunStore
 from tasks.training import chat_template, rows
-from tests.corpus_run import FakeRun
-from tests.tiny_model import CHATML, save_tiny_model
+from tests.support.corpus_run import FakeRun
+from tests.support.tiny_model import CHATML, save_tiny_model
+
+pytestmark = pytest.mark.slow
 
 SETTINGS = {
     "max_steps": 4,
@@ -162,7 +164,7 @@ def test_a_training_leaves_a_checkpoint_that_loads_as_it_is(trained: Path, fake_
 
 
 def test_the_checkpoint_is_evaluated_by_flows_evaluate(
-    prefect_harness, trained: Path, fake_run: FakeRun, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    prefect_server, trained: Path, fake_run: FakeRun, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ):
     with FakeLLMServer(responder=responders.toolforge, latency_s=0.0) as server:
         argv = [
@@ -282,7 +284,7 @@ def test_a_template_with_no_tools_and_no_chatml_tokens_is_refused(tmp_path: Path
 
 
 def test_train_then_evaluate_prints_both_models_and_their_difference(
-    prefect_harness, fake_run: FakeRun, tiny: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    prefect_server, fake_run: FakeRun, tiny: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ):
     out = tmp_path / "model"
     with FakeLLMServer(responder=responders.toolforge, latency_s=0.0) as server:

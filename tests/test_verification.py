@@ -14,9 +14,9 @@ from schemas.grounding import Sources, ungrounded
 from schemas.verdict import JUDGE_CHECKS
 from tasks import rules
 from tasks.checks import check_dialogs, with_verdicts
-from tasks.judge import judge_batch, judged
+from tasks.judge import JUDGE, judged
 from tasks.simulation import SimulationSettings, simulate
-from tests.scripts import call, finish, instruction, scripted, turns
+from tests.support.scripts import call, finish, instruction, scripted, turns
 
 
 @pytest.fixture
@@ -199,9 +199,9 @@ def test_the_judge_sees_the_functions_and_the_whole_dialogue(scripted_llm, llm_c
 
 def test_an_unusable_judge_answer_is_the_verdict_unjudged(scripted_llm, llm_config, good):
     scripted(scripted_llm, JudgeVerdicts=lambda request: {"unsolvable": "yes"})
-    batch = judge_batch(
-        [good, good.model_copy(update={"dialog_id": "atlas-2"})], LLMGateway(llm_config), "filter"
-    )
+    gateway = LLMGateway(llm_config)
+    dialogs = [good, good.model_copy(update={"dialog_id": "atlas-2"})]
+    batch = JUDGE.run(dialogs, lambda dialog: judged(dialog, gateway, "filter"))
     assert [d.rejection_rule for d in batch.outcomes] == ["unjudged", "unjudged"]
     kept = judged(good, LLMGateway(llm_config), "flag")
     assert (

@@ -15,9 +15,9 @@ import pytest
 from bench import responders
 from flows.config import CorpusConfig, VerificationSettings
 from tasks.simulation import SimulationSettings
-from tests.test_corpus_flow import HEADER, corpus_config, manifest_of, run_corpus, table, write_seeds
+from tests.support.corpus_flow import HEADER, corpus_config, manifest_of, run_corpus, table, write_seeds
 
-pytestmark = pytest.mark.usefixtures("prefect_harness")
+pytestmark = pytest.mark.usefixtures("prefect_server")
 
 SEEDS = (
     "### Animals\n"
@@ -105,7 +105,8 @@ def test_the_same_api_listed_twice_is_built_once(scripted_llm, llm_config, tmp_p
     run_dir = run_corpus(config(llm_config, tmp_path, "off", per_tool=1))
     rejected = table(run_dir, "rejected_tools")
     (row,) = rejected.to_dict("records")
-    assert (row["tool_id"], row["stage"]) == ("cat-facts-2", "dedup")
+    assert (row["tool_id"], row["step"], row["rule"]) == ("cat-facts-2", "dedup", "duplicate_tool")
+    assert row["duplicate_of"] == "cat-facts"
     assert "'Cat Facts'" in row["reason"] and "cat-facts" in row["reason"]
     assert sorted(table(run_dir, "tools")["tool_id"]) == ["cat-facts", "dog-api"]
     assert not [r for r in manifest_of(run_dir)["llm"]["by_stage_role"] if r["role"] == "judge"]

@@ -59,7 +59,7 @@ def make_fake_run(folder: Path) -> FakeRun:
                 concurrency=8,
                 backoff_base_s=0.05,
                 backoff_max_s=0.2,
-                timeout_s=5,
+                timeout_s=60,  # a busy machine's slow answer is waited for, not retried
             ),
             simulation=SimulationSettings(tools_per_dialog=2),
             out=str(folder / "out"),

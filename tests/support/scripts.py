@@ -14,7 +14,7 @@ from schemas.seed import Seed
 from schemas.simulation import Instruction
 from schemas.tool import Tool
 from tasks.toolset import build_tool
-from tests.fake_llm import ScriptedLLM
+from tests.support.fake_llm import ScriptedLLM
 
 SEED = Seed(
     seed_id="atlas",
