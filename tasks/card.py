@@ -17,6 +17,7 @@ from agents.user.agent import ROLE as USER
 from schemas.export import ExportSummary
 from schemas.manifest import Manifest
 from schemas.statistics import CorpusStatistics
+from tasks.exports import bfcl
 from tasks.statistics import TABLE_1, figure
 
 ROLES = (TOOLSMITH, USER, ASSISTANT, EXECUTOR, JUDGE)
@@ -35,6 +36,30 @@ LOADING = {
     "toolalpaca": 'import json\n\ntools = json.load(open("{folder}/train.json"))  # ToolAlpaca\'s own format',
     "bfcl": "# BFCL: the eval split, one question file per category and possible_answer/ beside it",
 }
+BFCL_SCORING = """## How to score it with BFCL
+
+These files have the official test set's names (`{questions}`, `{answers}`, ...). BFCL's runner reads
+its test set from the `data/` folder inside its installed package (`bfcl_eval/data/`), with no
+option to read another: copying these files there **replaces BFCL's official test set** in that
+installation. Score them one of two ways instead:
+
+- with ToolForge, nothing copied: `python -m flows.evaluate --model MODEL --eval {folder}` asks a
+  model and scores its calls per category with BFCL's AST check; `python -m flows.evaluate --eval
+  {folder} --answers RESULT.json` scores a BFCL result file;
+- with BFCL's own runner, in an installation of its own (never the one you score the official set
+  with): the other categories keep their official files there, which BFCL's score step looks for.
+
+```bash
+python -m venv bfcl-toolforge && bfcl-toolforge/bin/pip install bfcl-eval
+PACKAGE=$(bfcl-toolforge/bin/python -c "import importlib.util as u; print(u.find_spec('bfcl_eval').origin)")
+DATA=$(dirname "$PACKAGE")/data
+cp {folder}/BFCL_v4_*.json "$DATA/" && cp {folder}/{answers_dir}/BFCL_v4_*.json "$DATA/{answers_dir}/"
+export BFCL_PROJECT_ROOT=bfcl-toolforge-results  # its results and scores, apart from the official run's
+bfcl-toolforge/bin/bfcl generate --model MODEL --test-category simple_python,multiple,irrelevance
+bfcl-toolforge/bin/bfcl evaluate --model MODEL --test-category simple_python,multiple,irrelevance
+```
+"""
+"""The BFCL export's card section: where its files go (see `tasks/exports/bfcl.py`)."""
 
 
 def size_category(rows: int) -> str:
@@ -67,10 +92,27 @@ def front_matter(
     if not configs:
         return front  # not a layout `datasets` reads (ToolAlpaca's, BFCL's): no configs, no splits
     front["configs"] = configs
-    rows = {name: sum(f.rows for f in summary.files if f.split == name) for name in summary.dialogs}
-    info: dict[str, Any] = {"splits": [{"name": name, "num_examples": n} for name, n in rows.items() if n]}
+    info: dict[str, Any] = {"splits": card_splits(summary)}
     front["dataset_info"] = {"features": features, **info} if features is not None else info
     return front
+
+
+def card_splits(summary: ExportSummary) -> list[dict[str, Any]]:
+    """`dataset_info.splits` as `datasets` validates it: `name`, `num_bytes` and `num_examples` for each
+    split with rows (`num_bytes`: the bytes of the split's files as written; `datasets` measures its
+    own Arrow size once it has built the split, and checks `num_examples` against the rows it read)."""
+    splits = []
+    for name in summary.dialogs:
+        files = [f for f in summary.files if f.split == name and f.rows]
+        if files:
+            splits.append(
+                {
+                    "name": name,
+                    "num_bytes": sum(f.bytes for f in files),
+                    "num_examples": sum(f.rows for f in files),
+                }
+            )
+    return splits
 
 
 def dataset_card(
@@ -159,8 +201,19 @@ def dataset_card(
         LOADING[summary.format].format(folder=folder),
         "```",
         "",
+        *([bfcl_scoring(folder)] if summary.format == "bfcl" else []),
     ]
     return "\n".join(lines)
+
+
+def bfcl_scoring(folder: str) -> str:
+    """The BFCL export's section on scoring it without replacing BFCL's official test set."""
+    return BFCL_SCORING.format(
+        folder=folder,
+        questions=bfcl.file_name("simple_python"),
+        answers=f"{bfcl.ANSWERS}/{bfcl.file_name('simple_python')}",
+        answers_dir=bfcl.ANSWERS,
+    )
 
 
 def _names(names: list[str]) -> str:

@@ -4,6 +4,7 @@ that `python -m flows.export` writes (every format, with its split, summary and 
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import datasets
@@ -124,12 +125,46 @@ def test_every_format_has_its_split_summary_and_card(exports, fake_run):
     assert summary(exports / "bfcl")["dialogs"]["train"] == 0  # BFCL is for evaluation only
 
 
+class Warnings(logging.Handler):
+    """The warnings `datasets` logs (its logger does not propagate to pytest's caplog)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
 @pytest.mark.parametrize("fmt", ["hf", "openai", "sharegpt", "react"])
-def test_datasets_loads_an_export_folder_by_its_card(exports, fmt, monkeypatch, tmp_path):
+def test_datasets_loads_an_export_folder_by_its_card_without_a_warning(exports, fmt, monkeypatch, tmp_path):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    loaded = datasets.load_dataset(str(exports / fmt), cache_dir=str(tmp_path / "cache"))
-    rows = {f["split"]: f["rows"] for f in summary(exports / fmt)["files"] if f["split"] and f["rows"]}
+    logger, caught = logging.getLogger("datasets"), Warnings()
+    logger.addHandler(caught)
+    try:
+        loaded = datasets.load_dataset(str(exports / fmt), cache_dir=str(tmp_path / "cache"))
+    finally:
+        logger.removeHandler(caught)
+    files = [f for f in summary(exports / fmt)["files"] if f["split"] and f["rows"]]
+    rows = {f["split"]: f["rows"] for f in files}
     assert {name: len(split) for name, split in loaded.items()} == rows
+    assert caught.messages == []  # no card warning (`splits` malformed) nor any other
+    front = yaml.safe_load((exports / fmt / "README.md").read_text(encoding="utf-8").split("---\n")[1])
+    assert front["dataset_info"]["splits"] == [
+        {"name": f["split"], "num_bytes": f["bytes"], "num_examples": f["rows"]} for f in files
+    ]
+
+
+def test_the_bfcl_card_says_how_to_score_it_without_replacing_the_official_set(exports):
+    folder = exports / "bfcl"
+    card = (folder / "README.md").read_text(encoding="utf-8")
+    section = card.split("## How to score it with BFCL", 1)[1]
+    assert "replaces BFCL's official test set" in section
+    assert f"python -m flows.evaluate --model MODEL --eval {folder}" in section
+    written = [f["path"] for f in summary(folder)["files"] if f["split"] == "eval"]
+    assert "BFCL_v4_simple_python.json" in section and any(p.startswith("BFCL_v4_") for p in written)
+    assert f"cp {folder}/BFCL_v4_*.json" in section and "BFCL_PROJECT_ROOT=" in section
+    assert "How to score it" not in (exports / "hf" / "README.md").read_text(encoding="utf-8")
 
 
 def test_no_eval_tool_occurs_in_the_train_split(exports, fake_run):
