@@ -14,11 +14,19 @@ from schemas.errors import InputError
 from schemas.evaluation import EvalSet
 from schemas.simulation import ASK_USER
 from schemas.spec import function_tools
+from tasks.evaluation.spec_repairs import repair_spec
 from tasks.evaluation.toolalpaca_file import read_toolalpaca
 from tasks.openapi import spec_problems
 
 OK = {"200": {"description": "A joke.", "content": {"application/json": {"schema": {"type": "object"}}}}}
 PLACEHOLDER_INPUT = '{"query": ${query from getDetails}}'
+
+
+def api_spec(title: str, version: str, paths: dict[str, Any], **root: Any) -> dict[str, Any]:
+    """An OpenAPI spec of `version` titled `title`, served at `https://<title>.example`."""
+    info = {"title": title, "version": "1.0.0"}
+    servers = [{"url": f"https://{title.lower()}.example"}]
+    return {"openapi": version, "info": info, "servers": servers, "paths": paths, **root}
 
 
 def jokes_spec() -> dict[str, Any]:
@@ -260,3 +268,186 @@ def test_a_missing_file_raises_input_error(tmp_path: Path) -> None:
     path = tmp_path / "absent.json"
     with pytest.raises(InputError, match="no such file"):
         read_toolalpaca(path)
+
+
+# --------------------------------------------------------------------------- specs repaired before validation
+
+ERROR = {"type": "object", "properties": {"message": {"type": "string"}}}
+
+
+def currency_spec() -> dict[str, Any]:
+    """CurrencyBeacon's quirk: a Swagger-2 `schema` directly on a response, beside its description."""
+    key = {"name": "api_key", "in": "query", "required": True, "schema": {"type": "string"}}
+    base = {"name": "base", "in": "query", "required": True, "schema": {"type": "string"}}
+    bare = {"200": {"schema": {"type": "string"}, "description": "Real-time rates."}}
+    currencies = {"200": {"description": "Currencies.", "schema": {"type": "string"}}}
+    paths = {
+        "/latest": {"get": {"summary": "Latest rates", "parameters": [key, base], "responses": bare}},
+        "/currencies": {"get": {"summary": "Currencies", "parameters": [key], "responses": currencies}},
+    }
+    return api_spec("Currency", "3.0.1", paths, components={"parameters": {"api_key": key}})
+
+
+def facts_spec() -> dict[str, Any]:
+    """Random Useless Facts' quirk: a root-level `parameters` object (Swagger 2's place for them)."""
+    language = {"name": "language", "in": "query", "required": False, "schema": {"type": "string"}}
+    today = {"summary": "Today's fact", "parameters": [{"$ref": "#/parameters/LanguageQueryParam"}]}
+    paths = {
+        "/api/v2/facts/random": {"get": {"summary": "A random fact", "responses": OK}},
+        "/api/v2/facts/today": {"get": {**today, "responses": OK}},
+    }
+    headers = {"Accept": {"schema": {"type": "string"}}}
+    return api_spec(
+        "Facts", "3.0.0", paths, parameters={"LanguageQueryParam": language}, components={"headers": headers}
+    )
+
+
+def aviation_spec() -> dict[str, Any]:
+    """AviationAPI's quirks: the path items after `/routes` nested inside it, and `components` inside
+    `paths` (what one misplaced closing brace makes of a spec)."""
+
+    def query(name: str) -> list[dict[str, Any]]:
+        return [{"name": name, "in": "query", "required": True, "schema": {"type": "string"}}]
+
+    error = {"application/json": {"schema": {"$ref": "#/components/schemas/error"}}}
+    metar = {**OK, "404": {"description": "Not found", "content": error}}
+    routes = {
+        "get": {"summary": "All preferred routes", "responses": OK},
+        "/routes/search": {"get": {"summary": "Search", "parameters": query("origin"), "responses": OK}},
+        "/weather/metar": {"get": {"summary": "The METAR", "parameters": query("apt"), "responses": metar}},
+    }
+    paths = {
+        "/airports": {"get": {"summary": "An airport", "parameters": query("apt"), "responses": OK}},
+        "/routes": routes,
+        "components": {"schemas": {"error": ERROR}},
+    }
+    return api_spec("Aviation", "3.0.1", paths)
+
+
+def repaired_entries() -> list[dict[str, Any]]:
+    def entry(
+        name: str, spec: dict[str, Any], projection: dict[str, Any], answers: list[Any]
+    ) -> dict[str, Any]:
+        return {
+            "Name": name,
+            "Documentation": json.dumps(spec),
+            "Function_Projection": projection,
+            "Instructions": [f"Request {n} of {name}." for n in range(1, len(answers) + 1)],
+            "Golden_Answers": answers,
+        }
+
+    def step(action: str, arguments: str = "{}") -> list[dict[str, str]]:
+        return [{"Action": action, "Action_Input": arguments}]
+
+    return [
+        entry(
+            "CurrencyBeacon",
+            currency_spec(),
+            {"latest_get": ["/latest", "get"], "currencies_get": ["/currencies", "get"]},
+            [
+                step("latest_get", '{"api_key": "k", "base": "USD"}'),
+                step("currencies_get", '{"api_key": "k"}'),
+            ],
+        ),
+        entry(
+            "Random Useless Facts",
+            facts_spec(),
+            {"api_v2_facts_random_get": ["/api/v2/facts/random", "get"]},
+            [step("api_v2_facts_random_get"), step("api_v2_facts_today_get", '{"language": "de"}')],
+        ),
+        entry(
+            "AviationAPI",
+            aviation_spec(),
+            {"airports_get": ["/airports", "get"], "routes_get": ["/routes", "get"]},  # projects 2 of 4
+            [
+                step("airports_get", '{"apt": "AVL"}'),
+                step("routes_get"),
+                step("routes_search_get", '{"origin": "ACK"}'),
+                step("weather_metar_get", '{"apt": "KAVL"}') + step("airports_get", '{"apt": "ORD"}'),
+            ],
+        ),
+    ]
+
+
+def test_the_quirky_specs_fail_validation_as_published() -> None:
+    for spec in (currency_spec(), facts_spec(), aviation_spec()):
+        assert spec_problems(spec), spec["info"]["title"]
+
+
+def test_quirky_specs_are_repaired_and_every_case_is_kept(tmp_path: Path) -> None:
+    eval_set = read_toolalpaca(write(tmp_path, repaired_entries()))
+    assert eval_set.rejected == []
+    assert [c.case_id for c in eval_set.cases] == [
+        "currencybeacon-1",
+        "currencybeacon-2",
+        "random-useless-facts-1",
+        "random-useless-facts-2",
+        "aviationapi-1",
+        "aviationapi-2",
+        "aviationapi-3",
+        "aviationapi-4",
+    ]
+    for tool in eval_set.tools.values():
+        assert spec_problems(json.loads(tool.openapi)) == [], tool.name
+
+    currency = json.loads(eval_set.tools["currencybeacon"].openapi)
+    latest = currency["paths"]["/latest"]["get"]["responses"]["200"]
+    assert latest == {
+        "description": "Real-time rates.",
+        "content": {"application/json": {"schema": {"type": "string"}}},
+    }
+
+    facts = json.loads(eval_set.tools["random-useless-facts"].openapi)
+    assert "parameters" not in facts and set(facts["components"]) == {"headers", "parameters"}
+    today = next(op for op in function_tools(facts) if op["function"]["name"] == "api_v2_facts_today_get")
+    assert list(today["function"]["parameters"]["properties"]) == ["language"]  # the moved ref resolves
+
+    aviation = eval_set.tools["aviationapi"]
+    assert {(r.name, r.path) for r in aviation.routes} == {
+        ("airports_get", "/airports"),
+        ("routes_get", "/routes"),
+        ("routes_search_get", "/routes/search"),  # ToolAlpaca's names for the lifted operations
+        ("weather_metar_get", "/weather/metar"),
+    }
+    spec = json.loads(aviation.openapi)
+    assert "components" not in spec["paths"] and spec["components"] == {"schemas": {"error": ERROR}}
+    assert set(spec["paths"]["/routes"]) == {"get"}
+
+    assert eval_set.repairs == {
+        "currencybeacon": ["put the bare Swagger-2 `schema` of 2 responses under `content`"],
+        "random-useless-facts": ["moved root-level `parameters` (1) to `components.parameters`"],
+        "aviationapi": [
+            "moved `components` from inside `paths` to the spec's root",
+            "lifted 2 path items nested inside `/routes` into `paths` (`/routes/search`, `/weather/metar`)",
+        ],
+    }
+
+
+def test_a_spec_still_invalid_after_repairs_is_left_out_with_a_short_reason(tmp_path: Path) -> None:
+    spec = aviation_spec()
+    routes = spec["paths"]["/routes"]
+    spec["paths"]["/routes/search"] = routes["/routes/search"]  # the nested copy cannot be lifted
+    routes["/routes/search"] = {"get": {"summary": "x" * 5000, "responses": OK}, "extra": ["y" * 5000]}
+    data = [{"Name": "Aviation Twice", "Documentation": json.dumps(spec), "Instructions": ["Hi.", "Bye."]}]
+    eval_set = read_toolalpaca(write(tmp_path, data))
+    assert eval_set.cases == [] and eval_set.repairs == {}
+    reasons = [r.reason for r in eval_set.rejected]
+    assert len(reasons) == 2 and len(reasons[0]) <= 400 and "\n" not in reasons[0]
+    assert reasons[0].startswith("tool 'Aviation Twice': its spec fails OpenAPI validation (after repairs: ")
+    assert "lifted 1 path items nested inside `/routes`" in reasons[0] and "x" * 200 not in reasons[0]
+
+
+def test_repairs_follow_refs_and_media_types_and_leave_good_specs_alone() -> None:
+    spec = facts_spec()
+    spec["definitions"] = {"Fact": {"type": "object"}}
+    spec["produces"] = ["text/plain"]
+    spec["paths"]["/api/v2/facts/random"]["get"]["responses"] = {
+        "200": {"description": "A fact.", "schema": {"$ref": "#/definitions/Fact"}}
+    }
+    fixed, notes = repair_spec(spec)
+    assert fixed["paths"]["/api/v2/facts/random"]["get"]["responses"]["200"]["content"] == {
+        "text/plain": {"schema": {"$ref": "#/components/schemas/Fact"}}
+    }
+    assert fixed["components"]["schemas"] == {"Fact": {"type": "object"}}
+    assert len(notes) == 3 and spec["parameters"]  # the given spec is not changed
+    assert repair_spec(axolotl_spec()) == (axolotl_spec(), [])

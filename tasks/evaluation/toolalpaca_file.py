@@ -19,13 +19,15 @@ What the published files do, and what is made of it:
   projects 5 of its 10 operations, and its golden answers call the others, `weather_metar_get`...).
   The spec is validated with these names, so `Tool.openapi`, `routes` and `function_tools` agree.
 - Documentation. Our `nl_documentation` rendering replaces theirs (the one models trained on our corpus
-  read). Two meaning-preserving repairs are made before validation, each for a real-file spec that
-  would fail on it alone: a path key without its leading `/` (Fruityvice's `api/fruit/{name}`) gets
-  one, and a path parameter marked `required: false` (chucknorris.io's `{category}`) is made required,
-  as OpenAPI demands. Other invalid specs (a root `parameters` object, a Swagger-2 `schema` beside a
-  response's `description`) make the tool rejected: each of its instructions is a rejected case
-  (rule `invalid_tool`) naming the tool and the validator's complaints; so do a Documentation that
-  is not JSON and a spec without operations.
+  read). Meaning-preserving repairs are made before validation (`tasks/evaluation/spec_repairs.py`),
+  each for a real-file quirk that fails validation alone: a path key without its leading `/`
+  (Fruityvice), a path parameter marked `required: false` (chucknorris.io), a Swagger-2 `schema`
+  directly on a response (CurrencyBeacon), root-level `parameters` (Random Useless Facts), path items
+  nested inside another and `components` inside `paths` (AviationAPI). `EvalSet.repairs` says per
+  tool what was repaired. A spec still invalid after them makes the tool rejected: each of its
+  instructions is a rejected case (rule `invalid_tool`) naming the tool, the repairs made and the
+  validator's first complaints, cut short; so do a Documentation that is not JSON and a spec without
+  operations. Every reason is at most `REASON_CHARS` characters, on one line.
 - Golden answers. A clarifying question is a `getDetails` step (`{"Question": "..."}`), kept as a
   step; `EvalCase.golden_calls()` leaves it out. Values the reference could not know are placeholders
   written into the JSON text, mostly unquoted (`{"animeId": ${animeId from searchAnime}}`,
@@ -56,11 +58,16 @@ from schemas.rejection import Rejection
 from schemas.simulation import ASK_USER
 from schemas.spec import HTTP_METHODS, nl_documentation, operations, routes
 from schemas.tool import Tool
+from tasks.evaluation.spec_repairs import repair_spec
 from tasks.openapi import spec_problems
 from tasks.seeds import slugify
 
 SOURCE_MODEL = "toolalpaca"
 UNCATEGORIZED = "Uncategorized"
+REASON_CHARS = 400
+"""A rejected case's reason, at most (a few lines of a report)."""
+PROBLEMS_SHOWN, PROBLEM_CHARS = 3, 160
+"""The validator's complaints a reason quotes, and the characters of each."""
 _KINDS = {
     dict: "an object",
     list: "a list",
@@ -81,16 +88,19 @@ def read_toolalpaca(path: Path) -> EvalSet:
     cases: list[EvalCase] = []
     rejected: list[Rejection] = []
     tools: dict[str, Tool] = {}
+    repairs: dict[str, list[str]] = {}
     used_ids: set[str] = set()
     for number, entry in enumerate(entries, start=1):
         where = _where(path, number, len(entries), entry)
         instructions, answers = _checked_entry(entry, where)
         tool_id = _unique(slugify(entry["Name"]), used_ids)
+        tool: Tool | None = None
+        notes: list[str] = []
         try:
-            tool: Tool | None = _tool(entry, tool_id)
+            tool, notes = _tool(entry, tool_id)
             tool_problem = ""
         except _Skip as exc:
-            tool, tool_problem = None, f"tool {entry['Name']!r}: {exc}"
+            tool_problem = _cut(f"tool {entry['Name']!r}: {exc}", REASON_CHARS)
         for n in range(1, max(len(instructions), len(answers)) + 1):
             case_id = f"{tool_id}-{n}"
             if tool is None:
@@ -99,11 +109,13 @@ def read_toolalpaca(path: Path) -> EvalSet:
             try:
                 case = _case(case_id, tool, instructions, answers, n)
             except _Skip as exc:
-                rejected.append(rejected_case(case_id, "invalid_case", str(exc)))
+                rejected.append(rejected_case(case_id, "invalid_case", _cut(str(exc), REASON_CHARS)))
                 continue
             cases.append(case)
             tools[tool_id] = tool
-    return EvalSet(cases=cases, tools=tools, rejected=rejected)
+            if notes:
+                repairs[tool_id] = notes
+    return EvalSet(cases=cases, tools=tools, rejected=rejected, repairs=repairs)
 
 
 # --------------------------------------------------------------------------- the file and its entries
@@ -177,16 +189,19 @@ def _kind(value: Any) -> str:
 # --------------------------------------------------------------------------- the tool
 
 
-def _tool(entry: dict[str, Any], tool_id: str) -> Tool:
-    """The tool record of an entry; _Skip when its spec cannot be used."""
-    spec = _named_spec(_spec(entry["Documentation"]), entry.get("Function_Projection") or {})
+def _tool(entry: dict[str, Any], tool_id: str) -> tuple[Tool, list[str]]:
+    """The tool record of an entry and what was repaired in its spec; _Skip when its spec cannot be
+    used (what was repaired named in the reason)."""
+    repaired, notes = _spec(entry["Documentation"])
+    spec = _named_spec(repaired, entry.get("Function_Projection") or {})
+    after = f" (after repairs: {'; '.join(notes)})" if notes else ""
     if not operations(spec):
-        raise _Skip("its spec has no operations")
+        raise _Skip(f"its spec has no operations{after}")
     problems = spec_problems(spec)
     if problems:
-        raise _Skip("its spec fails OpenAPI validation: " + "; ".join(problems))
+        raise _Skip(f"its spec fails OpenAPI validation{after}: {_summary(problems)}")
     description = _text(entry.get("Description"))
-    return Tool(
+    tool = Tool(
         tool_id=tool_id,
         name=entry["Name"],
         category=_text(entry.get("Category")) or UNCATEGORIZED,
@@ -200,10 +215,25 @@ def _tool(entry: dict[str, Any], tool_id: str) -> Tool:
         routes=routes(spec),
         model=SOURCE_MODEL,
     )
+    return tool, notes
 
 
-def _spec(documentation: Any) -> dict[str, Any]:
-    """The spec of a Documentation value (JSON text, or already an object), repaired."""
+def _summary(problems: list[str]) -> str:
+    """The validator's first complaints, each cut to `PROBLEM_CHARS` (a complaint can quote a whole
+    path item), and whether it made more."""
+    shown = [_cut(problem, PROBLEM_CHARS) for problem in problems[:PROBLEMS_SHOWN]]
+    return "; ".join(shown) + ("; and more" if len(problems) > len(shown) else "")
+
+
+def _cut(text: str, limit: int) -> str:
+    """`text` on one line, at most `limit` characters (the cut marked `…`)."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
+
+
+def _spec(documentation: Any) -> tuple[dict[str, Any], list[str]]:
+    """The spec of a Documentation value (JSON text, or already an object), repaired, and what was
+    repaired (`tasks/evaluation/spec_repairs.py`)."""
     if isinstance(documentation, str):
         try:
             documentation = json.loads(documentation)
@@ -211,43 +241,7 @@ def _spec(documentation: Any) -> dict[str, Any]:
             raise _Skip(f"its Documentation is not JSON ({exc.msg} at line {exc.lineno})") from None
     if not isinstance(documentation, dict):
         raise _Skip(f"its Documentation is {_kind(documentation)}, not an OpenAPI spec object")
-    return _repaired(documentation)
-
-
-def _repaired(spec: dict[str, Any]) -> dict[str, Any]:
-    """The spec with the two repairs the module docstring names: each path key starts with `/` (unless
-    the slashed path is there too), and each inline path parameter is required."""
-    paths = spec.get("paths")
-    if not isinstance(paths, dict):
-        return spec
-    fixed: dict[str, Any] = {}
-    for path, item in paths.items():
-        slashed = path if path.startswith("/") else f"/{path}"
-        fixed[path if slashed in paths else slashed] = _required_path_params(item)
-    return {**spec, "paths": fixed}
-
-
-def _required_path_params(item: Any) -> Any:
-    """A path item whose inline path parameters (shared or per operation) all say `required: true`."""
-    if not isinstance(item, dict):
-        return item
-
-    def fix(parameters: Any) -> Any:
-        if not isinstance(parameters, list):
-            return parameters
-        return [
-            {**p, "required": True} if isinstance(p, dict) and p.get("in") == "path" else p
-            for p in parameters
-        ]
-
-    fixed = {**item}
-    if "parameters" in item:
-        fixed["parameters"] = fix(item["parameters"])
-    for method in HTTP_METHODS:
-        operation = item.get(method)
-        if isinstance(operation, dict) and "parameters" in operation:
-            fixed[method] = {**operation, "parameters": fix(operation["parameters"])}
-    return fixed
+    return repair_spec(documentation)
 
 
 def _named_spec(spec: dict[str, Any], projection: dict[str, Any]) -> dict[str, Any]:
