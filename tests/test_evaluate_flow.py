@@ -9,14 +9,18 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 
 from bench import responders
 from bench.fake_llm_server import FakeLLMServer
 from flows import evaluate
 from flows.export import ExportSettings, export_run, run_split
-from schemas.evaluation import ERROR_KINDS, EvaluationManifest
+from schemas.arrow import from_table
+from schemas.evaluation import ERROR_KINDS, EvalResult, EvaluationManifest
 from storage.run_store import RunStore
+from tasks.evaluation.procedure import procedure_verdict
+from tasks.evaluation.scores import model_scores
 from tests.support.corpus_run import FakeRun
 
 
@@ -69,10 +73,25 @@ def test_a_run_s_eval_split(prefect_server, fake_run: FakeRun, server, tmp_path,
     scores = pd.read_parquet(folder / "scores.parquet")
     assert list(scores["model"]) == ["openai/fake-model"] and scores["cases"][0] == manifest.cases
     # the table on stderr, with the columns' meaning in the report
-    assert "| model | cases | procedure | response | overall | call acc." in err
+    assert "| model | cases | procedure | rule proc. | response | overall | call acc." in err
     report = (folder / "report.md").read_text()
     assert "## Columns" in report and "**illusory**" in report
     assert set(dict(scores["errors"][0])) == set(ERROR_KINDS)
+    # the rule procedure verdict beside the judge's: in results.parquet, as the verdict on each
+    # trajectory, and its share in the table; a results file written before it still reads
+    (config,) = evaluate.COMMAND.parse(argv)
+    cases = {case.case_id: case for case in evaluate.load_cases(config)[0].cases}
+    table = pq.read_table(folder / "results.parquet")
+    records = from_table(EvalResult, table)
+    assert [(r.rule_procedure, r.rule_procedure_reason) for r in records] == [
+        procedure_verdict(cases[r.case_id], r.messages) for r in records
+    ]
+    share = sum(bool(r.rule_procedure) for r in records) / len(records)
+    assert scores["rule_procedure"][0] == round(share, 4)
+    assert f"| {manifest.cases} | {100 * manifest.scores[0].procedure:.1f}% | {100 * share:.1f}% |" in err
+    older = from_table(EvalResult, table.drop_columns(["rule_procedure", "rule_procedure_reason"]))
+    assert {r.rule_procedure for r in older} == {None}
+    assert model_scores("openai/fake-model", older).rule_procedure is None
 
     # the same evaluation again: every answer from the cache
     before = server.completions

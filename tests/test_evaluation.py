@@ -296,13 +296,14 @@ def test_scores_and_the_table(scripted_llm, llm_config, tool):
     bad = evaluate(tool, llm_config)
     scores = model_scores("scripted/under-test", [good, bad])
     assert (scores.cases, scores.overall, scores.call_accuracy, scores.call_cases) == (2, 0.5, 0.5, 2)
+    assert (good.rule_procedure, bad.rule_procedure, scores.rule_procedure) == (True, False, 0.5)
     assert (
         scores.errors["parse_error"] == 1 and scores.errors["wrong_answer"] == 1 and scores.error_free == 0.5
     )
     table = scores_table([scores])
     assert (
-        "| `scripted/under-test` | 2 | 50.0% | 50.0% | 50.0% | 50.0% (2) | 50.0% | 1 | 0 | 0 | 0 | 0 | 1 |"
-        in table
+        "| `scripted/under-test` | 2 | 50.0% | 50.0% | 50.0% | 50.0% | 50.0% (2) | 50.0% "
+        "| 1 | 0 | 0 | 0 | 0 | 1 |" in table
     )
 
 

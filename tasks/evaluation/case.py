@@ -1,4 +1,5 @@
-"""One model on one case: play it, find its errors, check its calls, judge it; its `EvalResult`."""
+"""One model on one case: play it, find its errors, check its calls and its procedure by the rules,
+judge it; its `EvalResult`."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from schemas.react import react_turns, render_turn
 from schemas.spec import function_tools
 from schemas.tool import Tool
 from tasks.evaluation.play import EVALUATION_STAGE, PlaySettings, play
+from tasks.evaluation.procedure import procedure_verdict
 from tasks.evaluation.rules import Offered, Play, call_accuracy, find_errors, golden_text
 
 
@@ -44,13 +46,14 @@ def evaluate_case(
     judge: bool = True,
 ) -> EvalResult:
     """The result of the model (the `assistant` role of gateway `model`) on `case`: its trajectory,
-    the rules' error kinds and call accuracy, and, with `judge`, the judge's verdicts (its calls on
-    gateway `simulators`, under the role `judge`)."""
+    the rules' error kinds, call accuracy and procedure verdict, and, with `judge`, the judge's
+    verdicts (its calls on gateway `simulators`, under the role `judge`)."""
     tools = list(tools)
     trajectory = play(case, tools, model, simulators, settings)
     read = Play(trajectory.messages, trajectory.ending, trajectory.detail)
     functions = offered(tools)
     check = call_accuracy(case, read, functions)
+    rule_passed, rule_reason = procedure_verdict(case, trajectory.messages)
     solution = solution_text(trajectory.messages)
     procedure: Judgement = "unjudged"
     response: Judgement = "unjudged"
@@ -85,6 +88,8 @@ def evaluate_case(
         calls_made=len(read.calls),
         call_accuracy=None if check is None else check.correct,
         call_problems=[] if check is None else check.problems,
+        rule_procedure=rule_passed,
+        rule_procedure_reason=rule_reason,
         procedure=procedure,
         response=response,
         judge_reason=reason,

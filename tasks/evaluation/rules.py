@@ -181,7 +181,8 @@ ERROR_RULES: dict[ErrorKind, Callable[[EvalCase, Play, Offered], list[str]]] = {
 """The error kinds, in ToolAlpaca's order, and the rule that finds each."""
 
 
-def _listed(problems: list[str]) -> str:
+def listed(problems: list[str]) -> str:
+    """The problems, the first `MAX_LISTED` named and the rest counted."""
     shown = "; ".join(problems[:MAX_LISTED])
     return shown + (f" (and {len(problems) - MAX_LISTED} more)" if len(problems) > MAX_LISTED else "")
 
@@ -192,7 +193,7 @@ def find_errors(case: EvalCase, play: Play, offered: Offered) -> list[ErrorFound
     for kind, rule in ERROR_RULES.items():
         problems = rule(case, play, offered)
         if problems:
-            found.append(ErrorFound(kind=kind, detail=_listed(problems)))
+            found.append(ErrorFound(kind=kind, detail=listed(problems)))
     return found
 
 

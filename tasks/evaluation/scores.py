@@ -16,6 +16,9 @@ ERROR_HEADINGS = {
 }
 COLUMNS = {
     "procedure": "Share of cases whose process the judge found correct (ToolAlpaca's procedure accuracy).",
+    "rule proc.": "Share of cases whose process passes the rule procedure verdict: ToolAlpaca's "
+    "written criteria as rules (every golden step present, the values the instruction gives equal, "
+    "no call of an unrelated function).",
     "response": "Share of cases whose final response the judge found correct (response accuracy).",
     "overall": "Share of cases with both Yes (ToolAlpaca's overall accuracy).",
     "call acc.": "Share of the cases BFCL can score (how many in brackets) whose calls pass BFCL's AST "
@@ -39,10 +42,12 @@ def model_scores(model: str, results: Sequence[EvalResult]) -> ModelScores:
     """One model's row, from its results."""
     total = len(results)
     scored = [r.call_accuracy for r in results if r.call_accuracy is not None]
+    ruled = [r.rule_procedure for r in results if r.rule_procedure is not None]
     return ModelScores(
         model=model,
         cases=total,
         procedure=_share(sum(r.procedure == "Yes" for r in results), total),
+        rule_procedure=_share(sum(ruled), len(ruled)) if ruled else None,
         response=_share(sum(r.response == "Yes" for r in results), total),
         overall=_share(sum(r.overall for r in results), total),
         call_accuracy=_share(sum(scored), len(scored)) if scored else None,
@@ -71,6 +76,7 @@ def scores_table(scores: Sequence[ModelScores]) -> str:
         "model",
         "cases",
         "procedure",
+        "rule proc.",
         "response",
         "overall",
         "call acc.",
@@ -85,6 +91,7 @@ def scores_table(scores: Sequence[ModelScores]) -> str:
             f"`{row.model}`",
             str(row.cases),
             _percent(row.procedure),
+            _percent(row.rule_procedure),
             _percent(row.response),
             _percent(row.overall),
             f"{_percent(row.call_accuracy)} ({row.call_cases})",
@@ -105,6 +112,10 @@ def _points(value: float | None) -> str:
     return "n/a" if value is None else f"{100 * value:+.1f}"
 
 
+def _difference(last: float | None, first: float | None) -> float | None:
+    return None if last is None or first is None else last - first
+
+
 def scores_difference(scores: Sequence[ModelScores]) -> str:
     """The table, then a row of the last model's difference from the first per column (percentage
     points for the shares, cases for the error kinds): a trained model against its base."""
@@ -112,15 +123,12 @@ def scores_difference(scores: Sequence[ModelScores]) -> str:
     if len(scores) < 2:
         return table
     first, last = scores[0], scores[-1]
-    call = (
-        None
-        if first.call_accuracy is None or last.call_accuracy is None
-        else last.call_accuracy - first.call_accuracy
-    )
+    call = _difference(last.call_accuracy, first.call_accuracy)
     cells = [
         "difference",
         str(last.cases - first.cases),
         _points(last.procedure - first.procedure),
+        _points(_difference(last.rule_procedure, first.rule_procedure)),
         _points(last.response - first.response),
         _points(last.overall - first.overall),
         _points(call),
