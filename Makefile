@@ -14,7 +14,7 @@ PIP_VERSION ?= 26.3
 # The HTML report's browser test drives Debian's chromium (Playwright downloads no browser here).
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install run test test-fast bench constraints browser
+.PHONY: install bfcl run test test-fast bench constraints browser
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,15 @@ $(VENV)/.installed: $(BIN)/python pyproject.toml constraints.txt
 
 install: $(VENV)/.installed
 
+# BFCL's official test set and checker (flows.evaluate --eval bfcl:...): bfcl-eval without the model
+# vendors' clients it declares (--no-deps), then the `bfcl` extra: the packages its checker's imports need.
+$(VENV)/.bfcl: $(VENV)/.installed
+	PYTHONWARNINGS="ignore:Editable installation" $(BIN)/python -m pip install --quiet -c constraints.txt -e ".[local,dev,bfcl]"
+	$(BIN)/python -m pip install --quiet -c constraints.txt --no-deps bfcl-eval
+	touch $@
+
+bfcl: $(VENV)/.bfcl
+
 run: install
 	$(BIN)/python -m flows.corpus $(RUN_ARGS)
 
@@ -36,14 +45,14 @@ browser:
 	@command -v chromium >/dev/null || $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium \
 		|| { $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 
-test: install browser
+test: install bfcl browser
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
 # The inner loop, under a minute: the suite without whole runs (in child processes or on the session's
 # Prefect server), training, the browser, the embedded model and Dask clusters (docs/testing.md).
 FAST_TESTS ?= not slow and not browser and not embedded and not dask and not prefect_server
-test-fast: install
+test-fast: install bfcl
 	$(BIN)/python -m pytest -q -m "$(FAST_TESTS)"
 
 bench: install

@@ -1,4 +1,9 @@
-"""`python -m flows.evaluate --eval <bfcl export> [--model M ...] [--answers FILE]`: BFCL's AST scoring.
+"""`python -m flows.evaluate --eval <bfcl export> | bfcl:CATEGORY[,...] [--model M ...] [--answers FILE]`.
+
+SOURCE is a folder of BFCL files (the `bfcl` export), scored by `schemas.call_accuracy`, or BFCL's
+official test set in the installed bfcl-eval package (`bfcl:simple_python,irrelevance`, `bfcl:ast`;
+`--limit` per category), scored by BFCL's own checker with BFCL's category names and its leaderboard
+averages (`tasks/evaluation/bfcl_official.py`).
 
 Each model answers each question once (ReAct text read for its actions, or its own function calls
 with `--prompt-format native`); its answers are written in BFCL's result format
@@ -15,10 +20,12 @@ import hashlib
 import json
 import re
 import sys
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+from pydantic import BaseModel, Field
 
 from agents.assistant.react_text import STOP, parse_actions, parse_input, react_prompt_text
 from agents.llm.errors import LLMCallError, StructuredOutputError
@@ -26,6 +33,7 @@ from agents.llm.gateway import LLMGateway, ToolAnswer, gateway_for
 from flows.evaluation_common import EvaluateConfig, evaluation_folder, new_eval_id
 from schemas.call_accuracy import Call, CallCheck
 from schemas.simulation import ASK_USER
+from tasks.evaluation import bfcl_official as official
 from tasks.evaluation.bfcl_set import BfclQuestion, read_answers, read_bfcl, score_answers
 from tasks.evaluation.play import EVALUATION_STAGE, REACT_TEMPLATE
 from tasks.exports.files import atomic_file
@@ -112,31 +120,32 @@ def answer_question(gateway: LLMGateway, question: BfclQuestion, native: bool, m
 
 
 def result_lines(questions: Sequence[BfclQuestion], answers: dict[str, list[Call]]) -> dict[str, list[str]]:
-    """BFCL result lines per category."""
+    """BFCL result lines per category, the arguments as JSON text (BFCL's result format for a
+    function-calling model, which its own runner decodes)."""
     by_category: dict[str, list[str]] = defaultdict(list)
     for question in questions:
-        result = [{name: arguments} for name, arguments in answers.get(question.id, [])]
+        result = [{name: json.dumps(arguments)} for name, arguments in answers.get(question.id, [])]
         by_category[question.category].append(json.dumps({"id": question.id, "result": result}))
     return by_category
 
 
-def accuracy(scored: Sequence[tuple[BfclQuestion, CallCheck]]) -> dict[str, float]:
-    """Accuracy per category, and `overall` over every question."""
+def accuracy(scored: Sequence[tuple[BfclQuestion, CallCheck]], overall: bool = True) -> dict[str, float]:
+    """Accuracy per category, and (with `overall`) over every question."""
     totals: dict[str, list[bool]] = defaultdict(list)
     for question, check in scored:
         totals[question.category].append(check.correct)
-        totals["overall"].append(check.correct)
-    return {category: round(sum(v) / len(v), 4) for category, v in sorted(totals.items())}
+        if overall:
+            totals["overall"].append(check.correct)
+    return {category: round(sum(v) / len(v), 4) for category, v in totals.items()}
 
 
 def table(rows: dict[str, dict[str, float]], counts: dict[str, int]) -> str:
-    categories = [c for c in counts if c != "overall"] + ["overall"]
-    head = ["model", *(f"{c} ({counts[c]})" for c in categories)]
-    lines = ["| " + " | ".join(head) + " |", "|---" + "|---:" * len(categories) + "|"]
+    """Models by row, the categories (their question counts) then the summaries by column."""
+    columns = list(dict.fromkeys(c for scores in rows.values() for c in scores))
+    head = ["model", *(f"{c} ({counts[c]})" if c in counts else c for c in columns)]
+    lines = ["| " + " | ".join(head) + " |", "|---" + "|---:" * len(columns) + "|"]
     for model, scores in rows.items():
-        lines.append(
-            f"| `{model}` | " + " | ".join(f"{100 * scores.get(c, 0):.1f}%" for c in categories) + " |"
-        )
+        lines.append(f"| `{model}` | " + " | ".join(f"{100 * scores.get(c, 0):.1f}%" for c in columns) + " |")
     return "\n".join(lines)
 
 
@@ -144,10 +153,42 @@ def slug(model: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", model).strip("_") or "model"
 
 
+class BfclSource(BaseModel):
+    """What a BFCL evaluation scores: the questions, where they came from, and how it scores them."""
+
+    questions: list[BfclQuestion]
+    where: str = Field(description="The folder, or BFCL's version and package for its official set.")
+    official: bool
+
+
+def bfcl_source(config: EvaluateConfig) -> BfclSource:
+    """BFCL's official set (`bfcl:...`, `--limit` per category) or a folder of BFCL files."""
+    if official.is_official(config.source):
+        names = official.categories(config.source)
+        return BfclSource(
+            questions=official.load_questions(names, config.limit), where=official.version(), official=True
+        )
+    source = Path(config.source).expanduser()
+    return BfclSource(questions=read_bfcl(source), where=str(source.resolve()), official=False)
+
+
+def scores(source: BfclSource, answers: dict[str, list[Call]], native: bool) -> dict[str, float]:
+    """Accuracy per category; for BFCL's official set, by BFCL's checker and with BFCL's averages,
+    else by `check_calls` and over every question."""
+    if not source.official:
+        return accuracy(score_answers(source.questions, answers))
+    model = official.checker_model(native)
+    scored = score_answers(source.questions, answers, lambda q, calls: official.check(q, calls, model))
+    found = accuracy(scored, overall=False)
+    counts = Counter(question.category for question in source.questions)
+    return found | official.summaries({c: (a, counts[c]) for c, a in found.items()})
+
+
 def run_bfcl(config: EvaluateConfig) -> str:
     """Ask each model (or read `config.answers`), score, write; the evaluation's folder."""
-    source = Path(config.source).expanduser()
-    questions = read_bfcl(source)
+    source = bfcl_source(config)
+    questions = source.questions
+    native = config.play.prompt_format == "native"
     sha = hashlib.sha256(json.dumps([q.model_dump() for q in questions], sort_keys=True).encode()).hexdigest()
     eval_id = new_eval_id(sha, config)
     folder = evaluation_folder(config, eval_id)
@@ -155,27 +196,25 @@ def run_bfcl(config: EvaluateConfig) -> str:
     if config.answers:
         answers_by_model[Path(config.answers).name] = read_answers(Path(config.answers).expanduser())
     else:
-        native = config.play.prompt_format == "native"
+        asked = [official.offered(q, native) if source.official else q for q in questions]
         for model in config.models:
             gateway = gateway_for(config.model_llm(model), f"{eval_id}/{model}")
             answers_by_model[model] = {
-                q.id: answer_question(gateway, q, native, config.play.step_tokens) for q in questions
+                q.id: answer_question(gateway, q, native, config.play.step_tokens) for q in asked
             }
     rows: dict[str, dict[str, float]] = {}
     for model, answers in answers_by_model.items():
         for category, lines in result_lines(questions, answers).items():
             with atomic_file(folder / "answers" / slug(model) / f"BFCL_v4_{category}_result.json") as handle:
                 handle.write(("\n".join(lines) + "\n").encode())
-        rows[model] = accuracy(score_answers(questions, answers))
-    counts: dict[str, int] = defaultdict(int)
-    for question in questions:
-        counts[question.category] += 1
+        rows[model] = scores(source, answers, native)
+    counts: dict[str, int] = dict(Counter(question.category for question in questions))
     counts["overall"] = len(questions)
-    summary = {"eval_id": eval_id, "source": str(source.resolve()), "source_sha256": sha, "accuracy": rows}
+    summary = {"eval_id": eval_id, "source": source.where, "source_sha256": sha, "accuracy": rows}
     with atomic_file(folder / "bfcl_scores.json") as handle:
         handle.write(json.dumps(summary, indent=2).encode())
-    text = table(rows, dict(counts))
+    text = table(rows, counts)
     with atomic_file(folder / "report.md") as handle:
-        handle.write(f"# BFCL evaluation {eval_id}\n\nSource: {source}\n\n{text}\n".encode())
-    print(text, file=sys.stderr)
+        handle.write(f"# BFCL evaluation {eval_id}\n\nSource: {source.where}\n\n{text}\n".encode())
+    print(f"{source.where}\n{text}", file=sys.stderr)
     return str(folder)

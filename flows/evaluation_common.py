@@ -45,7 +45,8 @@ class EvaluateConfig(BaseModel):
     )
     source: Annotated[str, Option(flag="eval", metavar="SOURCE")] = Field(
         description="What to evaluate on: a run id, latest or run folder (its eval split); a ToolAlpaca "
-        "evaluation file; a BFCL folder (bfcl export)."
+        "evaluation file; a BFCL folder (bfcl export); bfcl:CATEGORY[,CATEGORY...] (BFCL's official test set "
+        "from the installed bfcl-eval, scored by its checker; bfcl:ast for its single-turn AST categories)."
     )
     source_format: Annotated[SourceFormat, Option(flag="format")] = Field(
         default="auto", description="What SOURCE is (auto: found out)."
@@ -73,7 +74,7 @@ class EvaluateConfig(BaseModel):
         default_factory=simulator_defaults, description="The simulators' and the judge's models."
     )
     limit: Annotated[int | None, Option(metavar="N")] = Field(
-        default=None, ge=1, description="Evaluate the first N cases only."
+        default=None, ge=1, description="Evaluate the first N cases only (BFCL's official set: per category)."
     )
     answers: Annotated[str | None, Option(metavar="FILE")] = Field(
         default=None, description="BFCL: score this result file instead of asking a model."

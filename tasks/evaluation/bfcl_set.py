@@ -6,7 +6,8 @@ answer is no call), `possible_answer/BFCL_v4_<category>.json` (`{"id", "ground_t
 file is JSON Lines `{"id", "result"}`, `result` a list of `{function: arguments}` (the arguments an
 object, or JSON text of one, as BFCL writes them for function-calling models) or JSON text of that
 list; text that is not such JSON is a text answer: no call, as BFCL reads output it cannot decode.
-Each call is checked by `schemas.call_accuracy.check_calls`. Every problem with a file is an
+Each call is checked by `schemas.call_accuracy.check_calls` unless another check is given (BFCL's
+own, for its official set: `tasks/evaluation/bfcl_official.py`). Every problem with a file is an
 `InputError` naming the file and line.
 """
 
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -104,14 +105,21 @@ def read_answers(path: Path) -> dict[str, list[Call]]:
     return found
 
 
+def golden_check(question: BfclQuestion, calls: Sequence[Call]) -> CallCheck:
+    """`check_calls` of a model's calls against the question's possible answer."""
+    return check_calls(calls, question.ground_truth, question.functions)
+
+
 def score_answers(
-    questions: Sequence[BfclQuestion], answers: dict[str, list[Call]]
+    questions: Sequence[BfclQuestion],
+    answers: dict[str, list[Call]],
+    check: Callable[[BfclQuestion, Sequence[Call]], CallCheck] = golden_check,
 ) -> list[tuple[BfclQuestion, CallCheck]]:
-    """Each question with BFCL's check of the model's calls; a question it did not answer fails."""
+    """Each question with `check` of the model's calls; a question it did not answer fails."""
     return [
         (
             question,
-            check_calls(answers[question.id], question.ground_truth, question.functions)
+            check(question, answers[question.id])
             if question.id in answers
             else CallCheck(correct=False, problems=[NO_ANSWER]),
         )
