@@ -80,7 +80,8 @@ class ExecutionSettings(BaseModel):
 
 class VerificationSettings(BaseModel):
     """What checks a dialogue after the rule layer (which always runs): the judge model, and the
-    corpus-wide dedup of requests."""
+    corpus-wide dedup of requests; and what checks an instruction before it is simulated: its
+    decontamination against test sets (`flows.decontamination`)."""
 
     judge: JudgeMode | None = Field(
         default=None,
@@ -94,6 +95,19 @@ class VerificationSettings(BaseModel):
         le=1,
         description="Requests sharing this share of their words (Jaccard) are near-duplicates: the first "
         "by id is kept.",
+    )
+    decontaminate: Annotated[list[str], Option(metavar="SOURCE", repeat=True)] = Field(
+        default_factory=list,
+        description="Drop the instructions that near-duplicate a question of this test set: "
+        "bfcl:CATEGORY[,...] (the installed bfcl-eval package's), a ToolAlpaca evaluation file, or a folder "
+        "of JSON Lines files (the text in question, instruction or text); repeat the flag for several.",
+    )
+    decontaminate_threshold: Annotated[float, Option(metavar="J")] = Field(
+        default=0.7,
+        gt=0,
+        le=1,
+        description="An instruction sharing this share of its words (Jaccard) with a test question is "
+        "dropped.",
     )
 
 
@@ -150,6 +164,10 @@ class CorpusConfig(BaseModel):
             raise ValueError("the simulation needs instructions: add the instructions stage")
         if self.pool.size and "toolset" not in self.stages:
             raise ValueError("the API pool (--evolve) feeds the toolset: keep the toolset stage")
+        if self.verification.decontaminate and "instructions" not in self.stages:
+            raise ValueError(
+                "--decontaminate checks the instructions as they are written: keep the instructions stage"
+            )
         if self.execution.dask_address and self.execution.task_runner != "dask":
             raise ValueError("--dask-address needs --task-runner dask")
         assistant = self.llm.model_for("assistant")

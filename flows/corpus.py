@@ -216,7 +216,8 @@ def start(run: CorpusRun, store: RunStore, scheduler: Scheduler) -> None:
     """A new run: the selected seeds for the toolset, or an earlier run's outputs (`--from-run`)."""
     config, ledger, run_id = run.config, run.ledger, run.writer.run_id
     if "toolset" in config.stages:
-        seeds, problems, ledger.inputs = load_seeds(config)
+        seeds, problems, seed_inputs = load_seeds(config)
+        ledger.inputs |= seed_inputs  # beside what the run's units noted (the test sets read)
         ledger.notes += [str(p) for p in problems]
         if problems:
             print(seed_reader.summarize_problems(problems), file=sys.stderr)

@@ -12,6 +12,7 @@ from typing import Any
 
 from agents.llm.gateway import LLMGateway
 from flows.config import CorpusConfig
+from flows.decontamination import Decontamination
 from flows.ledger import RunLedger
 from flows.outcomes import BatchOutcomes
 from flows.parts import RunParts
@@ -39,8 +40,10 @@ class StepFiling:
         outcomes: BatchOutcomes,
         board: ProgressBoard,
         units: SimulationUnits,
+        decontamination: Decontamination | None = None,
     ) -> None:
         self.parts, self.ledger, self.outcomes, self.board, self.units = parts, ledger, outcomes, board, units
+        self.decontamination = decontamination
 
     def file_tools(self, seeds: list[Seed | PoolAPI], future: Any) -> list[Tool]:
         """The toolset's tools and rejected seeds; the tools it built."""
@@ -67,12 +70,16 @@ class StepFiling:
         assert self.parts.instructions is not None
         unit = None
         if outcome.instructions:
-            self.parts.instructions.add(outcome.instructions)  # one unit: a tool's instructions stay together
+            kept = outcome.instructions
+            if self.decontamination is not None:  # those near a test question are rejected, not written
+                kept = self.decontamination.kept(kept)
             self.ledger.tools_with_instructions.add(tool.tool_id)
-            self.ledger.tool_counts(tool.tool_id)["instructions"] += len(outcome.instructions)
             if outcome.shortfall:
                 self.ledger.notes.append(f"tool {tool.tool_id}: {outcome.shortfall}")
-            unit = self.units.unit(tool, outcome.instructions)
+            if kept:
+                self.parts.instructions.add(kept)  # one unit: a tool's instructions stay together
+                self.ledger.tool_counts(tool.tool_id)["instructions"] += len(kept)
+                unit = self.units.unit(tool, kept)
         else:
             rejection = outcome.rejection
             assert rejection is not None
@@ -138,7 +145,13 @@ class CorpusRun:
         self.ledger = RunLedger(config, writer, gateway, board, self.parts.rejections)
         self.outcomes = BatchOutcomes(gateway.ledger, self.ledger.notes)
         self.units = SimulationUnits(config.simulation)
-        self.filing = StepFiling(self.parts, self.ledger, self.outcomes, board, self.units)
+        verification = config.verification
+        self.decontamination = Decontamination.of_run(
+            verification.decontaminate, verification.decontaminate_threshold, self.ledger
+        )
+        self.filing = StepFiling(
+            self.parts, self.ledger, self.outcomes, board, self.units, self.decontamination
+        )
         self.judging = config.judging()
         self.pool: PoolGrowth | None = None
         if self.parts.pool is not None:

@@ -30,6 +30,7 @@ from schemas.seed import IngestProblem, Seed
 from storage.run_store import RunStore
 from tasks import seeds as seed_reader
 from tasks import simulation, toolset
+from tasks.contamination import read_test_set
 
 STAGE_ROLES: dict[Stage, tuple[str, ...]] = {
     "toolset": toolset.ROLES,
@@ -118,12 +119,14 @@ def config_differences(manifest: Manifest, config: CorpusConfig) -> list[str]:
 def check_inputs(config: CorpusConfig, gateway: LLMGateway, resuming: bool = False) -> None:
     """What can be found wrong before any work (InputError): the run store, the seed list (when the
     run reads one) or the earlier run it starts from (unless it resumes a run, checked by
-    `resumable_run`), and every model the chosen stages call."""
+    `resumable_run`), the test sets of `--decontaminate`, and every model the chosen stages call."""
     store = writable_store(config)
     if not resuming and "toolset" in config.stages:
         load_seeds(config)
     elif not resuming:
         earlier_run(store, config.from_run or "latest", "instructions" not in config.stages)
+    for source in config.verification.decontaminate:
+        read_test_set(source)
     check_models(gateway, roles_for(config))
 
 

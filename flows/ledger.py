@@ -101,7 +101,7 @@ class RunLedger:
             "instructions": len(self.tools_with_instructions) + counts["instructions"][2],
             "simulation": counts["simulation"][1] + counts["simulation"][2],
         }
-        return [
+        stages = [
             StageStats(
                 name=name,
                 inputs=counts[name][0],
@@ -112,6 +112,13 @@ class RunLedger:
             )
             for name, progress in self.board.stages.items()
         ]
+        if self.config.verification.decontaminate:  # filed with the instructions: no time of its own
+            dropped = self.rejected_by_step["decontamination"]
+            stages.append(
+                StageStats(name="decontamination", inputs=instructions + dropped, outputs=instructions,
+                           rejected=dropped, seconds=0.0)
+            )  # fmt: skip
+        return stages
 
     def write_manifest(self, status: str, task_runs: int) -> Manifest:
         """The run's manifest, as it stands (`task_runs`: submitted so far), written."""

@@ -78,6 +78,10 @@ def done_ids(store: RunStore, run_id: str, ledger: RunLedger) -> dict[str, set[s
         for tool_id in column(name, "tool_id"):
             ledger.tool_counts(tool_id)[status] += 1
     instructions_rejected = {r.item_id for r in rejections if r.step == "instructions"}
+    # a tool whose every instruction was decontaminated wrote none: its instruction ids are `<tool>-<n>`
+    ledger.tools_with_instructions |= {
+        r.item_id.rsplit("-", 1)[0] for r in rejections if r.step == "decontamination"
+    }
     return {
         "toolset": {*column("tools", "tool_id"), *column("rejected_tools", "tool_id")},
         "instructions": ledger.tools_with_instructions | instructions_rejected,

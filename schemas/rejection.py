@@ -33,11 +33,12 @@ Step = Literal[
     "checks",
     "judge",
     "dedup",
+    "decontamination",
     "eval_set",
 ]
 """The steps items leave: the API pool's taxonomy and APIs, the toolset, the instructions, the
-simulation, the rule layer (`checks`), the judge, the corpus-wide dedups, and the reading of an
-evaluation's cases."""
+simulation, the rule layer (`checks`), the judge, the corpus-wide dedups, the decontamination of
+instructions against test sets, and the reading of an evaluation's cases."""
 FailureRule = Literal["llm_error", "task_failed"]
 """The rules of an item whose work raised, at any step (`tasks.batch.failure`)."""
 LEGACY_RULES: dict[str, FailureRule] = {"llm": "llm_error", "task": "task_failed"}

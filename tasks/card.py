@@ -150,6 +150,7 @@ def dataset_card(
         + ", ".join(f"{role} `{model}`" for role, model in models_by_role(manifest).items()),
         "- prompts' versions: "
         + (", ".join(f"`{name}@{v}`" for name, v in manifest.prompts.items()) or "not recorded by this run"),
+        test_sets_checked(manifest, statistics),
         "",
         "## Counts",
         "",
@@ -213,6 +214,21 @@ def bfcl_scoring(folder: str) -> str:
         questions=bfcl.file_name("simple_python"),
         answers=f"{bfcl.ANSWERS}/{bfcl.file_name('simple_python')}",
         answers_dir=bfcl.ANSWERS,
+    )
+
+
+def test_sets_checked(manifest: Manifest, statistics: CorpusStatistics) -> str:
+    """The card's line on the test sets the run's instructions were checked against (`--decontaminate`,
+    `flows.decontamination`) and how many it dropped."""
+    verification = manifest.config.get("verification", {})
+    sources = verification.get("decontaminate") or []
+    if not sources:
+        return "- checked against test sets: none (the run did not use `--decontaminate`)"
+    dropped = sum(r.count for r in statistics.rejections if r.rule == "test_set_overlap")
+    read = manifest.inputs.get("test_sets") or ", ".join(f"`{s}`" for s in sources)
+    return (
+        f"- checked against test sets: {read}; {dropped} instructions dropped as near-duplicates of a test "
+        f"question (word Jaccard >= {verification.get('decontaminate_threshold')}, rule `test_set_overlap`)"
     )
 
 
