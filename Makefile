@@ -45,9 +45,12 @@ browser:
 	@command -v chromium >/dev/null || $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium \
 		|| { $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 
+# The suite on TEST_WORKERS processes (pytest-xdist), a test module's tests in one of them, so that
+# the module's fixtures (a Prefect server, a shared run) are made once.
+TEST_WORKERS ?= 2
 test: install bfcl browser
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadscope
 
 # The inner loop, under a minute: the suite without whole runs (in child processes or on the session's
 # Prefect server), training, the browser, the embedded model and Dask clusters (docs/testing.md).
