@@ -2,7 +2,8 @@
 
 SOURCE is a run (its id, `latest` or its folder: the accepted dialogues on the tools its split holds
 out, `--eval-fraction`/`--split-seed`/`--split-by` as the export took them), a file in ToolAlpaca's
-evaluation format, or (with `--format bfcl`, or a folder holding `BFCL_v4_*.json`) a BFCL export.
+evaluation format, or (with `--format bfcl`, or a folder holding `BFCL_v4_*.json`) a BFCL export, or
+BFCL's official test set (`bfcl:CATEGORY[,CATEGORY...]`, `bfcl:ast`) from the installed bfcl-eval.
 
 For each model and case, the model plays the assistant against the simulated tool executor and user
 (`tasks/evaluation/play.py`); the rules find ToolAlpaca's six error kinds and BFCL's call accuracy,
@@ -10,7 +11,8 @@ the judge rates process and response (`tasks/evaluation/case.py`). The evaluatio
 `<out-dir>/evaluations/<eval id>/`, holds `results.parquet` (a row per model and case: trajectory,
 verdicts, error kinds), `scores.parquet` (the side-by-side table), `evaluation.json` (models, the
 source's hash, settings, prompt versions, scores) and `report.md`; the table is printed and is a
-Prefect artifact. A BFCL source is scored by BFCL's AST check alone (`flows/evaluate_bfcl.py`).
+Prefect artifact. A BFCL source is scored by BFCL's AST check alone (`flows/evaluate_bfcl.py`; BFCL's official
+set by BFCL's own checker).
 
 The models under test, the simulators and the judge are separate: `--model` (with `--api-base` for
 a served model), `--simulator-model` / `--simulator-api-base` for the user and executor, `--judge-model`.
@@ -45,6 +47,7 @@ from schemas.errors import InputError
 from schemas.evaluation import EvalCase, EvalResult, EvalSet, EvaluationManifest, ModelScores
 from schemas.tool import Tool
 from storage.run_store import resolve_run
+from tasks.evaluation.bfcl_official import is_official
 from tasks.evaluation.case import evaluate_case
 from tasks.evaluation.golden import cases_of_dialogs
 from tasks.evaluation.scores import COLUMNS, scores_by_model, scores_table
@@ -57,9 +60,12 @@ SIMULATOR_ROLES = ("user", "executor", "judge")
 
 
 def source_kind(config: EvaluateConfig) -> Literal["run", "toolalpaca", "bfcl"]:
-    """What SOURCE is: as `--format` says, else a folder of BFCL files, a file (ToolAlpaca's), or a run."""
+    """What SOURCE is: as `--format` says, else BFCL's official set (`bfcl:...`) or a folder of BFCL
+    files, a file (ToolAlpaca's), or a run."""
     if config.source_format != "auto":
         return config.source_format
+    if is_official(config.source):
+        return "bfcl"
     path = Path(config.source).expanduser()
     if path.is_dir() and any(path.glob("BFCL_v4_*.json")):
         return "bfcl"
@@ -134,6 +140,9 @@ def report_markdown(manifest: EvaluationManifest, results: list[EvalResult]) -> 
         "",
         *(f"- **{name}**: {meaning}" for name, meaning in COLUMNS.items()),
     ]
+    if manifest.repaired_tools:
+        lines += ["", "## Specs repaired before validation", ""]
+        lines += [f"- `{tool}`: {'; '.join(notes)}" for tool, notes in manifest.repaired_tools.items()]
     if manifest.rejected_cases:
         lines += ["", "## Cases left out", ""]
         lines += [f"- `{r.item_id}`: {r.reason}" for r in manifest.rejected_cases]
@@ -175,6 +184,7 @@ def evaluate_flow(config: EvaluateConfig, eval_id: str | None = None) -> str:
         source_sha256=sha,
         cases=len(evalset.cases),
         rejected_cases=evalset.rejected,
+        repaired_tools=evalset.repairs,
         settings={
             **config.model_dump(mode="json", include={"play", "judge", "limit", "model_api_base"}),
             "split": config.split.model_dump(mode="json") if source_kind(config) == "run" else None,

@@ -6,7 +6,8 @@ in a multi-turn case the follow-ups the reference dialogue had), and per request
 run's eval split (its accepted dialogues on held-out tools) or from a file in ToolAlpaca's published
 evaluation format. An `EvalResult` is a row of `results.parquet`: what the model under test did on
 one case (its trajectory as dialogue messages), the error kinds the rules found, BFCL-style call
-accuracy, and the judge's verdicts. `ModelScores` is a row of the side-by-side table.
+accuracy, the rule procedure verdict (ToolAlpaca's written criteria) and the judge's verdicts.
+`ModelScores` is a row of the side-by-side table.
 """
 
 from __future__ import annotations
@@ -130,6 +131,10 @@ class EvalSet(BaseModel):
     cases: list[EvalCase]
     tools: dict[str, Tool] = Field(description="tool_id -> the tool's record.")
     rejected: list[Rejection] = Field(default_factory=list, description="Rejections of step eval_set.")
+    repairs: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="tool_id -> what was repaired in its spec before validation (ToolAlpaca files).",
+    )
 
 
 class ErrorFound(BaseModel):
@@ -162,6 +167,12 @@ class EvalResult(BaseModel):
         "result or a reply)."
     )
     call_problems: list[str] = Field(default_factory=list)
+    rule_procedure: bool | None = Field(
+        default=None,
+        description="The rule procedure verdict: the process is correct by ToolAlpaca's written criteria "
+        "(`tasks/evaluation/procedure.py`); None in results written before it.",
+    )
+    rule_procedure_reason: str = Field(default="", description="Why the rule procedure verdict failed.")
     procedure: Judgement = "unjudged"
     response: Judgement = "unjudged"
     judge_reason: str = ""
@@ -182,6 +193,11 @@ class ModelScores(BaseModel):
     model: str
     cases: int
     procedure: float = Field(description="Share of cases whose process the judge found correct.")
+    rule_procedure: float | None = Field(
+        default=None,
+        description="Share of the cases with a rule procedure verdict whose process passes it "
+        "(None: no case has one).",
+    )
     response: float = Field(description="Share of cases whose final response the judge found correct.")
     overall: float = Field(description="Share with both Yes.")
     call_accuracy: float | None = Field(
@@ -210,6 +226,9 @@ class EvaluationManifest(BaseModel):
     source_sha256: str = Field(description="sha256 of the cases evaluated (their JSON), whatever the source.")
     cases: int
     rejected_cases: list[Rejection] = Field(default_factory=list, description="Rejections of step eval_set.")
+    repaired_tools: dict[str, list[str]] = Field(
+        default_factory=dict, description="tool_id -> what was repaired in its spec (`EvalSet.repairs`)."
+    )
     settings: dict[str, Any] = Field(default_factory=dict)
     llm: dict[str, Any] = Field(default_factory=dict, description="The simulators' and judge's settings.")
     prompts: dict[str, str] = Field(default_factory=dict, description="Prompt files and their versions.")
