@@ -130,12 +130,13 @@ def result_lines(questions: Sequence[BfclQuestion], answers: dict[str, list[Call
 
 
 def accuracy(scored: Sequence[tuple[BfclQuestion, CallCheck]], overall: bool = True) -> dict[str, float]:
-    """Accuracy per category, and (with `overall`) over every question."""
+    """Accuracy per category (in the order of their questions; sorted by name with `overall`), and
+    (with `overall`) over every question, last."""
     totals: dict[str, list[bool]] = defaultdict(list)
     for question, check in scored:
         totals[question.category].append(check.correct)
-        if overall:
-            totals["overall"].append(check.correct)
+    if overall and scored:
+        totals = {**dict(sorted(totals.items())), "overall": [check.correct for _, check in scored]}
     return {category: round(sum(v) / len(v), 4) for category, v in totals.items()}
 
 
