@@ -10,8 +10,9 @@ A SOURCE is one of:
 - `bfcl:CATEGORY[,CATEGORY...]`: BFCL's official questions of its single-turn AST categories
   (`ast`: all of them), read by BFCL's own loader from the installed `bfcl-eval` package
   (`tasks.evaluation.bfcl_official`; without it, its InputError naming the install command);
-- a ToolAlpaca evaluation file (`eval_simulated.json`, `eval_real.json`), read by
-  `tasks.evaluation.toolalpaca_file.read_toolalpaca`: each case's requests, under its case id;
+- a ToolAlpaca evaluation file (`eval_simulated.json`, `eval_real.json`): every request of every
+  entry, whatever its tool's spec, under the case id `flows.evaluate` gives it
+  (`tasks.evaluation.toolalpaca_file.toolalpaca_requests`);
 - a folder of JSON Lines files (`*.jsonl`, and BFCL's `BFCL_v4_*.json`), one question an object:
   its text is the first of `QUESTION_FIELDS` it has, a string, or BFCL's list of turns of
   `{role, content}` messages (each user message a question); its id is its `id`, else
@@ -35,9 +36,8 @@ from pydantic import BaseModel
 from schemas.errors import InputError
 from tasks.dedup import NearDuplicates
 from tasks.evaluation import bfcl_official
-from tasks.evaluation.toolalpaca_file import read_toolalpaca
+from tasks.evaluation.toolalpaca_file import toolalpaca_requests
 
-BFCL_PREFIX = bfcl_official.PREFIX
 QUESTION_FIELDS = ("question", "instruction", "text")
 """The fields of a JSON Lines question that may hold its text, in the order they are looked for."""
 
@@ -58,14 +58,14 @@ class HeldOutQuestion(BaseModel):
 def read_test_set(source: str) -> list[HeldOutQuestion]:
     """The questions of one SOURCE (see the module's docstring); InputError when there are none or it
     cannot be read."""
-    if source.startswith(BFCL_PREFIX):
+    if bfcl_official.is_official(source):
         texts = bfcl_package_questions(source)
     else:
         path = Path(source)
         if path.is_dir():
             texts = list(jsonl_folder_questions(path))
         elif path.is_file():
-            texts = toolalpaca_questions(path)
+            texts = toolalpaca_requests(path)
         else:
             raise InputError(
                 f"--decontaminate {source}: no such file or folder (give bfcl:CATEGORY, a ToolAlpaca "
@@ -80,21 +80,10 @@ def bfcl_package_questions(source: str) -> list[tuple[str, str]]:
     """(id, text) of every user message of the questions of the BFCL categories `bfcl:CATEGORY[,...]`
     names (`ast`: all its single-turn AST categories), as BFCL's own loader reads them from the
     installed package (`tasks.evaluation.bfcl_official.load_questions`)."""
-    names = [name.strip() for name in source.removeprefix(BFCL_PREFIX).split(",") if name.strip()]
-    unknown = [
-        name
-        for name in names
-        if name not in bfcl_official.GROUPS and name not in bfcl_official.AST_CATEGORIES
-    ]
-    if not names or unknown:
-        raise InputError(
-            f"--decontaminate {source}: {', '.join(unknown) or 'no category'}: give BFCL categories, "
-            f"{', '.join(bfcl_official.AST_CATEGORIES)} or ast (all of them)"
-        )
-    categories = dict.fromkeys(c for name in names for c in bfcl_official.GROUPS.get(name, (name,)))
+    categories = bfcl_official.categories(source, flag="--decontaminate")
     return [
         (question.id if n == 1 else f"{question.id}/{n}", text)
-        for question in bfcl_official.load_questions(list(categories), None)
+        for question in bfcl_official.load_questions(categories, None, answers=False)
         for n, text in enumerate(_user_texts(question.question), start=1)
     ]
 
@@ -112,16 +101,6 @@ def jsonl_folder_questions(folder: Path) -> Iterator[tuple[str, str]]:
         except (OSError, UnicodeDecodeError) as exc:
             raise InputError(f"--decontaminate {path}: cannot be read: {exc}") from None
         yield from _questions_of_lines(text, str(path))
-
-
-def toolalpaca_questions(path: Path) -> list[tuple[str, str]]:
-    """(case id, request) of every request of a ToolAlpaca evaluation file's cases (a follow-up under
-    `<case id>/<n>`); the cases its reader leaves out are not read (`read_toolalpaca`)."""
-    found: list[tuple[str, str]] = []
-    for case in read_toolalpaca(path).cases:
-        for n, turn in enumerate(case.turns, start=1):
-            found.append((case.case_id if n == 1 else f"{case.case_id}/{n}", turn.request))
-    return found
 
 
 def _questions_of_lines(text: str, where: str) -> list[tuple[str, str]]:

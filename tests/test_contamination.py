@@ -14,6 +14,8 @@ from flows.cli import parse_config
 from flows.config import CorpusConfig, SeedSelection, VerificationSettings
 from schemas.errors import InputError
 from tasks.contamination import HeldOutQuestion, TestSetIndex, read_test_set
+from tasks.evaluation.toolalpaca_file import read_toolalpaca
+from tests.support.packages import needs_bfcl
 
 TRIANGLE = "Find the area of a triangle with a base of 10 units and height of 5 units."
 """BFCL's simple_python_0."""
@@ -82,6 +84,16 @@ def test_a_toolalpaca_file_gives_its_cases_requests(tmp_path):
     ]
 
 
+def test_a_toolalpaca_tool_whose_spec_the_evaluation_leaves_out_still_gives_its_requests(tmp_path):
+    path = toolalpaca_file(tmp_path / "eval_real.json")
+    entries = json.loads(path.read_text(encoding="utf-8"))
+    entries[0]["Documentation"] = "not a spec"
+    path.write_text(json.dumps(entries), encoding="utf-8")
+    assert read_toolalpaca(path).cases == []  # the evaluation cannot use the tool
+    questions = read_test_set(str(path))
+    assert [q.item_id for q in questions] == ["jokes-1", "jokes-2"]  # the test set's questions still count
+
+
 @pytest.mark.parametrize(
     ("make", "message"),
     [
@@ -121,12 +133,13 @@ def test_bfcl_without_the_package_says_how_to_install_it(monkeypatch):
 
 @pytest.mark.parametrize("source", ["bfcl:", "bfcl:simple_python,no_such_category"])
 def test_bfcl_names_only_its_categories(source):
-    with pytest.raises(InputError, match=r"give BFCL categories, simple_python, .* or ast"):
+    unknown = r"^--decontaminate bfcl:.*'(|no_such_category)' is not a BFCL category this evaluates"
+    with pytest.raises(InputError, match=unknown + r"; give simple_python, .* or ast"):
         read_test_set(source)
 
 
+@needs_bfcl
 def test_bfcl_categories_are_read_from_the_installed_package():
-    pytest.importorskip("bfcl_eval")
     questions = read_test_set("bfcl:simple_python,irrelevance")
     first = HeldOutQuestion(source="bfcl:simple_python,irrelevance", item_id="simple_python_0", text=TRIANGLE)
     assert questions[0] == first

@@ -48,13 +48,14 @@ def is_official(source: str) -> bool:
     return source.startswith(PREFIX)
 
 
-def categories(source: str) -> list[str]:
-    """The categories `bfcl:CATEGORY[,CATEGORY...]` names, each once, in the order given."""
+def categories(source: str, flag: str = "--eval") -> list[str]:
+    """The categories `bfcl:CATEGORY[,CATEGORY...]` names, each once, in the order given; an
+    InputError naming `flag` and the first name that is not one."""
     found: list[str] = []
     for name in (part.strip() for part in source.removeprefix(PREFIX).split(",")):
         if name not in GROUPS and name not in AST_CATEGORIES:
             raise InputError(
-                f"--eval {source}: '{name}' is not a BFCL category this evaluates; give "
+                f"{flag} {source}: '{name}' is not a BFCL category this evaluates; give "
                 f"{', '.join(AST_CATEGORIES)} or ast (all of them)"
             )
         found += GROUPS.get(name, (name,))
@@ -84,17 +85,18 @@ def version() -> str:
     return f"{VERSION_PREFIX}, {PACKAGE} {metadata.version(PACKAGE)}"
 
 
-def load_questions(names: Sequence[str], limit: int | None) -> list[BfclQuestion]:
-    """The first `limit` questions (all without one) of each category, with their possible answers,
-    as BFCL's loaders read them from the installed package."""
+def load_questions(names: Sequence[str], limit: int | None, answers: bool = True) -> list[BfclQuestion]:
+    """The first `limit` questions (all without one) of each category, with their possible answers
+    (unless `answers` is False: the questions alone), as BFCL's loaders read them from the installed
+    package."""
     utils, *_ = _bfcl()
     questions: list[BfclQuestion] = []
     for category in names:
         entries = utils.load_dataset_entry(category)[:limit]
-        answers = (
-            {}
-            if category in IRRELEVANCE
-            else {row["id"]: row["ground_truth"] for row in utils.load_ground_truth_entry(category)}
+        truth = (
+            {row["id"]: row["ground_truth"] for row in utils.load_ground_truth_entry(category)}
+            if answers and category not in IRRELEVANCE
+            else {}
         )
         for entry in entries:
             questions.append(
@@ -103,7 +105,7 @@ def load_questions(names: Sequence[str], limit: int | None) -> list[BfclQuestion
                     category=category,
                     question=entry["question"][0],
                     functions=entry["function"],
-                    ground_truth=answers.get(entry["id"], []),
+                    ground_truth=truth.get(entry["id"], []),
                 )
             )
     return questions

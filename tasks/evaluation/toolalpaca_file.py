@@ -118,6 +118,24 @@ def read_toolalpaca(path: Path) -> EvalSet:
     return EvalSet(cases=cases, tools=tools, rejected=rejected, repairs=repairs)
 
 
+def toolalpaca_requests(path: Path) -> list[tuple[str, str]]:
+    """(case id, request) of every instruction of the file that is a request (a non-empty string),
+    whatever its tool's spec: the questions of the test set, as `read_toolalpaca` names its cases,
+    without building or validating the tools."""
+    entries = _load(path)
+    found: list[tuple[str, str]] = []
+    used_ids: set[str] = set()
+    for number, entry in enumerate(entries, start=1):
+        instructions, _ = _checked_entry(entry, _where(path, number, len(entries), entry))
+        tool_id = _unique(slugify(entry["Name"]), used_ids)
+        found += [
+            (f"{tool_id}-{n}", request)
+            for n, request in enumerate(instructions, start=1)
+            if isinstance(request, str) and request.strip()
+        ]
+    return found
+
+
 # --------------------------------------------------------------------------- the file and its entries
 
 
