@@ -113,15 +113,23 @@ def rejected_case(case_id: str, rule: CaseRejectRule, reason: str) -> Rejection:
 
 def _conformed_cases(cases: Any) -> Any:
     """Rejected cases as an evaluation written before the shared vocabulary holds them too (a case
-    id and a reason)."""
+    id and a reason), the rule read from the reason as the readers wrote it then."""
     if not isinstance(cases, list):
         return cases
     return [
-        rejected_case(case["case_id"], "invalid_case", case["reason"])
+        rejected_case(case["case_id"], _legacy_case_rule(str(case["reason"])), case["reason"])
         if isinstance(case, dict) and "case_id" in case
         else case
         for case in cases
     ]
+
+
+def _legacy_case_rule(reason: str) -> CaseRejectRule:
+    """The rule of a case rejected before rejections named one: `offers tools with no record ...`
+    (a run's eval split), `tool '<name>': ...` (a ToolAlpaca file's tool), else the case itself."""
+    if reason.startswith("offers tools with no record"):
+        return "unknown_tool"
+    return "invalid_tool" if reason.startswith("tool '") else "invalid_case"
 
 
 class EvalSet(BaseModel):

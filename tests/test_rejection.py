@@ -87,15 +87,17 @@ def test_manifests_written_before_read_into_the_vocabulary():
     evaluation = EvaluationManifest(
         eval_id="e", status="completed", created=datetime(2026, 1, 1, tzinfo=UTC), models=["m"],
         prompt_format="react", source="run", source_kind="run", source_sha256="0" * 64, cases=1,
-        rejected_cases=[{"case_id": "joke-5", "reason": "instruction 5 has no golden answer"}],
+        rejected_cases=[
+            {"case_id": "joke-5", "reason": "instruction 5 has no golden answer"},
+            {"case_id": "fx-1", "reason": "tool 'FX': its spec fails the OpenAPI validator"},
+            {"case_id": "d-9", "reason": "offers tools with no record in the run: weather"},
+        ],
     )  # fmt: skip
-    assert evaluation.rejected_cases == [
-        Rejection(
-            item_id="joke-5",
-            step="eval_set",
-            rule="invalid_case",
-            reason="instruction 5 has no golden answer",
-        )
+    assert [(r.item_id, r.step, r.rule) for r in evaluation.rejected_cases] == [
+        ("joke-5", "eval_set", "invalid_case"),
+        ("fx-1", "eval_set", "invalid_tool"),
+        ("d-9", "eval_set", "unknown_tool"),
     ]
+    assert evaluation.rejected_cases[0].reason == "instruction 5 has no golden answer"
     again = EvaluationManifest.model_validate_json(evaluation.model_dump_json())
     assert again.rejected_cases == evaluation.rejected_cases
