@@ -227,8 +227,9 @@ def test_sets_checked(manifest: Manifest, statistics: CorpusStatistics) -> str:
     dropped = sum(r.count for r in statistics.rejections if r.rule == "test_set_overlap")
     read = manifest.inputs.get("test_sets") or ", ".join(f"`{s}`" for s in sources)
     return (
-        f"- checked against test sets: {read}; {dropped} instructions dropped as near-duplicates of a test "
-        f"question (word Jaccard >= {verification.get('decontaminate_threshold')}, rule `test_set_overlap`)"
+        f"- checked against test sets: {read}; {dropped} instructions (each dialogue's first request; "
+        "multi-turn follow-ups are not compared) dropped as near-duplicates of a test question (word "
+        f"Jaccard >= {verification.get('decontaminate_threshold')}, rule `test_set_overlap`)"
     )
 
 

@@ -133,7 +133,8 @@ def test_a_run_drops_the_planted_copy_keeps_the_rest_and_its_card_names_the_test
     card = (Path(capsys.readouterr().out.strip().splitlines()[-1]) / "README.md").read_text(encoding="utf-8")
     (line,) = [line for line in card.splitlines() if line.startswith("- checked against test sets:")]
     assert line.startswith(
-        f"- checked against test sets: {folder} (2 questions); {len(planted)} instructions dropped"
+        f"- checked against test sets: {folder} (2 questions); {len(planted)} instructions (each "
+        "dialogue's first request; multi-turn follow-ups are not compared) dropped"
     )
 
 
