@@ -17,6 +17,7 @@ from schemas.call_accuracy import Call
 from tasks.evaluation import bfcl_official
 from tasks.evaluation.bfcl_set import BfclQuestion
 from tests.support.fake_llm import ScriptedLLM
+from tests.support.packages import needs_bfcl
 
 CATEGORIES = ("simple_python", "multiple", "parallel", "parallel_multiple", "irrelevance", "live_simple")
 LIMIT = 3
@@ -96,6 +97,7 @@ def bfcl_runner_scores(folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyP
     return found
 
 
+@needs_bfcl
 def test_official_questions_are_scored_as_bfcl_s_runner_scores_them(
     scripted_llm: ScriptedLLM,
     tmp_path: Path,

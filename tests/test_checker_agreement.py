@@ -11,6 +11,7 @@ import pytest
 from schemas.call_accuracy import Call, check_calls
 from tasks.evaluation import bfcl_official
 from tasks.evaluation.bfcl_set import BfclQuestion
+from tests.support.packages import needs_bfcl
 
 WEATHER = {
     "name": "weather.get",
@@ -102,6 +103,7 @@ CASES: list[tuple[str, str, list[Call], list[Any], bool]] = [
 ]  # fmt: skip
 
 
+@needs_bfcl
 @pytest.mark.parametrize(("case", "category", "calls", "answer", "verdict"), CASES, ids=[c[0] for c in CASES])
 def test_both_checkers_agree(
     case: str, category: str, calls: list[Call], answer: list[Any], verdict: bool
