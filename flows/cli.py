@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 
 from flows.config import STAGES_GROUP, CorpusConfig
 from flows.options import BadOption, CommandLine, ModelOptions
+from flows.progress import HEARTBEAT_S
 from schemas.option import Option
 from tasks.pool.plan import PoolSettings
 
@@ -55,6 +56,12 @@ class CorpusCommand(BaseModel):
     log_file: Annotated[str | None, Option(metavar="PATH")] = Field(
         default=None,
         description="Where Prefect's own messages go instead of the terminal (default <out>/toolforge.log).",
+    )
+    progress_every: Annotated[float, Option(metavar="S")] = Field(
+        default=HEARTBEAT_S,
+        gt=0,
+        description="Where stderr is not a terminal (a pipe, a file, CI, a worker's log): a progress line "
+        "after S seconds without one, beside a line per stage change.",
     )
 
 

@@ -1,7 +1,9 @@
 """The command line's terminal: ToolForge's own lines only; Prefect's go to a log file.
 
-On the terminal a user sees the ingest report, one progress line per stage, and then either the run
-directory (stdout, last) or one `error:` line. Everything Prefect would print there (warnings, a
+On the terminal a user sees the ingest report, one progress line per stage (`flows/progress.py`;
+where stderr is no TTY, a line per stage change and a heartbeat), and then either the run's end
+(`run_end_lines`: what it accepted and rejected, by rule, and where its report.html is) and its
+directory (stdout, last), or one `error:` line. Everything Prefect would print there (warnings, a
 failed task's traceback, its ephemeral server's messages, also while it shuts down) goes to the log
 file instead: `--log-file`, by default `<out>/toolforge.log` (`<cache-dir>/toolforge.log` when the
 run store is not a local folder).
@@ -16,6 +18,7 @@ from __future__ import annotations
 import logging
 import logging.config
 import os
+import posixpath
 import time
 import traceback
 from pathlib import Path
@@ -24,6 +27,9 @@ from typing import Any
 
 from flows.config import CorpusConfig
 from flows.prefect_api import started_here
+from flows.progress import elapsed
+from flows.report import REPORT_HTML
+from schemas.manifest import Manifest
 from storage.run_store import RunStore
 
 LOGGING_CONFIG = Path(__file__).with_name("logging.yml")
@@ -157,3 +163,28 @@ def _final_task_runs(flow_run_id: str) -> int:
     }
     with get_client(sync_client=True) as client:
         return int(client.request("POST", "/task_runs/count", json=body).json())
+
+
+def run_end_lines(manifest: Manifest, run_dir: str, seconds: float) -> list[str]:
+    """The run's last lines on stderr: what it made, its rejections by step and rule (the names its
+    `rejections` carry), and where its report.html is.
+
+        corpus run 20261207-…: completed in 4m12s: 2 tools, 7 dialogues accepted, 3 rejected
+        rejections by rule: rules/repetition 2, judge/judge_score 1
+        report: out/runs/20261207-…/report.html
+    """
+    stages = {stage.name: stage for stage in manifest.stages}
+    made = [f"{stages['pool'].outputs} APIs"] if "pool" in stages else []
+    if "toolset" in stages:
+        made.append(f"{stages['toolset'].outputs} tools")
+    if "simulation" in stages:
+        simulation = stages["simulation"]
+        made.append(f"{simulation.outputs} dialogues accepted, {simulation.rejected} rejected")
+    statistics = manifest.statistics
+    by_rule = [f"{r.step}/{r.rule} {r.count}" for r in (statistics.rejections if statistics else [])]
+    what = ", ".join(made) or "nothing made"
+    return [
+        f"corpus run {manifest.run_id}: {manifest.status} in {elapsed(seconds)}: {what}",
+        f"rejections by rule: {', '.join(by_rule) or 'none'}",
+        f"report: {posixpath.join(run_dir, REPORT_HTML)}",
+    ]
