@@ -331,6 +331,14 @@ def test_an_answer_always_cut_is_a_permanent_error_naming_the_limit(scripted_llm
     assert not list(Path(llm_config.cache_dir).rglob("*.json"))
 
 
+def test_an_answer_stopped_in_a_loop_names_the_loop(scripted_llm: ScriptedLLM, llm_config):
+    stopped = {"stopped": "caught in a loop (its last 48 tokens repeat every 2)"}
+    scripted_llm.script = lambda request: ('{"city": "1.1.1.1.1.1', "length", stopped)
+    with pytest.raises(LLMCallError, match=r"the answer was caught in a loop \(.*every 2\) on 3 tries"):
+        ask(LLMGateway(llm_config))
+    assert scripted_llm.calls == 3
+
+
 def test_waiting_calls_of_a_later_stage_get_the_next_free_slot():
     slots = PrioritySlots(1)
     slots.acquire()

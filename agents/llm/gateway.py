@@ -409,8 +409,11 @@ class LLMGateway:
                 return content, tokens
             incomplete += 1
             if incomplete > INCOMPLETE_RETRIES:
+                stopped = (getattr(choice.message, "provider_specific_fields", None) or {}).get("stopped")
                 why = (
-                    f"cut at the token limit ({params['max_tokens']}; raise --max-tokens)" if cut else "empty"
+                    (stopped or f"cut at the token limit ({params['max_tokens']}; raise --max-tokens)")
+                    if cut
+                    else "empty"
                 )
                 message = f"IncompleteAnswer: the answer was {why} on {incomplete} tries"
                 raise self._failed(role, model, None, message, transient=False)

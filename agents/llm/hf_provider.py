@@ -32,6 +32,7 @@ from litellm.types.utils import ChatCompletionMessageToolCall, Function
 
 from agents.llm.config import HF_PROVIDER
 from agents.llm.gguf import LocalModelError
+from agents.llm.loop_guard import LoopGuard
 
 INSTALL_HINT = "pip install -e '.[hf]' (transformers and torch)"
 DEFAULT_TEMPERATURE = 0.3
@@ -221,6 +222,8 @@ class Generated:
     finish_reason: str
     prompt_tokens: int
     completion_tokens: int
+    stopped: str = ""
+    """Why generation was stopped early (`LoopGuard.reason`), if it was."""
 
 
 def generate(
@@ -259,12 +262,21 @@ def generate(
                 done = any(s in text for s in stop)
                 return torch.full((input_ids.shape[0],), done, dtype=torch.bool, device=input_ids.device)
 
+        guard = LoopGuard()
+
+        class StopLoop(StoppingCriteria):
+            """Ends generation caught in a loop (`agents.llm.loop_guard`)."""
+
+            def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
+                done = guard(input_ids[0, -(guard.window + guard.max_period) :].tolist())
+                return torch.full((input_ids.shape[0],), done, dtype=torch.bool, device=input_ids.device)
+
         config = _generation_config(loaded, max_tokens, temperature)
         torch.manual_seed(seed)
         output = model.generate(
             **inputs,
             generation_config=config,
-            stopping_criteria=StoppingCriteriaList([StopStrings()]) if stop else None,
+            stopping_criteria=StoppingCriteriaList([*([StopStrings()] if stop else []), StopLoop()]),
         )
         new = output[0, start:].tolist()
         text = tokenizer.decode(new, skip_special_tokens=True)
@@ -273,11 +285,13 @@ def generate(
     eos_ids = set(eos if isinstance(eos, list) else [] if eos is None else [eos])
     if cuts:
         text, finish_reason = text[: min(cuts)], "stop"
+    elif guard.period is not None:
+        finish_reason = "length"
     elif len(new) < max_tokens or (new and new[-1] in eos_ids):
         finish_reason = "stop"
     else:
         finish_reason = "length"
-    return Generated(text, finish_reason, prompt_tokens=start, completion_tokens=len(new))
+    return Generated(text, finish_reason, start, len(new), stopped=guard.reason())
 
 
 def _generation_config(loaded: _Loaded, max_tokens: int, temperature: float) -> Any:
@@ -336,6 +350,8 @@ class HfProvider(CustomLLM):
         message = model_response.choices[0].message  # type: ignore[union-attr]
         message.content = content
         model_response.choices[0].finish_reason = out.finish_reason
+        if out.stopped:
+            message.provider_specific_fields = {"stopped": out.stopped}
         if calls:
             message.tool_calls = [
                 ChatCompletionMessageToolCall(

@@ -14,7 +14,7 @@ import litellm
 from litellm import CustomLLM
 
 PROVIDER = "scripted"
-Script = Callable[[dict[str, Any]], "str | tuple[str, str]"]
+Script = Callable[[dict[str, Any]], "str | tuple[str, str] | tuple[str, str, dict[str, Any]]"]
 """A request's answer: its content, or (content, finish_reason) to end otherwise than "stop"."""
 
 
@@ -41,10 +41,12 @@ class ScriptedLLM(CustomLLM):
         if self.script is None:
             raise RuntimeError("ScriptedLLM has no script")
         answer = self.script(request)
-        content, finish_reason = answer if isinstance(answer, tuple) else (answer, "stop")
+        content, finish_reason, *fields = answer if isinstance(answer, tuple) else (answer, "stop")
         response: litellm.ModelResponse = kwargs["model_response"]
         response.choices[0].message.content = content  # type: ignore[union-attr]
         response.choices[0].finish_reason = finish_reason
+        if fields:  # a third item: the provider's own fields (`{"stopped": ...}` of the loop guard)
+            response.choices[0].message.provider_specific_fields = fields[0]  # type: ignore[union-attr]
         response.usage = litellm.Usage(  # type: ignore[attr-defined]
             prompt_tokens=sum(len(str(m["content"]).split()) for m in messages),
             completion_tokens=len(content.split()),
