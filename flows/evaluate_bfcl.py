@@ -5,23 +5,25 @@ official test set in the installed bfcl-eval package (`bfcl:simple_python,irrele
 `--limit` per category), scored by BFCL's own checker with BFCL's category names and its leaderboard
 averages (`tasks/evaluation/bfcl_official.py`).
 
-Each model answers each question once (ReAct text read for its actions, or its own function calls
-with `--prompt-format native`); its answers are written in BFCL's result format
-(`answers/<model>/BFCL_v4_<category>_result.json`, `{"id", "result": [{function: arguments}]}`) and
-scored against the folder's `possible_answer` files (`tasks/evaluation/bfcl_set.py`). `--answers
-FILE` scores a result file made elsewhere (BFCL's own harness, say) without asking any model. The
-evaluation's folder holds the answers, `bfcl_scores.json` and `report.md`; accuracy per category and
-overall is printed.
+Each model answers each question once, `--concurrency` questions at a time (ReAct text read for its
+actions, or its own function calls with `--prompt-format native`); its answers are written in BFCL's
+result format (`answers/<model>/BFCL_v4_<category>_result.json`, `{"id", "result": [{function:
+arguments}]}`) and scored against the folder's `possible_answer` files
+(`tasks/evaluation/bfcl_set.py`). `--answers FILE` scores a result file made elsewhere (BFCL's own
+harness, say) without asking any model. The evaluation's folder holds the answers,
+`bfcl_scores.json` and `report.md`; accuracy per category and overall is printed.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
 import sys
 from collections import Counter, defaultdict
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -200,9 +202,10 @@ def run_bfcl(config: EvaluateConfig) -> str:
         asked = [official.offered(q, native) if source.official else q for q in questions]
         for model in config.models:
             gateway = gateway_for(config.model_llm(model), f"{eval_id}/{model}")
-            answers_by_model[model] = {
-                q.id: answer_question(gateway, q, native, config.play.step_tokens) for q in asked
-            }
+            tokens = config.play.step_tokens
+            ask = functools.partial(answer_question, gateway, native=native, max_tokens=tokens)
+            with ThreadPoolExecutor(max_workers=max(1, config.llm.concurrency)) as pool:
+                answers_by_model[model] = dict(zip((q.id for q in asked), pool.map(ask, asked), strict=True))
     rows: dict[str, dict[str, float]] = {}
     for model, answers in answers_by_model.items():
         for category, lines in result_lines(questions, answers).items():
