@@ -57,7 +57,7 @@ class EvaluateConfig(BaseModel):
     split: Annotated[ExportSettings, Option(only=("eval_fraction", "split_seed", "split_by"))] = Field(
         default_factory=ExportSettings, description="A run source's split."
     )
-    play: Annotated[PlaySettings, Option(only=("prompt_format", "max_steps"))] = Field(
+    play: Annotated[PlaySettings, Option(only=("prompt_format", "max_steps", "step_tokens"))] = Field(
         default_factory=PlaySettings
     )
     judge: Annotated[bool, Option(flag="no-judge", group=SIMULATORS.group)] = Field(
