@@ -12,6 +12,11 @@ the CPU -> the base and the trained model side by side on the held-out tools.
    the trained model play the assistant on every held-out case, the fake server simulating the user
    and the tool executor, and the judge off (the fake judge's verdicts are canned, so procedure and
    response say nothing here: call accuracy and the six error kinds are the rules').
+3. `python -m flows.evaluate --eval bfcl:simple_python,multiple,irrelevance --limit 10` with the
+   same two models (`--bfcl`, `--bfcl-limit`; 256 tokens per answer, more than a call takes): BFCL's
+   official questions, scored by BFCL's own checker. Irrelevance (answering with no call where no
+   function fits) is where fine-tuning on calls most often costs a model. Needs the `bfcl` extra;
+   `--bfcl ''` leaves this step out.
 
 Each command is timed from outside (wall time, the largest child's peak RSS). The verdict: PASS when
 the trained model has a higher call accuracy and fewer parse errors than its base.
@@ -34,8 +39,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bench.harness import MODEL, REPO, command_env, fake_server, run_folder, scratch_dir, seed_file
+from schemas.errors import InputError
 from schemas.evaluation import EvaluationManifest
-from schemas.training import TrainingMetrics
+from schemas.training import PROMPT_FORMAT_OF, TrainingMetrics
+from tasks.evaluation import bfcl_official as official
 from tasks.evaluation.scores import scores_difference
 
 
@@ -53,6 +60,23 @@ def peak_rss_gib() -> float:
     return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2**20
 
 
+def bfcl_scores(
+    args: argparse.Namespace, models: list[str], env: dict[str, str], cache: str, scratch: Path
+) -> tuple[dict[str, dict[str, float]], float]:
+    """The base and the trained model on BFCL's official questions, scored by BFCL's checker, asked
+    in the format trained: (accuracy per category and BFCL's averages, by model; the command's wall s)."""
+    command = [
+        sys.executable, "-m", "flows.evaluate",
+        "--eval", f"bfcl:{args.bfcl}", "--limit", str(args.bfcl_limit),
+        *[part for model in models for part in ("--model", model)],
+        "--prompt-format", PROMPT_FORMAT_OF[args.format], "--step-tokens", "256",
+        "--out", str(scratch / "out"), "--cache-dir", cache,
+    ]  # fmt: skip
+    lines, wall_s = timed(command, env, "the BFCL evaluation")
+    summary = json.loads((Path(lines[-1]) / "bfcl_scores.json").read_text(encoding="utf-8"))
+    return summary["accuracy"], wall_s
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.train_bench", description=__doc__.split("\n")[0])
     parser.add_argument("--tools", type=int, default=100, help="APIs sampled from the seed list (100)")
@@ -65,8 +89,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--format", choices=["react", "chat"], default="react", help="what to train (react)")
     parser.add_argument("--limit", type=int, default=None, help="evaluate the first N held-out cases only")
     parser.add_argument("--seed-file", default=None, help="seed list (default: the shared 2022 snapshot)")
+    parser.add_argument(
+        "--bfcl", default="simple_python,multiple,irrelevance", help="BFCL categories to score on ('': none)"
+    )
+    parser.add_argument("--bfcl-limit", type=int, default=10, help="BFCL questions per category (10)")
     parser.add_argument("--keep", action="store_true", help="keep the scratch dir (run store, model)")
     args = parser.parse_args(argv)
+    if args.bfcl:
+        try:
+            official.version()
+        except InputError as error:
+            parser.error(f"--bfcl: {error}")
     args.latency, args.fault_rate, args.fault_kinds, args.client_timeout = 0.0, 0.0, "429", 5.0
     args.responder = "grounded"
     started = time.perf_counter()
@@ -97,6 +130,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         lines, train_s = timed(train, env, "the training")
         metrics = TrainingMetrics.model_validate_json((out / "metrics.json").read_text(encoding="utf-8"))
         evaluation = EvaluationManifest.model_validate_json((Path(lines[-2]) / "evaluation.json").read_text())
+        bfcl_rows, bfcl_s = ({}, 0.0)
+        if args.bfcl:
+            bfcl_rows, bfcl_s = bfcl_scores(args, evaluation.models, env, cache, scratch)
     base, trained = evaluation.scores[0], evaluation.scores[-1]
     better_calls = (trained.call_accuracy or 0.0) > (base.call_accuracy or 0.0)
     fewer_parse = trained.errors.get("parse_error", 0) < base.errors.get("parse_error", 0)
@@ -119,18 +155,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         "corpus command, wall s": round(corpus_s, 1),
         "train + evaluate command, wall s": round(train_s, 1),
         "training alone, wall s": metrics.wall_s,
+        "BFCL command, wall s": round(bfcl_s, 1),
         "whole benchmark, wall s": round(total_s, 1),
         "peak RSS of a child, GiB": round(peak_rss_gib(), 2),
         "device": metrics.device,
     }
     for name, value in figures.items():
         print(f"{name}: {value}")
+    for model, row in bfcl_rows.items():
+        print(f"BFCL {'trained' if model == evaluation.models[-1] else 'base'} ({model}): {json.dumps(row)}")
     verdict = "PASS" if better_calls and fewer_parse else "FAIL"
     print(
         f"verdict: call accuracy {base.call_accuracy} -> {trained.call_accuracy}, parse errors "
         f"{base.errors.get('parse_error', 0)} -> {trained.errors.get('parse_error', 0)}: {verdict}"
     )
-    print(json.dumps({"figures": figures, "verdict": verdict}), file=sys.stderr)
+    print(json.dumps({"figures": figures, "bfcl": bfcl_rows, "verdict": verdict}), file=sys.stderr)
     return 0 if verdict == "PASS" else 1
 
 
