@@ -8,10 +8,18 @@ instance of that schema (see `bench.schema_sampler`); any other request gets a s
 responder may also answer with a message of `tool_calls` (for requests with `tools`).
 `GET /v1/models` lists the served model names and `GET /health` answers at once.
 
+It can also behave like a provider with limits: `rpm` and `tpm` cap the requests and the tokens (prompt
+plus completion, counted in words) of the last 60 seconds, answering any request over a cap at once
+with HTTP 429 and `Retry-After` (the seconds until enough of the window frees); with
+`ratelimit_headers` every answer carries OpenAI's `x-ratelimit-limit|remaining|reset-requests|tokens`
+headers. And like a saturated vLLM server: with `saturate` K, a request's latency is the configured one
+times `1 + n / K`, n being the other completions in flight when it arrived.
+
 Run it on its own with::
 
     python -m bench.fake_llm_server --port 8011 --latency 0.2 --fault-rate 0.1 \\
-        --fault-kinds 429,500,timeout,malformed --timeout 5 --seed 0 [--responder module:function]
+        --fault-kinds 429,500,timeout,malformed --timeout 5 --seed 0 [--responder module:function] \\
+        [--rpm 600] [--tpm 100000] [--ratelimit-headers] [--saturate 16]
 
 It prints its base URL (for `api_base`) as its first line and serves until Ctrl-C or SIGTERM.
 """
@@ -23,6 +31,7 @@ import contextlib
 import hashlib
 import importlib
 import json
+import math
 import random
 import signal
 import socket
@@ -31,6 +40,7 @@ import sys
 import threading
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -72,6 +82,10 @@ class FakeLLMServer:
         seed: int | None = None,
         responder: Responder | None = None,
         models: Sequence[str] = ("fake-model",),
+        rpm: int | None = None,
+        tpm: int | None = None,
+        ratelimit_headers: bool = False,
+        saturate: float | None = None,
     ) -> None:
         """Configure (not start) a server.
 
@@ -79,6 +93,7 @@ class FakeLLMServer:
         `fault_rate` (0..1) is the chance that a chat completion gets a fault, drawn uniformly from
         `fault_kinds`; a "timeout" fault sleeps `timeout_s` before answering normally; `seed` seeds
         the fault draws; `responder` replaces `default_responder`; `models` is what `/v1/models` lists.
+        `rpm`, `tpm`, `ratelimit_headers` and `saturate` are the provider's limits (see the module).
         """
         kinds = tuple(fault_kinds)
         unknown = sorted(set(kinds) - set(FAULT_KINDS))
@@ -90,6 +105,9 @@ class FakeLLMServer:
             raise ValueError("fault_rate > 0 needs at least one fault kind")
         if latency_s < 0 or timeout_s < 0:
             raise ValueError("latency_s and timeout_s must not be negative")
+        for name, limit in (("rpm", rpm), ("tpm", tpm), ("saturate", saturate)):
+            if limit is not None and limit <= 0:
+                raise ValueError(f"{name} must be positive, not {limit}")
         self.host = host
         self.requested_port = port
         self.latency_s = latency_s
@@ -98,6 +116,13 @@ class FakeLLMServer:
         self.timeout_s = timeout_s
         self.responder: Responder = responder or default_responder
         self.models = tuple(models)
+        self.saturate = saturate
+        self.ratelimit_headers = ratelimit_headers
+        self.windows = {
+            kind: RateWindow(limit)
+            for kind, limit in (("requests", rpm), ("tokens", tpm))
+            if limit is not None
+        }
         self._fault_rng = random.Random(seed)
         self._lock = threading.Lock()
         self._stopping = threading.Event()
@@ -107,6 +132,7 @@ class FakeLLMServer:
         self._in_flight = 0
         self._peak_in_flight = 0
         self._faults: dict[str, int] = dict.fromkeys(FAULT_KINDS, 0)
+        self._limited = 0
         self._httpd: _FakeHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -194,6 +220,12 @@ class FakeLLMServer:
             return self._peak_in_flight
 
     @property
+    def limited(self) -> int:
+        """Chat completions refused with 429 for being over `rpm` or `tpm` (not injected faults)."""
+        with self._lock:
+            return self._limited
+
+    @property
     def faults(self) -> dict[str, int]:
         """Injected faults by kind ("429", "500", "timeout", "malformed"): a snapshot."""
         with self._lock:
@@ -208,12 +240,14 @@ class FakeLLMServer:
                 "rejected": self._rejected,
                 "peak_in_flight": self._peak_in_flight,
                 "faults": dict(self._faults),
+                "limited": self._limited,
             }
 
     def reset_counters(self) -> None:
         """Set every counter back to zero."""
         with self._lock:
             self._requests = self._completions = self._rejected = self._peak_in_flight = 0
+            self._limited = 0
             self._faults = dict.fromkeys(FAULT_KINDS, 0)
 
     # -- used by the request handler ---------------------------------------------------------------
@@ -223,11 +257,39 @@ class FakeLLMServer:
         with self._lock:
             setattr(self, f"_{counter}", getattr(self, f"_{counter}") + 1)
 
-    def entered(self, change: int) -> None:
-        """A chat completion started (+1) or was answered (-1): keeps the peak of those under way."""
+    def entered(self, change: int) -> int:
+        """A chat completion started (+1) or was answered (-1): keeps the peak of those under way;
+        the number of the others under way."""
         with self._lock:
             self._in_flight += change
             self._peak_in_flight = max(self._peak_in_flight, self._in_flight)
+            return self._in_flight - max(change, 0)
+
+    def latency_for(self, others: int) -> float:
+        """The latency of a completion that arrived while `others` were in flight (`saturate`)."""
+        if self.saturate is None:
+            return self.latency_s
+        return self.latency_s * (1 + others / self.saturate)
+
+    def admit(self, tokens: int) -> tuple[float, dict[str, str]]:
+        """(0, headers) when a completion of `tokens` fits `rpm` and `tpm` now (and is counted), else
+        (seconds until it would, headers); the headers are the `x-ratelimit-*` ones when asked for."""
+        now = time.monotonic()
+        amounts = {"requests": 1, "tokens": tokens}
+        with self._lock:
+            wait = max((w.wait(now, amounts[kind]) for kind, w in self.windows.items()), default=0.0)
+            if wait > 0:
+                self._limited += 1
+            else:
+                for kind, window in self.windows.items():
+                    window.add(now, amounts[kind])
+            headers: dict[str, str] = {}
+            if self.ratelimit_headers:
+                for kind, window in self.windows.items():
+                    headers[f"x-ratelimit-limit-{kind}"] = str(window.limit)
+                    headers[f"x-ratelimit-remaining-{kind}"] = str(window.remaining(now))
+                    headers[f"x-ratelimit-reset-{kind}"] = f"{window.reset(now):.3f}s"
+        return wait, headers
 
     def draw_fault(self) -> str | None:
         """The fault to inject into the next chat completion, if any (counted as injected)."""
@@ -243,6 +305,47 @@ class FakeLLMServer:
         if seconds <= 0:
             return not self._stopping.is_set()
         return not self._stopping.wait(seconds)
+
+
+class RateWindow:
+    """What was admitted in the last `WINDOW_S` seconds, against a limit (requests or tokens)."""
+
+    WINDOW_S = 60.0
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._log: deque[tuple[float, int]] = deque()
+        self._used = 0
+
+    def _expire(self, now: float) -> None:
+        while self._log and self._log[0][0] <= now - self.WINDOW_S:
+            self._used -= self._log.popleft()[1]
+
+    def wait(self, now: float, amount: int) -> float:
+        """Seconds until `amount` more fits the window (0: it fits now). An amount over the whole limit
+        waits for an empty window."""
+        self._expire(now)
+        excess = self._used + min(amount, self.limit) - self.limit
+        if excess <= 0:
+            return 0.0
+        for at, spent in self._log:
+            excess -= spent
+            if excess <= 0:
+                return at + self.WINDOW_S - now
+        return self.WINDOW_S
+
+    def add(self, now: float, amount: int) -> None:
+        self._log.append((now, amount))
+        self._used += amount
+
+    def remaining(self, now: float) -> int:
+        self._expire(now)
+        return max(0, self.limit - self._used)
+
+    def reset(self, now: float) -> float:
+        """Seconds until the window is empty again."""
+        self._expire(now)
+        return self._log[-1][0] + self.WINDOW_S - now if self._log else 0.0
 
 
 class _FakeHTTPServer(ThreadingHTTPServer):
@@ -335,38 +438,48 @@ class _Handler(BaseHTTPRequestHandler):
         if path not in ("/v1/chat/completions", "/chat/completions"):
             self.reject(HTTPStatus.NOT_FOUND, f"unknown path {self.path}")
             return
-        fake.entered(+1)  # from the request's arrival to its answer, as the client's slot sees it
+        others = fake.entered(+1)  # from the request's arrival to its answer, as the client's slot sees it
         try:
             body = self.read_json_body()
             if body is not None:
-                self.chat_completion(fake, body, received)
+                self.chat_completion(fake, body, received, fake.latency_for(others))
         finally:
             fake.entered(-1)
 
-    def chat_completion(self, fake: FakeLLMServer, body: dict[str, Any], received: float) -> None:
+    def chat_completion(
+        self, fake: FakeLLMServer, body: dict[str, Any], received: float, latency: float
+    ) -> None:
         """Answer one parsed chat completion request, injecting a fault if one is drawn.
 
-        The answer is worked out first and sent `latency_s` after the request arrived: the latency
-        a client sees is the configured one, whatever the server's own work took.
+        The answer is worked out first and sent `latency` after the request arrived: the latency
+        a client sees is the configured one, whatever the server's own work took. A request over
+        the server's `rpm` or `tpm` is refused at once with 429 and `Retry-After`.
         """
         problem = _request_problem(body)
         if problem:
             self.reject(HTTPStatus.BAD_REQUEST, problem, read_body=False)
             return
-        fault = fake.draw_fault()
         content: Reply | None = None
         failure: str | None = None
-        if fault not in ("429", "500"):
-            try:
-                content = fake.responder(body)
-            except Exception as exc:
-                failure = f"responder failed: {type(exc).__name__}: {exc}"
-        if not fake.sleep(received + fake.latency_s - time.monotonic()):
+        try:
+            content = fake.responder(body)
+        except Exception as exc:
+            failure = f"responder failed: {type(exc).__name__}: {exc}"
+        wait, limit_headers = fake.admit(_usage(body, content or "")["total_tokens"])
+        if wait > 0:
+            error = _error_body(
+                f"Rate limit reached; retry in {wait:.3f}s (FakeLLMServer).", "rate_limit_error"
+            )
+            retry = {"Retry-After": str(math.ceil(wait)), "retry-after-ms": str(math.ceil(wait * 1000))}
+            self.send_json(HTTPStatus.TOO_MANY_REQUESTS, error, headers={**retry, **limit_headers})
+            return
+        fault = fake.draw_fault()
+        if not fake.sleep(received + latency - time.monotonic()):
             self.close_connection = True
             return
         if fault == "429":
             error = _error_body("Rate limit reached (injected by FakeLLMServer).", "rate_limit_error")
-            self.send_json(HTTPStatus.TOO_MANY_REQUESTS, error, headers={"Retry-After": "0"})
+            self.send_json(HTTPStatus.TOO_MANY_REQUESTS, error, headers={"Retry-After": "0", **limit_headers})
             return
         if fault == "500":
             error = _error_body("The server had an error (injected by FakeLLMServer).", "server_error")
@@ -382,7 +495,7 @@ class _Handler(BaseHTTPRequestHandler):
         if fault == "malformed" and isinstance(content, str):
             content = _malformed(content)
         fake.count("completions")
-        self.send_json(HTTPStatus.OK, _completion_body(body, content))
+        self.send_json(HTTPStatus.OK, _completion_body(body, content), headers=limit_headers)
 
     def read_json_body(self) -> dict[str, Any] | None:
         """The request body as a JSON object, or None after answering 400 for a bad one."""
@@ -527,10 +640,6 @@ def _completion_body(request: dict[str, Any], reply: Reply) -> dict[str, Any]:
     message: dict[str, Any] = (
         {"role": "assistant", "content": reply} if isinstance(reply, str) else {"role": "assistant", **reply}
     )
-    prompt_tokens = _word_count(_messages_text(request.get("messages")))
-    completion_tokens = _word_count(
-        json.dumps(reply) if message.get("tool_calls") else message["content"] or ""
-    )
     return {
         "id": f"chatcmpl-{uuid.uuid4().hex[:24]}",
         "object": "chat.completion",
@@ -545,11 +654,21 @@ def _completion_body(request: dict[str, Any], reply: Reply) -> dict[str, Any]:
                 "finish_reason": "tool_calls" if message.get("tool_calls") else "stop",
             }
         ],
-        "usage": {
-            "prompt_tokens": prompt_tokens,
-            "completion_tokens": completion_tokens,
-            "total_tokens": prompt_tokens + completion_tokens,
-        },
+        "usage": _usage(request, reply),
+    }
+
+
+def _usage(request: dict[str, Any], reply: Reply) -> dict[str, int]:
+    """The tokens of a request and its answer, counted in words."""
+    message = {"content": reply} if isinstance(reply, str) else reply
+    prompt_tokens = _word_count(_messages_text(request.get("messages")))
+    completion_tokens = _word_count(
+        json.dumps(reply) if message.get("tool_calls") else message.get("content") or ""
+    )
+    return {
+        "prompt_tokens": prompt_tokens,
+        "completion_tokens": completion_tokens,
+        "total_tokens": prompt_tokens + completion_tokens,
     }
 
 
@@ -605,6 +724,14 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=None, help="seed of the fault draws")
     parser.add_argument("--responder", default=None, help="module:function returning the answer content")
     parser.add_argument("--models", default="fake-model", help="comma-separated names for /v1/models")
+    parser.add_argument("--rpm", type=int, default=None, help="requests per minute before 429s")
+    parser.add_argument("--tpm", type=int, default=None, help="tokens (words) per minute before 429s")
+    parser.add_argument(
+        "--ratelimit-headers", action="store_true", help="send OpenAI's x-ratelimit-* headers"
+    )
+    parser.add_argument(
+        "--saturate", type=float, default=None, help="K: latency times 1 + (completions in flight) / K"
+    )
     return parser.parse_args(argv)
 
 
@@ -621,6 +748,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         seed=args.seed,
         responder=load_responder(args.responder) if args.responder else None,
         models=[name.strip() for name in args.models.split(",") if name.strip()],
+        rpm=args.rpm,
+        tpm=args.tpm,
+        ratelimit_headers=args.ratelimit_headers,
+        saturate=args.saturate,
     )
     done = threading.Event()
 

@@ -159,6 +159,7 @@ def test_json_schema_answer_validates_with_the_pydantic_model(server: FakeLLMSer
         "rejected": 0,
         "peak_in_flight": 1,
         "faults": {"429": 0, "500": 0, "timeout": 0, "malformed": 0},
+        "limited": 0,
     }
 
 
@@ -427,3 +428,90 @@ def test_pydantic_rejects_a_broken_sample() -> None:
 
     with pytest.raises(ValidationError):
         Function.model_validate(instance)
+
+
+# -- provider limits ---------------------------------------------------------------------------------
+
+
+def test_rpm_limit_answers_429_with_retry_after_and_headers() -> None:
+    with FakeLLMServer(rpm=3, ratelimit_headers=True) as server:
+        answers = [
+            http(f"{server.base_url}/chat/completions", {"model": "m", "messages": MESSAGES})
+            for _ in range(5)
+        ]
+        stats = server.stats()
+
+    assert [status for status, _, _ in answers] == [200, 200, 200, 429, 429]
+    first, refused = answers[0][1], answers[3][1]
+    assert first["x-ratelimit-limit-requests"] == "3"
+    assert first["x-ratelimit-remaining-requests"] == "2"
+    assert first["x-ratelimit-reset-requests"].endswith("s")
+    assert refused["x-ratelimit-remaining-requests"] == "0"
+    assert 1 <= int(refused["Retry-After"]) <= 60
+    assert 0 < int(refused["retry-after-ms"]) <= 60_000
+    assert answers[3][2]["error"]["type"] == "rate_limit_error"
+    assert stats["limited"] == 2 and stats["completions"] == 3
+
+
+def test_tpm_limit_counts_prompt_and_completion_words() -> None:
+    words = default_responder({"model": "m", "messages": MESSAGES}).split()
+    prompt = sum(len(m["content"].split()) for m in MESSAGES)
+    with FakeLLMServer(tpm=2 * (prompt + len(words)) + 1, ratelimit_headers=True) as server:
+        answers = [
+            http(f"{server.base_url}/chat/completions", {"model": "m", "messages": MESSAGES})
+            for _ in range(3)
+        ]
+
+    assert [status for status, _, _ in answers] == [200, 200, 429]
+    assert answers[0][2]["usage"]["total_tokens"] == prompt + len(words)
+    assert answers[1][1]["x-ratelimit-remaining-tokens"] == "1"
+    assert "x-ratelimit-limit-requests" not in answers[1][1]
+
+
+def test_no_ratelimit_headers_unless_asked() -> None:
+    with FakeLLMServer(rpm=10) as server:
+        status, headers, _ = http(f"{server.base_url}/chat/completions", {"model": "m", "messages": MESSAGES})
+
+    assert status == 200
+    assert not any(name.lower().startswith("x-ratelimit") for name in headers)
+
+
+def test_rate_window_frees_as_entries_age() -> None:
+    from bench.fake_llm_server import RateWindow
+
+    window = RateWindow(10)
+    window.add(0.0, 6)
+    window.add(30.0, 4)
+    assert window.wait(31.0, 1) == pytest.approx(29.0)  # the 6 at t=0 leave at t=60
+    assert window.wait(31.0, 7) == pytest.approx(59.0)  # needs the 4 at t=30 gone too
+    assert window.wait(60.5, 6) == 0.0
+    assert window.remaining(60.5) == 6
+    assert window.reset(60.5) == pytest.approx(29.5)
+
+
+def test_saturating_server_slows_with_calls_in_flight() -> None:
+    server = FakeLLMServer(latency_s=0.5, saturate=4)
+    assert server.latency_for(0) == 0.5
+    assert server.latency_for(4) == 1.0
+    assert server.latency_for(8) == 1.5
+    assert FakeLLMServer(latency_s=0.5).latency_for(100) == 0.5
+    with server:
+        with ThreadPoolExecutor(4) as pool:
+            started = time.monotonic()
+            statuses = list(
+                pool.map(
+                    lambda _: http(
+                        f"{server.base_url}/chat/completions", {"model": "m", "messages": MESSAGES}
+                    )[0],
+                    range(4),
+                )
+            )
+        took = time.monotonic() - started
+    assert statuses == [200] * 4
+    assert took >= 0.5  # at least the base latency; the later arrivals waited longer
+
+
+def test_limits_must_be_positive() -> None:
+    for option in ({"rpm": 0}, {"tpm": -1}, {"saturate": 0}):
+        with pytest.raises(ValueError, match="must be positive"):
+            FakeLLMServer(**option)
