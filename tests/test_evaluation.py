@@ -19,6 +19,7 @@ from schemas.simulation import ASK_USER, FINISH, PARALLEL
 from schemas.tool import Tool
 from tasks.evaluation.case import evaluate_case
 from tasks.evaluation.play import PlaySettings
+from tasks.evaluation.rules import same_value
 from tasks.evaluation.scores import model_scores, scores_table
 from tests.support.fake_llm import ScriptedLLM
 
@@ -191,6 +192,38 @@ def test_values_are_compared_after_normalisation(scripted_llm, llm_config, tool)
     model_answers(scripted_llm, step("searchAtlas", query="lisbon"), final())
     result = evaluate(tool, llm_config)
     assert result.errors == [] and result.call_accuracy is True
+
+
+def test_a_number_the_golden_answer_writes_as_text_equals_the_number(scripted_llm, llm_config, tool):
+    """ToolAlpaca's golden inputs often quote numbers (`"limit": "5"`): the model's 5 is the same value
+    (`rules.same_value`, the comparison the procedure verdict makes too), so no input error."""
+    quoted = case(("Find 5 records about Lisbon", [("searchAtlas", {"query": "Lisbon", "limit": "5"})]))
+    model_answers(scripted_llm, step("searchAtlas", query="Lisbon", limit=5), final())
+    assert "input_error" not in kinds(evaluate(tool, llm_config, quoted))
+    model_answers(scripted_llm, step("searchAtlas", query="Lisbon", limit=6), final())
+    result = evaluate(tool, llm_config, quoted)
+    assert [e.detail for e in result.errors if e.kind == "input_error"] == [
+        "searchAtlas: limit=6, golden '5'"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("made", "golden", "same"),
+    [
+        (5, "5", True),
+        (2.0, 2, True),
+        ("April 1, 2024", "april 1 2024", True),
+        ({"city": "Lisbon", "n": 3}, {"n": "3", "city": "lisbon"}, True),
+        (["a b", 1], ["AB", "1"], True),
+        (True, 1, False),
+        (True, "true", True),
+        ({"city": "Lisbon"}, {"city": "Lisbon", "n": 3}, False),
+        (["a"], ["a", "b"], False),
+        ("Porto", "Lisbon", False),
+    ],
+)
+def test_same_value(made, golden, same):
+    assert same_value(made, golden) is same
 
 
 def test_illusory_input(scripted_llm, llm_config, tool):

@@ -10,6 +10,7 @@ from typing import Any
 
 from schemas.dialog import Message, ToolCall, tool_message
 from schemas.evaluation import EvalCase, GoldenStep, GoldenTurn
+from schemas.react import react_turns
 from schemas.simulation import ASK_USER
 from tasks.evaluation.procedure import procedure_verdict
 
@@ -79,13 +80,13 @@ def test_a_every_golden_step_present_in_any_order_retries_and_questions_aside():
         .call("getAnimeEpisodes", id="20")
         .answer()
     )
-    assert procedure_verdict(EPISODES, retried.messages) == (True, "")
+    assert procedure_verdict(EPISODES, react_turns(retried.messages)) == (True, "")
     # the golden answer's question to the user need not be asked
     asked = case(
         ("Find me an anime.", [(ASK_USER, {"Question": "Which one?"}), ("searchAnime", {"q": "Naruto"})])
     )
     direct = Solution("Find me an anime.").call("searchAnime", q="Naruto").answer()
-    assert procedure_verdict(asked, direct.messages) == (True, "")
+    assert procedure_verdict(asked, react_turns(direct.messages)) == (True, "")
     # independent steps in another order than the golden one
     two = case(
         (
@@ -94,10 +95,13 @@ def test_a_every_golden_step_present_in_any_order_retries_and_questions_aside():
         )
     )
     swapped = Solution(two.turns[0].request).call("searchAnime", q="Bleach").call("searchAnime", q="Naruto")
-    assert procedure_verdict(two, swapped.messages) == (True, "")
+    assert procedure_verdict(two, react_turns(swapped.messages)) == (True, "")
     # a golden step left out fails, and so does one made for the wrong request
     half = Solution(EPISODES.turns[0].request).call("searchAnime", q="Naruto").answer()
-    assert procedure_verdict(EPISODES, half.messages) == (False, "request 1: no call of getAnimeEpisodes")
+    assert procedure_verdict(EPISODES, react_turns(half.messages)) == (
+        False,
+        "request 1: no call of getAnimeEpisodes",
+    )
     follow = case(
         ("Search for Naruto.", [("searchAnime", {"q": "Naruto"})]),
         ("And its episodes?", [("getAnimeEpisodes", {"id": "20"})]),
@@ -110,7 +114,10 @@ def test_a_every_golden_step_present_in_any_order_retries_and_questions_aside():
         .request("And its episodes?")
         .answer()
     )
-    assert procedure_verdict(follow, early.messages) == (False, "request 2: no call of getAnimeEpisodes")
+    assert procedure_verdict(follow, react_turns(early.messages)) == (
+        False,
+        "request 2: no call of getAnimeEpisodes",
+    )
 
 
 def test_b_the_values_the_instruction_gives_equal_the_golden_ones_after_normalisation():
@@ -122,14 +129,14 @@ def test_b_the_values_the_instruction_gives_equal_the_golden_ones_after_normalis
     )
     request = holidays.turns[0].request
     normalised = Solution(request).call("getPublicHolidays", country=" germany", year="2023").answer()
-    assert procedure_verdict(holidays, normalised.messages) == (True, "")
+    assert procedure_verdict(holidays, react_turns(normalised.messages)) == (True, "")
     wrong = Solution(request).call("getPublicHolidays", country="Germany", year=2022).answer()
-    assert procedure_verdict(holidays, wrong.messages) == (
+    assert procedure_verdict(holidays, react_turns(wrong.messages)) == (
         False,
         "request 1: getPublicHolidays: year=2022, the request says 2023",
     )
     missing = Solution(request).call("getPublicHolidays", year=2023).answer()
-    assert procedure_verdict(holidays, missing.messages) == (
+    assert procedure_verdict(holidays, react_turns(missing.messages)) == (
         False,
         "request 1: getPublicHolidays leaves out country (the request says 'Germany')",
     )
@@ -143,13 +150,13 @@ def test_c_values_the_instruction_does_not_mention_may_differ():
         .call("getAnimeEpisodes", id="21", page=2)
         .answer()
     )
-    assert procedure_verdict(EPISODES, chosen.messages) == (True, "")
+    assert procedure_verdict(EPISODES, react_turns(chosen.messages)) == (True, "")
     left_out = Solution(EPISODES.turns[0].request).call("searchAnime", q="Naruto").call("getAnimeEpisodes")
-    assert procedure_verdict(EPISODES, left_out.messages) == (True, "")
+    assert procedure_verdict(EPISODES, react_turns(left_out.messages)) == (True, "")
     # where the instruction names the number, it is determined
     three = case(("Find 3 anime about ninjas.", [("searchAnime", {"q": "ninjas", "limit": 3})]))
     ten = Solution("Find 3 anime about ninjas.").call("searchAnime", q="ninjas", limit=10).answer()
-    assert procedure_verdict(three, ten.messages) == (
+    assert procedure_verdict(three, react_turns(ten.messages)) == (
         False,
         "request 1: searchAnime: limit=10, the request says 3",
     )
@@ -163,7 +170,7 @@ def test_d_a_call_of_an_unrelated_function_fails_it():
         .call("getAnimeEpisodes", id="20")
         .answer()
     )
-    assert procedure_verdict(EPISODES, wandering.messages) == (
+    assert procedure_verdict(EPISODES, react_turns(wandering.messages)) == (
         False,
         "request 1: getRandomQuote is unrelated to the request (no golden step calls it)",
     )
@@ -176,13 +183,13 @@ def test_d_a_call_of_an_unrelated_function_fails_it():
         .call("getAnimeEpisodes", id="20")
         .answer()
     )
-    assert procedure_verdict(EPISODES, recovered.messages) == (True, "")
+    assert procedure_verdict(EPISODES, react_turns(recovered.messages)) == (True, "")
     # a request no function serves: any call is unrelated, a question to the user is not a call
     chat = case(("Which anime would you recommend to a beginner?", []))
     called = Solution(chat.turns[0].request).call("searchAnime", q="beginner").answer()
-    assert procedure_verdict(chat, called.messages) == (
+    assert procedure_verdict(chat, react_turns(called.messages)) == (
         False,
         "request 1: searchAnime is unrelated to the request (no golden step calls it)",
     )
     asked = Solution(chat.turns[0].request).ask("Which genres do you like?", "Action.").answer("Naruto.")
-    assert procedure_verdict(chat, asked.messages) == (True, "")
+    assert procedure_verdict(chat, react_turns(asked.messages)) == (True, "")

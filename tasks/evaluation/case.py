@@ -10,9 +10,8 @@ from agents.assistant.agent import documentation
 from agents.judge.agent import judge_trajectory
 from agents.llm.errors import LLMCallError, StructuredOutputError
 from agents.llm.gateway import LLMGateway, Tally
-from schemas.dialog import Message
 from schemas.evaluation import EvalCase, EvalResult, Judgement
-from schemas.react import react_turns, render_turn
+from schemas.react import ReactTurn, render_turn
 from schemas.spec import function_tools
 from schemas.tool import Tool
 from tasks.evaluation.play import EVALUATION_STAGE, PlaySettings, play
@@ -31,9 +30,10 @@ def offered(tools: Sequence[Tool]) -> Offered:
     return Offered(functions, specs)
 
 
-def solution_text(messages: list[Message]) -> str:
-    """The trajectory as ReAct text: each request, its steps with their observations, its answer."""
-    return "\n".join(render_turn(turn) for turn in react_turns(messages))
+def solution_text(turns: Sequence[ReactTurn]) -> str:
+    """The trajectory (its ReAct turns) as text: each request, its steps with their observations, its
+    answer."""
+    return "\n".join(render_turn(turn) for turn in turns)
 
 
 def evaluate_case(
@@ -53,8 +53,8 @@ def evaluate_case(
     read = Play(trajectory.messages, trajectory.ending, trajectory.detail)
     functions = offered(tools)
     check = call_accuracy(case, read, functions)
-    rule_passed, rule_reason = procedure_verdict(case, trajectory.messages)
-    solution = solution_text(trajectory.messages)
+    rule_passed, rule_reason = procedure_verdict(case, read.turns)
+    solution = solution_text(read.turns)
     procedure: Judgement = "unjudged"
     response: Judgement = "unjudged"
     reason = "the judge is off" if not judge else ""
@@ -72,7 +72,7 @@ def evaluate_case(
             procedure, response, reason = verdict.process, verdict.response, verdict.analysis
         except (StructuredOutputError, LLMCallError) as exc:
             reason = f"judge: {exc}"
-    finals = [turn.final_answer or "" for turn in react_turns(trajectory.messages)]
+    finals = [turn.final_answer or "" for turn in read.turns]
     return EvalResult(
         model=model_name,
         case_id=case.case_id,

@@ -14,7 +14,8 @@ over the model's trajectory and the case's golden steps, request by request:
 - (b) a call stands for a golden step when it calls the same function with the values the
   instruction determines: each golden value (a leaf of its input) that the requests' text gives,
   after normalisation (case, spacing, punctuation, a number written another way, a date in words),
-  equal to the call's value at the same place after BFCL's normalisation;
+  equal to the call's value at the same place (`rules.same_value`: as numbers, else after BFCL's
+  normalisation, the comparison the `input_error` rule makes);
 - (c) every other golden value may differ, or be left out: a value from a result or a reply, or one
   the golden answer chose (an optional `limit` the instruction names no number for);
 - (d) a call of a function that no golden step uses fails the verdict, unless it comes after an
@@ -31,13 +32,12 @@ import json
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
-from schemas.call_accuracy import normalized
 from schemas.dialog import Message
 from schemas.evaluation import EvalCase, GoldenStep
 from schemas.grounding import Sources, leaves, ungrounded
-from schemas.react import react_turns
+from schemas.react import ReactTurn
 from schemas.simulation import ASK_USER
-from tasks.evaluation.rules import listed
+from tasks.evaluation.rules import listed, value_differences
 
 
 class Made(NamedTuple):
@@ -73,41 +73,16 @@ def determined(step: GoldenStep, instruction: Sources) -> dict[str, Any]:
     return {path: value for path, value in leaves(step.arguments()) if said(value, instruction)}
 
 
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool):
-        return None
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return None
-
-
-def same(made: Any, golden: Any) -> bool:
-    """Whether the model's value equals the golden one: as numbers when both are, else after BFCL's
-    normalisation of their text."""
-    a, b = _number(made), _number(golden)
-    if a is not None and b is not None:
-        return a == b
-    return normalized(str(made)) == normalized(str(golden))
-
-
-def _differences(call: Made, wanted: dict[str, Any]) -> list[str]:
-    return [
-        f"{call.name}: {path}={call.values[path]!r}, the request says {value!r}"
-        if path in call.values
-        else f"{call.name} leaves out {path} (the request says {value!r})"
-        for path, value in wanted.items()
-        if path not in call.values or not same(call.values[path], value)
-    ]
-
-
 def _step_problems(step: GoldenStep, made: list[Made], instruction: Sources) -> list[str]:
     """[] when a call stands for the golden step (clauses a to c), else why none does."""
     candidates = [call for call in made if call.name == step.action]
     if not candidates:
         return [f"no call of {step.action}"]
     wanted = determined(step, instruction)
-    return min((_differences(call, wanted) for call in candidates), key=len)
+    return min(
+        (value_differences(call.name, call.values, wanted, "the request says") for call in candidates),
+        key=len,
+    )
 
 
 def _unrelated(made: list[Made], golden_functions: set[str]) -> list[str]:
@@ -120,20 +95,21 @@ def _unrelated(made: list[Made], golden_functions: set[str]) -> list[str]:
     return problems
 
 
-def calls_by_request(messages: Sequence[Message]) -> list[list[Made]]:
+def calls_by_request(turns: Sequence[ReactTurn]) -> list[list[Made]]:
     """The model's function calls per request, in order (questions to the user left out)."""
     return [
         [Made(s.action, _leaves(s.action_input), s.status_code) for s in turn.steps if s.action != ASK_USER]
-        for turn in react_turns(messages)
+        for turn in turns
     ]
 
 
-def procedure_verdict(case: EvalCase, messages: Sequence[Message]) -> tuple[bool, str]:
-    """Whether the trajectory's process is correct by ToolAlpaca's written criteria (the module says
-    the clauses), and why not: (True, "") or (False, the problems found, request by request)."""
+def procedure_verdict(case: EvalCase, turns: Sequence[ReactTurn]) -> tuple[bool, str]:
+    """Whether the trajectory (its ReAct `turns`, as `Play.turns` reads them) is a correct process by
+    ToolAlpaca's written criteria (the module says the clauses), and why not: (True, "") or (False,
+    the problems found, request by request)."""
     instruction = Sources.before([Message(role="user", content=turn.request) for turn in case.turns])
     golden_functions = {step.action for step in case.golden_calls()}
-    made = calls_by_request(messages)
+    made = calls_by_request(turns)
     problems: list[str] = []
     for number, turn in enumerate(case.turns, 1):
         calls = made[number - 1] if number <= len(made) else []

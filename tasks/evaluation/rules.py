@@ -32,7 +32,7 @@ from schemas.calls import CallError, check_call
 from schemas.dialog import Message, ToolCall, calls
 from schemas.evaluation import ErrorFound, ErrorKind, EvalCase, EvalEnding, GoldenStep
 from schemas.grounding import ungrounded_arguments
-from schemas.react import react_turns
+from schemas.react import ReactTurn, react_turns
 from tasks.evaluation.golden import derived_paths, scored_by_bfcl
 
 MAX_LISTED = 3
@@ -55,6 +55,7 @@ class Play:
     def __init__(self, messages: Sequence[Message], ending: EvalEnding, detail: str) -> None:
         self.messages, self.ending, self.detail = list(messages), ending, detail
         self.calls: list[ToolCall] = calls(messages)
+        self.turns: list[ReactTurn] = react_turns(messages)
         self.status = {m.tool_call_id: m.status_code for m in messages if m.role == "tool"}
 
     def answered(self, call: ToolCall) -> bool:
@@ -113,6 +114,44 @@ def redundant_action(case: EvalCase, play: Play, offered: Offered) -> list[str]:
     return problems
 
 
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool):
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def same_value(made: Any, golden: Any) -> bool:
+    """Whether the model's argument value equals the golden one: objects key by key and lists item by
+    item; numbers as numbers (`"10"` equals `10`, `True` is no number); other values after BFCL's
+    normalisation of their text (`April 1, 2024` equals `april 1 2024`)."""
+    if isinstance(made, dict) and isinstance(golden, dict):
+        return made.keys() == golden.keys() and all(same_value(made[key], golden[key]) for key in golden)
+    if isinstance(made, list | tuple) and isinstance(golden, list | tuple):
+        return len(made) == len(golden) and all(map(same_value, made, golden))
+    a, b = _number(made), _number(golden)
+    if a is not None and b is not None:
+        return a == b
+    return normalized(str(made)) == normalized(str(golden))
+
+
+def value_differences(
+    function: str, values: dict[str, Any], wanted: dict[str, Any], source: str
+) -> list[str]:
+    """Where a call of `function` (its `values` by name or path) does not hold the `wanted` ones: each
+    one it leaves out or gives otherwise (`same_value`), saying what `source` (`golden`, `the request
+    says`) has."""
+    return [
+        f"{function}: {path}={values[path]!r}, {source} {value!r}"
+        if path in values
+        else f"{function} leaves out {path} ({source} {value!r})"
+        for path, value in wanted.items()
+        if path not in values or not same_value(values[path], value)
+    ]
+
+
 def _value_problems(case: EvalCase, call: ToolCall, goldens: list[GoldenStep], parameters: dict) -> list[str]:
     """Why the call's values match none of the golden calls of its function ([] when one matches)."""
     arguments = call.parsed_arguments()
@@ -120,14 +159,12 @@ def _value_problems(case: EvalCase, call: ToolCall, goldens: list[GoldenStep], p
     best: list[str] | None = None
     for golden in goldens:
         derived = set(derived_paths(case, golden, parameters))
-        problems = []
-        for name, value in golden.arguments().items():
-            if name in derived or any(path.startswith((f"{name}.", f"{name}[")) for path in derived):
-                continue
-            if name not in arguments:
-                problems.append(f"{call.name} leaves out {name} (golden: {value!r})")
-            elif normalized(arguments[name]) != normalized(value):
-                problems.append(f"{call.name}: {name}={arguments[name]!r}, golden {value!r}")
+        wanted = {
+            name: value
+            for name, value in golden.arguments().items()
+            if name not in derived and not any(path.startswith((f"{name}.", f"{name}[")) for path in derived)
+        }
+        problems = value_differences(call.name, arguments, wanted, "golden")
         if not problems:
             return []
         if best is None or len(problems) < len(best):
@@ -164,9 +201,7 @@ def wrong_answer(case: EvalCase, play: Play, offered: Offered) -> list[str]:
             if play.detail
             else f"no final answer ({play.ending})"
         ]
-    empty = [
-        n for n, turn in enumerate(react_turns(play.messages), 1) if not (turn.final_answer or "").strip()
-    ]
+    empty = [n for n, turn in enumerate(play.turns, 1) if not (turn.final_answer or "").strip()]
     return [f"an empty final answer to request {n}" for n in empty]
 
 
