@@ -256,13 +256,14 @@ def assistant_turn(request: dict[str, Any], grounded: bool = False) -> dict[str,
         return {
             "thought": "The function answered; I can tell the user.",
             "action": "finish",
-            "final_answer": "Here is what the API returned for your request.",
+            "final_answer": _told("Here is what the API returned for your request", _observed(current)),
         }
     functions = [name for name in moves if name not in _NOT_CALLS]
     fresh = [name for name in functions if f"Action: {name}\n" not in current]
     new = _new_call(moves, fresh + [f for f in functions if f not in fresh], _text(request), rng, words)
     if new is None and "finish" in moves:
-        return {"thought": "Nothing new to ask.", "action": "finish", "final_answer": "That is all I found."}
+        answer = _told("That is all I found", _observed(current))
+        return {"thought": "Nothing new to ask.", "action": "finish", "final_answer": answer}
     name, arguments = new or _first_call(moves, functions, rng, words)
     if grounded:  # what the request does not ask for is left to the function's defaults
         required = moves[name]["properties"]["action_input"].get("required", [])
@@ -303,13 +304,47 @@ def varied_assistant_turn(request: dict[str, Any]) -> dict[str, Any]:
     if PARALLEL in moves:
         return _parallel(moves[PARALLEL], rng, words)
     functions = [name for name in moves if name not in _NOT_CALLS]
+    finished = {"thought": "I have it.", "action": "finish"}
     if "finish" in moves and (done >= wanted or not functions):
-        return {"thought": "I have it.", "action": "finish", "final_answer": f"Done after {done} calls."}
+        return finished | {"final_answer": _told(f"Done after {done} calls", _observed(current))}
     new = _new_call(moves, rng.sample(functions, len(functions)), _text(request), rng, words)
     if new is None and "finish" in moves:
-        return {"thought": "I have it.", "action": "finish", "final_answer": f"Done after {done} calls."}
+        return finished | {"final_answer": _told(f"Done after {done} calls", _observed(current))}
     name, arguments = new or _first_call(moves, functions, rng, words)
     return {"thought": f"Call number {done + 1}.", "action": name, "action_input": arguments}
+
+
+_OBSERVATION = re.compile(r"^Observation: (.*)$", re.MULTILINE)
+
+
+def _value(body: Any) -> str:
+    """A value a tool result holds (its body, or its JSON text): its first string, else its first
+    number; '' when it holds neither."""
+    if isinstance(body, str):
+        try:
+            body = json.loads(body)
+        except ValueError:
+            return body.strip()[:80]
+    strings = _strings(body)
+    if strings:
+        return strings[0]
+    numbers = re.findall(r"(?<![\w.])-?\d+(?:\.\d+)?", json.dumps(body))
+    return numbers[0] if numbers else ""
+
+
+def _observed(current: str) -> str:
+    """A value of the last observation in the prompt's current request (`_value` of its body)."""
+    found = _OBSERVATION.findall(current)
+    try:
+        observation = json.loads(found[-1]) if found else {}
+    except ValueError:
+        return ""
+    return _value(observation.get("body") if isinstance(observation, dict) else observation)
+
+
+def _told(answer: str, value: str) -> str:
+    """A final answer naming `value` (what a result held), as a sound answer names what it was told."""
+    return f"{answer}: {value}." if value else f"{answer}."
 
 
 def _tool_call(number: int, name: str, arguments: dict[str, Any]) -> dict[str, Any]:
@@ -353,7 +388,8 @@ def native_assistant(request: dict[str, Any]) -> dict[str, Any]:
     if choice == "none":
         return {"content": "Here is what I know, without the API."}
     if results and choice != "required":
-        return {"content": "Here is what the API returned for your request."}
+        told = _value(results[-1]["content"])
+        return {"content": _told("Here is what the API returned for your request", told)}
     rng = random.Random(int(hashlib.sha256(json.dumps(messages).encode()).hexdigest()[:8], 16))
     functions = [name for name in tools if name != "getDetails"]
     made = sum(len(m.get("tool_calls") or []) for m in messages)

@@ -7,9 +7,11 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, Field, model_validator
 
 from agents.llm.config import LLMConfig, is_local
+from flows.budget import BudgetSettings
 from schemas.option import Option
 from schemas.verdict import JudgeMode
 from tasks.pool.plan import PoolSettings
+from tasks.quality_rules import QualitySettings
 from tasks.simulation import SimulationSettings
 from tasks.toolset import ToolsetSettings
 
@@ -79,9 +81,15 @@ class ExecutionSettings(BaseModel):
 
 
 class VerificationSettings(BaseModel):
-    """What checks a dialogue after the rule layer (which always runs): the judge model, and the
-    corpus-wide dedup of requests; and what checks an instruction before it is simulated: its
-    decontamination against test sets (`flows.decontamination`)."""
+    """The thresholds of the rule layer's quality rules (the layer always runs); what checks a
+    dialogue after it: the judge model, and the corpus-wide dedup of requests; and what checks an
+    instruction before it is simulated: its decontamination against test sets
+    (`flows.decontamination`)."""
+
+    quality: QualitySettings = Field(
+        default_factory=QualitySettings,
+        description="The model-free quality rules' thresholds (`tasks/quality_rules.py`).",
+    )
 
     judge: JudgeMode | None = Field(
         default=None,
@@ -147,6 +155,7 @@ class CorpusConfig(BaseModel):
     verification: Annotated[VerificationSettings, Option(group="verification")] = Field(
         default_factory=VerificationSettings
     )
+    budget: Annotated[BudgetSettings, Option(group="budget")] = Field(default_factory=BudgetSettings)
     series: Annotated[str | None, Option(cli=False)] = Field(
         default=None,
         description="Name of the series this run belongs to (a scheduled deployment sets its own): the "

@@ -14,7 +14,9 @@ record's own soundness, in ToolACE's terms:
 - *dialogue correctness* (`unanswered_call`, `no_final_answer` and the shape rules): every call
   answered once, every answer to a call made before it, a non-empty final answer;
 - *consistency* (`inconsistent_record`): the counts and lists stored with the dialogue agree with
-  its messages.
+  its messages;
+- *quality* (`content_free_request`, `degenerate_repetition`, `echo`, `ignored_tool_results`): no
+  degenerate text, model-free (`tasks/quality_rules.py`, thresholds in its `QualitySettings`).
 
 Another rule is a function here and a line in `RULES`.
 """
@@ -33,6 +35,8 @@ from schemas.complexity import band, complexity_score, dependency_depth
 from schemas.dialog import Dialog, RejectionRule, calls
 from schemas.grounding import ungrounded_arguments
 from schemas.react import react_turns
+from tasks.offered import offered_functions
+from tasks.quality_rules import QualitySettings, quality_rules
 
 Rule = Callable[[Dialog], str | None]
 MAX_LISTED = 3
@@ -106,23 +110,11 @@ def _listed(problems: list[str]) -> str:
     return shown + (f" (and {len(problems) - MAX_LISTED} more)" if len(problems) > MAX_LISTED else "")
 
 
-@lru_cache(maxsize=256)
-def _offered(tools: str) -> dict[str, dict[str, Any]]:
-    """The offered functions of a dialogue's `tools` (OpenAI tools, JSON text), by name; cached: the
-    dialogues of a tool share one text."""
-    offered = {}
-    for tool in json.loads(tools):
-        function = tool.get("function", tool) if isinstance(tool, dict) else {}
-        if isinstance(function, dict) and isinstance(function.get("name"), str):
-            offered[function["name"]] = function
-    return offered
-
-
 def bad_definition(dialog: Dialog) -> str | None:
     """An offered function lacks a description, a parameter lacks a type, or the required parameters
     are not listed (or list one that does not exist)."""
     problems = []
-    for name, function in _offered(dialog.tools).items():
+    for name, function in offered_functions(dialog.tools).items():
         if not str(function.get("description") or "").strip():
             problems.append(f"function {name} has no description")
         parameters = function.get("parameters")
@@ -148,7 +140,7 @@ def bad_definition(dialog: Dialog) -> str | None:
 
 @lru_cache(maxsize=1024)
 def _validator(tools: str, name: str) -> Draft202012Validator:
-    schema = _offered(tools)[name].get("parameters") or {}
+    schema = offered_functions(tools)[name].get("parameters") or {}
     return Draft202012Validator(schema, format_checker=FormatChecker())
 
 
@@ -156,7 +148,7 @@ def not_executable(dialog: Dialog) -> str | None:
     """A call names no offered function, or its arguments are not a JSON object valid for the
     function's parameters (required ones, types, enums, formats): the executor's checks, on the
     record. The training data shows only calls a real API would take."""
-    offered, problems = _offered(dialog.tools), []
+    offered, problems = offered_functions(dialog.tools), []
     for call in calls(dialog.messages):
         if call.name not in offered:
             problems.append(f"{call.id} calls {call.name}, which is not offered")
@@ -178,7 +170,7 @@ def not_executable(dialog: Dialog) -> str | None:
 def ungrounded_argument(dialog: Dialog) -> str | None:
     """A call's argument value that no user message, earlier tool result, default or enum gave (ToolAlpaca's
     illusory input), or a placeholder."""
-    parameters = {name: f.get("parameters") or {} for name, f in _offered(dialog.tools).items()}
+    parameters = {name: f.get("parameters") or {} for name, f in offered_functions(dialog.tools).items()}
     found = ungrounded_arguments(dialog.messages, parameters)
     problems = [f"{name}({path}={value!r}) {why}" for name, path, value, why in found]
     return _listed(problems) if problems else None
@@ -213,7 +205,7 @@ def inconsistent_record(dialog: Dialog) -> str | None:
     answers = [m.content for m in messages if m.role == "assistant" and not m.tool_calls]
     expected: dict[str, Any] = {
         **Dialog.counted(messages),
-        "functions_offered": len(_offered(dialog.tools)),
+        "functions_offered": len(offered_functions(dialog.tools)),
         "dependency_depth": dependency_depth(messages),
         "instruction": user_messages[0] if user_messages else "",
         "final_answer": answers[-1] if answers and messages[-1].role == "assistant" else "",
@@ -230,7 +222,7 @@ def inconsistent_record(dialog: Dialog) -> str | None:
     return _listed(problems) if problems else None
 
 
-RULES: list[tuple[RejectionRule, Rule]] = [
+SOUNDNESS_RULES: list[tuple[RejectionRule, Rule]] = [
     ("too_many_steps", too_many_steps),
     ("unparseable_output", unparseable_output),
     ("invalid_observation", invalid_observation),
@@ -246,4 +238,14 @@ RULES: list[tuple[RejectionRule, Rule]] = [
     ("ungrounded_argument", ungrounded_argument),
     ("inconsistent_record", inconsistent_record),
 ]
-"""The rule layer, in the order a rejection names the first rule failed."""
+"""The rules of the simulation's ending, the type's shape and the record's soundness, in order."""
+
+
+def rules_for(settings: QualitySettings) -> list[tuple[RejectionRule, Rule]]:
+    """The rule layer with the quality rules' thresholds of `settings`, in the order a rejection
+    names the first rule failed."""
+    return [*SOUNDNESS_RULES, *quality_rules(settings)]
+
+
+RULES = rules_for(QualitySettings())
+"""The rule layer with the default thresholds."""

@@ -107,9 +107,15 @@ def test_unknown_action_is_fed_back_then_rejected(scripted_llm, llm_config, tool
     assert "is not one of" in scripted_llm.requests[-1]["messages"][-1]["content"]
 
 
+def three_records(request: dict[str, Any]) -> dict[str, Any]:
+    """The search's answer the final answers here tell: 3 records (one the rule layer accepts names
+    something a result held)."""
+    return {"status_code": 200, "body": {"results": ["rec-1", "rec-2", "rec-3"], "count": 3}}
+
+
 def test_repeating_an_answered_call_is_fed_back(scripted_llm, llm_config, tool):
     lisbon = call("searchAtlas", query="Lisbon")
-    scripted(scripted_llm, AssistantTurn=turns(lisbon, lisbon, finish()))
+    scripted(scripted_llm, AssistantTurn=turns(lisbon, lisbon, finish()), ExecutorAnswer=three_records)
     dialog = run(tool, llm_config)
     assert dialog.status == "accepted" and dialog.calls == 1
     feedback = [m["content"] for r in scripted_llm.requests for m in r["messages"] if m["role"] == "user"]
@@ -166,9 +172,10 @@ def test_clarification_round_trip_through_the_user_agent(scripted_llm, llm_confi
             finish("Porto has 3 records."),
         ),
         UserReply=reply,
+        ExecutorAnswer=three_records,
     )
     dialog = run(tool, llm_config)
-    assert dialog.status == "accepted" and step_count(dialog.messages) == 2
+    assert dialog.status == "accepted" and step_count(dialog.messages) == 2, dialog.rejection_reason
     _, ask, reply, search, _, _ = dialog.messages
     assert (ask.role, ask.clarification) == ("assistant", True)
     assert ask.content == "Which city should I search for?"
@@ -222,7 +229,8 @@ def test_rendering_to_react_text(scripted_llm, llm_config, tool):
     assert lines[0] == INSTRUCTION.text
     assert lines[1].startswith("Thought: ") and lines[2] == "Action: searchAtlas"
     assert lines[3].startswith("Action Input: {") and lines[4].startswith("Observation: {")
-    assert lines[-1] == "Final Answer: Here is what the API returned for your request."
+    told = lines[-1].removeprefix("Final Answer: Here is what the API returned for your request: ")
+    assert lines[-2].startswith("Observation: {") and told.rstrip(".") in lines[-2]  # a value it returned
 
 
 def test_instructions_have_stable_ids_and_valid_functions(scripted_llm, llm_config, tool):
