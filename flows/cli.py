@@ -32,6 +32,9 @@ exit status, and what each failure looks like:
      way (a server that went away, a key revoked). What it finished is in its run folder
      (manifest status "failed", the reason in its notes); run again when the model answers:
      answers already paid for come from the cache.
+  4  the run reached its budget (--max-cost, --max-calls): it started no more work, finished what
+     was in flight, and ended with manifest status "stopped" (the reason and the spend in it). One
+     line says so, beginning "stopped:"; --resume RUN_ID with a higher budget carries on.
   1  an unexpected error (a bug): its traceback is in the log file.
 Prefect's own messages (warnings, failed tasks with their tracebacks, its server's) go to the log
 file (--log-file, default <out>/toolforge.log), never to the terminal.

@@ -22,6 +22,7 @@ from agents.judge.agent import ROLE as JUDGE_ROLE
 from agents.llm.config import LLMConfig
 from agents.llm.gateway import LLMGateway
 from agents.llm.preflight import check_models
+from flows.budget import refuse_unpriced
 from flows.config import CorpusConfig, Stage
 from flows.ledger import HEARTBEAT_S
 from schemas.errors import InputError
@@ -119,7 +120,8 @@ def config_differences(manifest: Manifest, config: CorpusConfig) -> list[str]:
 def check_inputs(config: CorpusConfig, gateway: LLMGateway, resuming: bool = False) -> None:
     """What can be found wrong before any work (InputError): the run store, the seed list (when the
     run reads one) or the earlier run it starts from (unless it resumes a run, checked by
-    `resumable_run`), the test sets of `--decontaminate`, and every model the chosen stages call."""
+    `resumable_run`), the test sets of `--decontaminate`, every model the chosen stages call, and
+    that each has a price when the run has a `--max-cost`."""
     store = writable_store(config)
     if not resuming and "toolset" in config.stages:
         load_seeds(config)
@@ -128,6 +130,7 @@ def check_inputs(config: CorpusConfig, gateway: LLMGateway, resuming: bool = Fal
     for source in config.verification.decontaminate:
         read_test_set(source)
     check_models(gateway, roles_for(config))
+    refuse_unpriced(config.llm, config.budget, roles_for(config))
 
 
 def writable_store(config: CorpusConfig) -> RunStore:

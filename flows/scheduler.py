@@ -10,6 +10,9 @@ The first stage reads its items lazily from an iterator.
 
 Between completions the scheduler calls `tick` at least every `tick_s` seconds (the run writes the
 parts whose time has come, and its manifest). Once `stop_when()` says so, it submits nothing more.
+Before it submits a batch it asks `admit(stages, stage, batch)` (the run's budget, `flows/budget.py`):
+the first batch refused closes it to new task runs; what is in flight finishes and is handed on, and
+stages run in the flow itself (`Stage.run`) still run.
 """
 
 from __future__ import annotations
@@ -51,6 +54,8 @@ class Stage:
     source: Iterator[Any] | None = None
     in_flight: int = 0
     queued: int = 0
+    finished: int = 0
+    """Items of task runs that completed (how many they stand for)."""
 
     def waiting(self) -> int:
         return self.queued
@@ -75,6 +80,11 @@ class Stage:
             batch += more
         return batch
 
+    def give_back(self, batch: list[Any]) -> None:
+        """Put a batch taken but not started back at the head of the queue."""
+        self.queue.extendleft(reversed(batch))
+        self.queued += sum(self.weight(item) for item in batch)
+
     def has_work(self) -> bool:
         return bool(self.queue) or self.source is not None
 
@@ -93,6 +103,7 @@ class Scheduler:
         tick: Callable[[int], None],
         queued: Callable[[str, int], None] = lambda stage, count: None,
         stop_when: Callable[[], bool] = lambda: False,
+        admit: Callable[[list[Stage], Stage, list[Any]], bool] = lambda stages, stage, batch: True,
         tick_s: float = 1.0,
     ) -> None:
         self.stages = stages
@@ -103,7 +114,10 @@ class Scheduler:
                 if target not in self.by_name:
                     raise ValueError(f"step {stage.name} hands its outputs to {target}, which is not a step")
         self.tick, self.tick_s, self.queued, self.stop_when = tick, tick_s, queued, stop_when
+        self.admit = admit
         self.cancelled = False
+        self.closed = False
+        """No new task run is started (`admit` refused one); those in flight finish."""
         self.task_runs = 0
         self._done: queue.Queue[tuple[Stage, list[Any], PrefectFuture]] = queue.Queue()
         self._futures: set[PrefectFuture] = set()
@@ -130,14 +144,16 @@ class Scheduler:
         while True:
             self._fill()
             idle = not any(stage.in_flight for stage in self.stages)
-            if idle and (self.cancelled or not any(stage.has_work() for stage in self.stages)):
+            if idle and (self.cancelled or self.closed or not any(stage.has_work() for stage in self.stages)):
                 break
             try:
                 stage, batch, future = self._done.get(timeout=self.tick_s)
             except queue.Empty:
                 self.tick(self.task_runs)
                 continue
-            stage.in_flight -= sum(stage.weight(item) for item in batch)
+            done = sum(stage.weight(item) for item in batch)
+            stage.in_flight -= done
+            stage.finished += done
             self._futures.discard(future)
             if not _was_cancelled(future):
                 self._handle(stage, batch, future)
@@ -168,8 +184,14 @@ class Scheduler:
             while stage.in_flight < stage.limit and stage.has_work():
                 if downstream is not None and downstream.waiting() >= downstream.limit:
                     break
+                if self.closed and stage.run is None:
+                    break
                 batch = stage.take()
                 if not batch:
+                    break
+                if stage.run is None and not self.admit(self.stages, stage, batch):
+                    stage.give_back(batch)
+                    self.closed = True
                     break
                 self._submit(stage, batch)
             downstream = stage

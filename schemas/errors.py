@@ -19,3 +19,9 @@ class SeedListError(InputError):
 class RunStopped(RuntimeError):
     """A run that stopped before its end because a model kept failing the same way. What it finished
     is written to its run folder, whose manifest says `failed` and why; the message says so."""
+
+
+class BudgetSpent(RuntimeError):
+    """A run that stopped taking work at its budget (`--max-cost`, `--max-calls`): what it finished is
+    written to its run folder, whose manifest says `stopped`, why, and what it spent; `--resume` with a
+    higher budget carries on. The message says so."""

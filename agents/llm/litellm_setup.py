@@ -5,6 +5,8 @@ its public settings only.
 - A model missing from litellm's price list (a self-hosted one) is registered at zero cost once
   (`price_unlisted`, with litellm's `register_model`): litellm then prices its calls at 0 without a
   failed lookup, a warning or an error on each.
+- A price given for a model (`--price MODEL=IN/OUT`, `LLMConfig.prices`) is registered the same way,
+  once, before its first call (`price_unlisted`); `has_price` tells whether a model's calls are priced.
 - The ledger's price of a call is the one litellm gives the answer (`call_cost`).
 
 litellm's own work per answer (its cost calculation, and the success-logging payload it builds on a
@@ -81,25 +83,46 @@ def call_cost(response: Any, model: str) -> float:
         return 0.0
 
 
-def price_unlisted(litellm: ModuleType, model: str) -> None:
-    """Register a model litellm has no price for (a self-hosted one) at zero cost, once per process:
+def price_unlisted(litellm: ModuleType, model: str, price: tuple[float, float] | None = None) -> None:
+    """Register a model's `price` (USD per prompt and completion token) with litellm, once per
+    process; a model litellm has no price for and none is given (a self-hosted one), at zero cost:
     unlisted, litellm searches its price list again on every call (about 1 ms of CPU each)."""
     if model in _price_checked or is_local(model) or is_hf(model):
         return
     with _price_lock:
         if model in _price_checked:
             return
-        try:
-            litellm.get_model_info(model=model)
-        except Exception:
+        listed = price is None
+        if listed:
+            try:
+                litellm.get_model_info(model=model)
+            except Exception:
+                listed = False
+        if not listed:
+            given = price or (0.0, 0.0)
             provider = litellm.get_llm_provider(model=model)[1]
-            price = {"input_cost_per_token": 0.0, "output_cost_per_token": 0.0, "mode": "chat"}
+            rates = {"input_cost_per_token": given[0], "output_cost_per_token": given[1], "mode": "chat"}
             litellm_logger = logging.getLogger("LiteLLM")
             level = litellm_logger.level
             litellm_logger.setLevel(logging.ERROR)  # it warns that cache-token prices default to 0
             try:
-                litellm.register_model({model: {**price, "litellm_provider": provider}})
+                litellm.register_model({model: {**rates, "litellm_provider": provider}})
             finally:
                 litellm_logger.setLevel(level)
-            _unpriced_models.add(model)
+            if price is None:
+                _unpriced_models.add(model)
         _price_checked.add(model)
+
+
+def has_price(model: str, price: tuple[float, float] | None = None) -> bool:
+    """Whether `model`'s calls are priced: an in-process model (free), a price given for it, or one in
+    litellm's price list (a model registered at zero by `price_unlisted` is not)."""
+    if is_local(model) or is_hf(model) or price is not None:
+        return True
+    if model in _unpriced_models:
+        return False
+    try:
+        info = import_litellm().get_model_info(model=model)
+    except Exception:
+        return False
+    return info.get("input_cost_per_token") is not None or info.get("output_cost_per_token") is not None
