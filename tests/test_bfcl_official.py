@@ -14,6 +14,7 @@ import pytest
 
 from flows import evaluate
 from schemas.call_accuracy import Call
+from schemas.errors import InputError
 from tasks.evaluation import bfcl_official
 from tasks.evaluation.bfcl_set import BfclQuestion
 from tests.support.fake_llm import ScriptedLLM
@@ -152,3 +153,18 @@ def test_without_bfcl_eval_the_error_names_the_install_command(
     assert status == 2 and out == "" and err.count("\n") == 1
     assert err.startswith("error: ") and "bfcl-eval" in err and f"`{bfcl_official.INSTALL}`" in err
     assert "Traceback" not in err
+
+
+@needs_bfcl
+def test_the_checker_is_told_a_model_config_that_says_how_the_model_was_asked(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from bfcl_eval.constants.model_config import MODEL_CONFIG_MAPPING
+
+    for native in (True, False):
+        name = bfcl_official.checker_model(native)
+        assert "_" not in name  # the checker reads `_` in the name back as `/`
+        assert MODEL_CONFIG_MAPPING[name].underscore_to_dot is native
+    monkeypatch.delitem(MODEL_CONFIG_MAPPING, bfcl_official.CHECKER_MODELS[True])
+    with pytest.raises(InputError, match=r"'gpt-4.1-2025-04-14-FC'.* has no such entry: install .*make bfcl"):
+        bfcl_official.checker_model(True)

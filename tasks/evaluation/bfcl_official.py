@@ -120,14 +120,31 @@ def offered(question: BfclQuestion, native: bool) -> BfclQuestion:
     return question.model_copy(update={"functions": functions})
 
 
+CHECKER_MODELS = {True: "gpt-4.1-2025-04-14-FC", False: "gpt-4.1-2025-04-14"}
+"""The BFCL model config the checker is told, by whether the model was asked in native function
+calling. The checker reads one thing from it, `underscore_to_dot` (`ast_checker.convert_func_name`:
+when true, a golden function name with a dot is matched as the name with an underscore, the name
+`offered` gives a native model). BFCL's own OpenAI entries set it for their function-calling variant
+alone (OpenAI refuses dots in function names), so these two say exactly how the model was asked.
+Their names hold no `_`, which the checker would read back as `/`."""
+
+
 def checker_model(native: bool) -> str:
-    """A BFCL model config whose `underscore_to_dot` fits how the model was asked (the one thing
-    the checker reads from it)."""
+    """The BFCL model config to score an answer with (`CHECKER_MODELS`); an InputError naming the
+    install command when the installed bfcl-eval lacks it or sets `underscore_to_dot` otherwise."""
     *_, model_config = _bfcl()
-    for name, config in model_config.MODEL_CONFIG_MAPPING.items():
-        if "_" not in name and config.is_fc_model == native and config.underscore_to_dot == native:
-            return str(name)
-    raise InputError(f"{version()}: no model config with underscore_to_dot={native} to score with")
+    name = CHECKER_MODELS[native]
+    config = model_config.MODEL_CONFIG_MAPPING.get(name)
+    if config is None or config.underscore_to_dot != native:
+        found = (
+            "has no such entry" if config is None else f"sets underscore_to_dot={config.underscore_to_dot}"
+        )
+        raise InputError(
+            f"{version()}: BFCL's model config {name!r}, the one the checker is told for "
+            f"{'native' if native else 'prompted'} answers, {found}: install the supported one with "
+            f"`{INSTALL}`"
+        )
+    return name
 
 
 def check(question: BfclQuestion, calls: Sequence[Call], model: str) -> CallCheck:
