@@ -33,6 +33,7 @@ from flows.options import BadOption, CommandLine, ModelOptions
 from schemas.dialog import Dialog, Message
 from schemas.errors import InputError
 from schemas.option import Option
+from schemas.text import clipped
 from storage.run_store import RunStore, resolve_run
 
 EXIT_OK, EXIT_INPUT = 0, 2
@@ -138,13 +139,14 @@ def message_lines(message: Message) -> list[str]:
         return [
             f"**Tool** {call}, status {message.status_code}:",
             "",
-            _fenced(_clip(message.content), "json"),
+            _fenced(clipped(message.content, CLIP_CHARS, counted=True), "json"),
         ]
     lines: list[str] = []
     if message.thought:
         lines += ["**Assistant thought:**", "", _quote(message.thought), ""]
     for call in message.tool_calls:
-        lines += [f"**Call** {_code(call.id)}: {_code(call.name)} {_code(_clip(call.arguments))}", ""]
+        arguments = clipped(call.arguments, CLIP_CHARS, counted=True)
+        lines += [f"**Call** {_code(call.id)}: {_code(call.name)} {_code(arguments)}", ""]
     if message.content or not message.tool_calls:
         if message.clarification:
             label = "Assistant asks"
@@ -247,11 +249,6 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_INPUT
     print(path, flush=True)
     return EXIT_OK
-
-
-def _clip(text: str, limit: int = CLIP_CHARS) -> str:
-    """`text`, cut to `limit` characters with a note of its length when longer."""
-    return text if len(text) <= limit else f"{text[:limit]}… ({len(text)} characters)"
 
 
 def _quote(text: str) -> str:

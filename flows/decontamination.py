@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from flows.ledger import RunLedger
 from schemas.simulation import Instruction
+from schemas.text import clipped
 from tasks.contamination import TestSetIndex
 
 STEP, RULE = "decontamination", "test_set_overlap"
@@ -41,7 +42,7 @@ class Decontamination:
                 kept.append(instruction)
                 continue
             question, score = found
-            quoted = question.text if len(question.text) <= QUOTED else question.text[: QUOTED - 3] + "..."
+            quoted = clipped(question.text, QUOTED)
             reason = f"near-duplicate of test question {question.name} (word Jaccard {score:.2f}): {quoted!r}"
             self.ledger.reject(STEP, instruction.instruction_id, RULE, reason)
         return kept

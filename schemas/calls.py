@@ -32,11 +32,14 @@ from schemas.spec import (
     schema_bound,
     success_status,
 )
+from schemas.text import clipped
 
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 _INTEGER = re.compile(r"^[+-]?\d+$")
 _NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
 _MAX_PROBLEMS = 5
+SHOWN_CHARS = 120
+"""A value quoted in a call's error is cut to this many characters."""
 TEXT_FIELD = "content"
 """The body field that holds a non-JSON (text) response, or a JSON response that is not an object."""
 _OPENAPI_ONLY = {"nullable", "example", "discriminator", "xml", "externalDocs", "deprecated"}
@@ -138,8 +141,7 @@ def _json_kind(value: Any) -> str:
 
 
 def _show(value: Any) -> str:
-    text = json.dumps(value, ensure_ascii=False)
-    return text if len(text) <= 120 else text[:117] + "..."
+    return clipped(json.dumps(value, ensure_ascii=False), SHOWN_CHARS)
 
 
 def _coerce(value: Any, schema: dict[str, Any], where: str) -> Any:

@@ -57,6 +57,7 @@ from schemas.evaluation import EvalCase, EvalSet, GoldenStep, GoldenTurn, reject
 from schemas.rejection import Rejection
 from schemas.simulation import ASK_USER
 from schemas.spec import HTTP_METHODS, nl_documentation, operations, routes
+from schemas.text import clipped
 from schemas.tool import Tool
 from tasks.evaluation.spec_repairs import repair_spec
 from tasks.openapi import spec_problems
@@ -100,7 +101,7 @@ def read_toolalpaca(path: Path) -> EvalSet:
             tool, notes = _tool(entry, tool_id)
             tool_problem = ""
         except _Skip as exc:
-            tool_problem = _cut(f"tool {entry['Name']!r}: {exc}", REASON_CHARS)
+            tool_problem = clipped(f"tool {entry['Name']!r}: {exc}", REASON_CHARS, one_line=True)
         for n in range(1, max(len(instructions), len(answers)) + 1):
             case_id = f"{tool_id}-{n}"
             if tool is None:
@@ -109,7 +110,9 @@ def read_toolalpaca(path: Path) -> EvalSet:
             try:
                 case = _case(case_id, tool, instructions, answers, n)
             except _Skip as exc:
-                rejected.append(rejected_case(case_id, "invalid_case", _cut(str(exc), REASON_CHARS)))
+                rejected.append(
+                    rejected_case(case_id, "invalid_case", clipped(str(exc), REASON_CHARS, one_line=True))
+                )
                 continue
             cases.append(case)
             tools[tool_id] = tool
@@ -239,14 +242,8 @@ def _tool(entry: dict[str, Any], tool_id: str) -> tuple[Tool, list[str]]:
 def _summary(problems: list[str]) -> str:
     """The validator's first complaints, each cut to `PROBLEM_CHARS` (a complaint can quote a whole
     path item), and whether it made more."""
-    shown = [_cut(problem, PROBLEM_CHARS) for problem in problems[:PROBLEMS_SHOWN]]
+    shown = [clipped(problem, PROBLEM_CHARS, one_line=True) for problem in problems[:PROBLEMS_SHOWN]]
     return "; ".join(shown) + ("; and more" if len(problems) > len(shown) else "")
-
-
-def _cut(text: str, limit: int) -> str:
-    """`text` on one line, at most `limit` characters (the cut marked `…`)."""
-    flat = " ".join(text.split())
-    return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
 
 
 def _spec(documentation: Any) -> tuple[dict[str, Any], list[str]]:
