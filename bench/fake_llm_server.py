@@ -86,6 +86,7 @@ class FakeLLMServer:
         tpm: int | None = None,
         ratelimit_headers: bool = False,
         saturate: float | None = None,
+        limit_window_s: float = 60.0,
     ) -> None:
         """Configure (not start) a server.
 
@@ -93,7 +94,8 @@ class FakeLLMServer:
         `fault_rate` (0..1) is the chance that a chat completion gets a fault, drawn uniformly from
         `fault_kinds`; a "timeout" fault sleeps `timeout_s` before answering normally; `seed` seeds
         the fault draws; `responder` replaces `default_responder`; `models` is what `/v1/models` lists.
-        `rpm`, `tpm`, `ratelimit_headers` and `saturate` are the provider's limits (see the module).
+        `rpm`, `tpm`, `ratelimit_headers` and `saturate` are the provider's limits (see the module);
+        `limit_window_s` shortens the window of `rpm` and `tpm`, so that a test need not wait minutes.
         """
         kinds = tuple(fault_kinds)
         unknown = sorted(set(kinds) - set(FAULT_KINDS))
@@ -119,7 +121,7 @@ class FakeLLMServer:
         self.saturate = saturate
         self.ratelimit_headers = ratelimit_headers
         self.windows = {
-            kind: RateWindow(limit)
+            kind: RateWindow(limit, limit_window_s)
             for kind, limit in (("requests", rpm), ("tokens", tpm))
             if limit is not None
         }
@@ -308,17 +310,15 @@ class FakeLLMServer:
 
 
 class RateWindow:
-    """What was admitted in the last `WINDOW_S` seconds, against a limit (requests or tokens)."""
+    """What was admitted in the last `window_s` seconds, against a limit (requests or tokens)."""
 
-    WINDOW_S = 60.0
-
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
+    def __init__(self, limit: int, window_s: float = 60.0) -> None:
+        self.limit, self.window_s = limit, window_s
         self._log: deque[tuple[float, int]] = deque()
         self._used = 0
 
     def _expire(self, now: float) -> None:
-        while self._log and self._log[0][0] <= now - self.WINDOW_S:
+        while self._log and self._log[0][0] <= now - self.window_s:
             self._used -= self._log.popleft()[1]
 
     def wait(self, now: float, amount: int) -> float:
@@ -331,8 +331,8 @@ class RateWindow:
         for at, spent in self._log:
             excess -= spent
             if excess <= 0:
-                return at + self.WINDOW_S - now
-        return self.WINDOW_S
+                return at + self.window_s - now
+        return self.window_s
 
     def add(self, now: float, amount: int) -> None:
         self._log.append((now, amount))
@@ -345,7 +345,7 @@ class RateWindow:
     def reset(self, now: float) -> float:
         """Seconds until the window is empty again."""
         self._expire(now)
-        return self._log[-1][0] + self.WINDOW_S - now if self._log else 0.0
+        return self._log[-1][0] + self.window_s - now if self._log else 0.0
 
 
 class _FakeHTTPServer(ThreadingHTTPServer):

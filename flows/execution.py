@@ -184,7 +184,8 @@ def _finish_worker(run_id: str) -> None:
 
 
 def llm_for_tasks(llm: LLMConfig, workers: int) -> LLMConfig:
-    """The model settings each worker process's gateway gets: an equal share of the calls in flight."""
+    """The model settings each worker process's gateway gets: an equal share of the calls in flight
+    and of the requests and tokens per minute."""
     if workers == 1:
         return llm
-    return llm.model_copy(update={"concurrency": llm.concurrency // workers})
+    return llm.model_copy(update={"concurrency": llm.concurrency // workers, "limit_share": workers})

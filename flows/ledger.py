@@ -146,6 +146,7 @@ class RunLedger:
                 diversity=self.diversity,
                 statistics=self.statistics,
                 prompts=self.prompts,
+                concurrency=self.gateway.limits.history(),
             )
         )
 

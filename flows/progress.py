@@ -90,7 +90,7 @@ class StageProgress:
         return (
             f"{self.stage:<12} {self.done}/{self.total} {self.unit} · {self.ok} ok · "
             f"{self.rejected} rejected · {usage.calls} LLM calls · {usage.cache_hits} cached · "
-            f"{self.seconds:.1f}s"
+            f"{self.seconds:.1f}s{self.gateway.concurrency_note() if self.finished is None else ''}"
         )
 
 
@@ -182,8 +182,8 @@ class ProgressBoard:
         else:
             what = "finishing: statistics and report" if self._started else "starting"
         return (
-            f"{what} · {usage.calls} LLM calls · {usage.cache_hits} cached · "
-            f"{elapsed(time.monotonic() - self.started)} elapsed"
+            f"{what} · {usage.calls} LLM calls · {usage.cache_hits} cached"
+            f"{self.gateway.concurrency_note()} · {elapsed(time.monotonic() - self.started)} elapsed"
         )
 
     def close(self) -> None:

@@ -479,7 +479,7 @@ def test_no_ratelimit_headers_unless_asked() -> None:
 def test_rate_window_frees_as_entries_age() -> None:
     from bench.fake_llm_server import RateWindow
 
-    window = RateWindow(10)
+    window = RateWindow(10, 60.0)
     window.add(0.0, 6)
     window.add(30.0, 4)
     assert window.wait(31.0, 1) == pytest.approx(29.0)  # the 6 at t=0 leave at t=60

@@ -157,3 +157,22 @@ def test_a_run_survives_an_unreliable_server(server: FakeLLMServer, seeds_file: 
     # each 429, 500 and timeout is one failed try seen by the gateway (no retries hidden below it)
     assert manifest["llm"]["errors"] == faults["429"] + faults["500"] + faults["timeout"]
     assert manifest["llm"]["calls"] <= server.completions
+
+
+@pytest.mark.parametrize("server", [{"rpm": 12, "limit_window_s": 1.0}], indirect=True)
+def test_a_run_against_a_rate_limited_server_accounts_for_every_item(
+    server: FakeLLMServer, seeds_file: Path, tmp_path: Path
+):
+    # 12 requests a second (a short window stands for a minute): more than that are refused with 429
+    # and a Retry-After; the run adapts its calls in flight and waits, and loses nothing.
+    run_dir = Path(corpus.run(corpus_config(server, tmp_path, seeds_file, concurrency=8)))
+
+    manifest, tools, rejected = reconcile(run_dir)
+    assert len(tools) == len(APIS) and rejected.empty
+    dialogs = pd.read_parquet(run_dir / "dialogs")
+    assert pd.read_parquet(run_dir / "rejected_dialogs").empty
+    assert len(dialogs) == 10 * len(APIS)  # as many as the unlimited run above makes
+    assert server.limited > 0
+    assert manifest["llm"]["calls"] == server.completions
+    assert manifest["concurrency"], "the server refused calls, yet no limit changed"
+    assert all(change["limit"] < 8 for change in manifest["concurrency"][:1])

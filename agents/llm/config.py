@@ -80,7 +80,34 @@ class LLMConfig(BaseModel):
     timeout_s: Annotated[float, Option(flag="timeout")] = Field(
         default=120.0, gt=0, description="Seconds per LLM request."
     )
-    concurrency: int = Field(default=8, ge=1, description="LLM calls in flight across the whole run.")
+    concurrency: int = Field(
+        default=8,
+        ge=1,
+        description="LLM calls in flight across the whole run: the ceiling of each model's adaptive limit.",
+    )
+    adaptive_concurrency: Annotated[bool, Option(flag="fixed-concurrency")] = Field(
+        default=True,
+        description="Lower a model's calls in flight by a quarter on 429/503 and raise them by one after "
+        "a run of successes, up to --concurrency (--fixed-concurrency: always --concurrency).",
+    )
+    throttle_on_timeout: bool = Field(
+        default=False, description="Count a timed-out call as a 429 for the adaptive limit."
+    )
+    rpm: Annotated[dict[str, int], Option(metavar="MODEL=N", repeat=True)] = Field(
+        default_factory=dict,
+        description="Requests per minute a model (its full litellm name) may be sent, shared by the "
+        "whole run (*=N: every model); else learned from x-ratelimit-limit-requests headers, when the "
+        "provider sends them.",
+    )
+    tpm: Annotated[dict[str, int], Option(metavar="MODEL=N", repeat=True)] = Field(
+        default_factory=dict,
+        description="Tokens (prompt and completion) per minute a model may use, as --rpm.",
+    )
+    limit_share: Annotated[int, Option(cli=False)] = Field(
+        default=1,
+        ge=1,
+        description="Worker processes dividing --rpm and --tpm (and limits learned from headers) equally.",
+    )
     max_attempts: int = Field(default=6, ge=1, description="Tries per call on transient errors.")
     backoff_base_s: Annotated[float, Option(cli=False)] = Field(
         default=0.5, ge=0, description="First wait before a retry, in seconds (doubled each try)."
@@ -135,6 +162,14 @@ class LLMConfig(BaseModel):
         unknown = sorted(set(value) - set(ROLES))
         if unknown:
             raise ValueError(f"unknown role(s) {unknown}; roles are {list(ROLES)}")
+        return value
+
+    @field_validator("rpm", "tpm")
+    @classmethod
+    def _positive_rates(cls, value: dict[str, int]) -> dict[str, int]:
+        for model, rate in value.items():
+            if rate < 1:
+                raise ValueError(f"{model}: a rate limit is at least 1 per minute, not {rate}")
         return value
 
     def model_for(self, role: str) -> str:

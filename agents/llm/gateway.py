@@ -3,8 +3,8 @@
 It adds what every call needs: the role's model, structured output (schema-constrained decoding
 where the provider has it, instructions plus parsing otherwise, then pydantic validation with the
 errors fed back for a bounded number of repairs), a disk cache keyed by everything that changes
-the answer, retries with backoff on transient errors, a limit on calls in flight across the run,
-and a usage ledger.
+the answer, retries with backoff on transient errors, a limit on calls in flight across the run and
+per model limits that adapt to a provider's refusals (`agents.llm.ratelimit`), and a usage ledger.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from agents.llm.config import LOCAL_PROVIDER, LLMConfig, is_hf
 from agents.llm.errors import LLMCallError, StructuredOutputError
 from agents.llm.health import ModelHealth
 from agents.llm.litellm_setup import call_cost, import_litellm, price_unlisted
+from agents.llm.ratelimit import Admission, ModelLimits, retry_after_seconds
 from agents.llm.redact import redact, register_secret
 from agents.llm.retry import backoff_delay, is_transient
 from agents.llm.slots import PrioritySlots
@@ -38,6 +39,10 @@ log = logging.getLogger(__name__)
 T = TypeVar("T", bound=BaseModel)
 INCOMPLETE_RETRIES = 2
 """Asks again after an answer cut at the token limit or empty."""
+THROTTLED_WAITS = 20
+"""Refusals with a Retry-After that a call waits out before they count among its `max_attempts`."""
+THROTTLE_STATUS = frozenset({429, 503})
+"""The answers that say a model is called too fast: they shrink its limit on calls in flight."""
 
 
 class NativeCall(BaseModel):
@@ -103,6 +108,13 @@ class LLMGateway:
         self.ledger = UsageLedger()
         self.cache = LLMCache(Path(config.cache_dir).expanduser() / "llm") if config.use_cache else None
         self.slots = PrioritySlots(config.concurrency)
+        self.limits = ModelLimits(
+            ceiling=config.concurrency,
+            adaptive=config.adaptive_concurrency,
+            rpm=config.rpm,
+            tpm=config.tpm,
+            share=config.limit_share,
+        )
         self._priority: dict[str, int] = {}
         self._in_flight: dict[str, Future[tuple[str, dict[str, int]]]] = {}
         self._in_flight_lock = threading.Lock()
@@ -352,15 +364,20 @@ class LLMGateway:
         cache must not keep it. ModelUnavailable, at once, when the model's circuit breaker has tripped
         (`agents.llm.health`).
         """
-        attempts, attempt, incomplete = self.config.max_attempts, 0, 0
+        attempts, attempt, incomplete, waits = self.config.max_attempts, 0, 0, 0
+        priority, prompt_chars = self._priority.get(stage, len(self._priority)), _prompt_chars(messages)
         while True:
             if (stopped := self.health.tripped(model)) is not None:
                 raise stopped
             response_format = self._response_format(model, schema, schema_name)
+            admission: Admission | None = None
             try:
                 litellm = import_litellm()  # the first call sets it up here, outside any slot
                 price_unlisted(litellm, model)
-                with self.slots.hold(self._priority.get(stage, len(self._priority))):
+                with (
+                    self.limits.admit(model, priority, prompt_chars) as admission,
+                    self.slots.hold(priority),
+                ):
                     response = litellm.completion(
                         model=model,
                         messages=messages,
@@ -375,6 +392,10 @@ class LLMGateway:
                 if response_format and _rejects_response_format(exc):
                     log.warning("%s does not accept response_format; using instructions instead", model)
                     self._no_schema_support.add(model)
+                    continue
+                retry_after = self._throttled(admission, exc)
+                if retry_after is not None and waits < THROTTLED_WAITS:
+                    waits += 1  # the model's pause holds this call back too, as it does every other
                     continue
                 transient = is_transient(exc)
                 attempt += 1
@@ -403,6 +424,7 @@ class LLMGateway:
             }
             ledger = current_ledger(self.ledger)
             ledger.record_call(stage, role, model, **tokens, cost_usd=call_cost(response, model))
+            self.limits.succeeded(admission, sum(tokens.values()), _headers(response))
             cut = getattr(choice, "finish_reason", None) == "length"
             if content.strip() and (cut_ok or not cut):
                 self.health.succeeded(model)
@@ -417,6 +439,32 @@ class LLMGateway:
                 )
                 message = f"IncompleteAnswer: the answer was {why} on {incomplete} tries"
                 raise self._failed(role, model, None, message, transient=False)
+
+    def _throttled(self, admission: Admission | None, exc: Exception) -> float | None:
+        """For a refusal that says the model is called too fast (429, 503; a timeout with
+        `throttle_on_timeout`): shrink its limit and pause it for the Retry-After, which is returned
+        (None: no wait was named, or the error is of another kind)."""
+        if admission is None:
+            return None
+        timed_out = isinstance(exc, import_litellm().Timeout | TimeoutError)
+        if getattr(exc, "status_code", None) not in THROTTLE_STATUS and not (
+            timed_out and self.config.throttle_on_timeout
+        ):
+            return None
+        retry_after = retry_after_seconds(_headers(exc))
+        self.limits.throttled(admission, retry_after)
+        return retry_after
+
+    def concurrency_note(self) -> str:
+        """` · concurrency 12/64` (per model when there are several) once adaptive limiting has
+        changed a model's calls in flight; "" before."""
+        current = self.limits.current()
+        if not current:
+            return ""
+        ceiling = self.limits.ceiling
+        if len(current) == 1:
+            return f" · concurrency {next(iter(current.values()))}/{ceiling}"
+        return " · concurrency " + ", ".join(f"{model} {n}/{ceiling}" for model, n in sorted(current.items()))
 
     def _failed(
         self, role: str, model: str, exc: Exception | None, text: str, transient: bool
@@ -479,6 +527,25 @@ def _with_format_instructions(
     if messages and messages[0]["role"] == "system":
         return [{"role": "system", "content": f"{messages[0]['content']}\n\n{instruction}"}, *messages[1:]]
     return [{"role": "system", "content": instruction}, *messages]
+
+
+def _prompt_chars(messages: list[dict[str, Any]]) -> int:
+    """The characters of a conversation's contents: what its prompt tokens are estimated from."""
+    return sum(len(str(message.get("content") or "")) for message in messages)
+
+
+def _headers(answer: Any) -> dict[str, str]:
+    """The provider's HTTP headers of a litellm response or error, names in lower case ({} when none)."""
+    raw = getattr(answer, "litellm_response_headers", None) or getattr(answer, "_response_headers", None)
+    if raw is None and isinstance(hidden := getattr(answer, "_hidden_params", None), dict):
+        raw = {
+            name.removeprefix("llm_provider-"): value
+            for name, value in (hidden.get("additional_headers") or {}).items()
+        }
+    try:
+        return {str(name).lower(): str(value) for name, value in dict(raw or {}).items()}
+    except (TypeError, ValueError):
+        return {}
 
 
 def _supports_schema(model: str) -> bool:
