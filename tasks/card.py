@@ -18,7 +18,7 @@ from schemas.export import ExportSummary
 from schemas.manifest import Manifest
 from schemas.statistics import CorpusStatistics
 from tasks.exports import bfcl
-from tasks.statistics import TABLE_1, figure
+from tasks.statistics import TABLE_1, figure, per_accepted_markdown
 
 ROLES = (TOOLSMITH, USER, ASSISTANT, EXECUTOR, JUDGE)
 SIZES = ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M"))
@@ -167,6 +167,13 @@ def dataset_card(
         "",
         "Dialogue types (accepted): "
         + (", ".join(f"{kind} {n}" for kind, n in statistics.dialog_types.items()) or "none"),
+        "",
+        "## Cost per accepted dialogue",
+        "",
+        "Model calls, tokens and dollars of the whole run (rejected items and every stage included) "
+        "divided by its accepted dialogues:",
+        "",
+        *per_accepted_markdown(manifest.per_accepted),
         "",
         "## Rejections by rule",
         "",

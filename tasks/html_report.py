@@ -1,5 +1,6 @@
 """A run's HTML report: one self-contained page (inline CSS, JS and SVG charts; it makes no request)
-with the run's header, its statistics (ToolAlpaca's Table 1, dialogue types, LLM usage), Figure 4's
+with the run's header, its statistics (ToolAlpaca's Table 1, dialogue types, LLM usage, the model
+calls, tokens and dollars per accepted dialogue by stage), Figure 4's
 length histograms, tools per category, the rejections by rule, and a browser of its dialogues.
 
 `render_report` returns the page; the template and its static files are in `tasks/html_report/`.
@@ -25,7 +26,7 @@ from schemas.dialog import Dialog, DialogType
 from schemas.manifest import Manifest
 from schemas.statistics import CorpusStatistics, Histogram
 from storage.run_store import RunStore
-from tasks.statistics import TABLE_1, USAGE, figure
+from tasks.statistics import PER_ACCEPTED_HEADER, TABLE_1, USAGE, figure, per_accepted_rows
 
 STATIC = Path(__file__).with_name("html_report")
 MAX_DIALOGS = 2000
@@ -47,6 +48,9 @@ def render_report(
         times=run_times(manifest),
         models=models(manifest.config),
         sections=stat_sections(statistics),
+        per_accepted=(PER_ACCEPTED_HEADER, per_accepted_rows(manifest.per_accepted))
+        if manifest.per_accepted
+        else None,
         rejections=[
             (r.step, r.rule, f"rejections.{r.step}.{r.rule}", figure("count", r.count))
             for r in statistics.rejections

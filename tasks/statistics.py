@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import Counter
 
 from schemas.dialog import Dialog
-from schemas.manifest import LLMUsage
+from schemas.manifest import LLMUsage, PerAccepted
 from schemas.react import react_steps
 from schemas.rejection import Rejection
 from schemas.statistics import STEP_BINS, WORD_BINS, CorpusStatistics, Histogram, RejectionCount
@@ -112,6 +112,27 @@ def figure(field: str, value: float) -> str:
     if field == "cost_usd":
         return f"${value:,.4f}"
     return f"{value:,.2f}" if isinstance(value, float) else f"{value:,}"
+
+
+PER_ACCEPTED_HEADER = ["stage", "calls", "prompt tokens", "completion tokens", "cost (USD)"]
+
+
+def per_accepted_rows(per: PerAccepted) -> list[list[str]]:
+    """The model calls, tokens and dollars per accepted dialogue as table rows (`PER_ACCEPTED_HEADER`):
+    each stage's, then the run's ("all"); dollars to 6 places, the price of one dialogue being small."""
+    return [
+        [unit.stage, f"{unit.calls:,.2f}", f"{unit.prompt_tokens:,.0f}", f"{unit.completion_tokens:,.0f}",
+         f"${unit.cost_usd:,.6f}"]
+        for unit in [*per.by_stage, per.overall]
+    ]  # fmt: skip
+
+
+def per_accepted_markdown(per: PerAccepted | None) -> list[str]:
+    """`per_accepted_rows` as a Markdown table (a line saying so when the run accepted no dialogue)."""
+    if per is None:
+        return ["No dialogue was accepted, or the run did not record it."]
+    lines = ["| " + " | ".join(PER_ACCEPTED_HEADER) + " |", "|---" * len(PER_ACCEPTED_HEADER) + "|"]
+    return lines + ["| " + " | ".join(row) + " |" for row in per_accepted_rows(per)]
 
 
 def statistics_markdown(stats: CorpusStatistics) -> str:

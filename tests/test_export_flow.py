@@ -96,6 +96,7 @@ def summary(folder: Path) -> dict:
 
 def test_every_format_has_its_split_summary_and_card(exports, fake_run):
     accepted = len(pd.read_parquet(fake_run.run_dir / "dialogs"))
+    manifest = RunStore(str(fake_run.out)).read_manifest(fake_run.run_id)
     splits = set()
     for fmt in EXPORT_FORMATS:
         folder = exports / fmt
@@ -114,12 +115,15 @@ def test_every_format_has_its_split_summary_and_card(exports, fake_run):
         for heading in (
             "## How it was made",
             "## Counts",
+            "## Cost per accepted dialogue",
             "## Rejections by rule",
             "## Split",
             "## How to load",
         ):
             assert heading in card, (fmt, heading)
         assert "judge `openai/fake-model`" in card and "user/instructions@" in card
+        calls_per_accepted = manifest.llm.calls / accepted
+        assert f"| all | {calls_per_accepted:,.2f} |" in card, fmt
         assert not [p for p in folder.rglob(".*tmp-*")]  # no temporary file left
     assert len(splits) == 1  # one split, whatever the format
     assert summary(exports / "bfcl")["dialogs"]["train"] == 0  # BFCL is for evaluation only

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from schemas.dialog import Dialog, Message
-from schemas.manifest import Manifest
+from schemas.manifest import LLMUsage, Manifest, UsageRow
 from schemas.statistics import STEP_BINS, WORD_BINS, CorpusStatistics, Histogram, RejectionCount
 from schemas.tool import Tool
 from storage.run_store import RunStore
@@ -241,3 +241,27 @@ def test_importing_the_module_does_not_import_matplotlib():
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "False"
+
+
+def test_the_page_shows_the_calls_tokens_and_dollars_per_accepted_dialogue_by_stage(tmp_path, no_charts):
+    store = RunStore(str(tmp_path))
+    run_id = publish(store)
+    rows = [
+        UsageRow(stage="toolset", role="toolsmith", model="m", calls=3, prompt_tokens=900,
+                 completion_tokens=300, cost_usd=0.003),
+        UsageRow(stage="simulation", role="user", model="m", calls=9, prompt_tokens=4100,
+                 completion_tokens=700, cost_usd=0.0123),
+    ]  # fmt: skip
+    usage = LLMUsage.from_rows(rows)
+    manifest = store.read_manifest(run_id)
+    (tmp_path / "runs" / run_id / "manifest.json").write_text(
+        manifest.model_copy(update={"llm": usage, "per_accepted": usage.per_accepted(2)}).model_dump_json()
+    )
+    table = render_report(store, run_id, statistics()).split('id="per-accepted"')[1].split("</table>")[0]
+    assert "2 accepted dialogues" in table
+    cells = re.findall(r"<t[hd][^>]*>([^<]*)</t[hd]>", table)
+    assert cells[5:] == [
+        "toolset", "1.50", "450", "150", "$0.001500",
+        "simulation", "4.50", "2,050", "350", "$0.006150",
+        "all", "6.00", "2,500", "500", "$0.007650",
+    ]  # fmt: skip
