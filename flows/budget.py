@@ -4,13 +4,14 @@ The scheduler asks `Budget.admit` before it starts each task run of a step that 
 batch of items: seeds, tools, one tool's instructions, dialogues to judge). The batch is admitted
 while what the run has spent, with what is in flight and the batch itself at their estimated cost,
 stays within the budget: an item's estimate is the mean cost (dollars, calls) per item of its step's
-task runs finished so far in this process (nothing, until one has finished). The first batch refused
+task runs finished so far in this process. Until one of a step's task runs has finished, its cost is
+not known: the step runs one task run at a time (the others wait). The first batch refused
 closes the run to new work: what is in flight finishes and is filed, steps without a model (the rule
 checks) still run, nothing else starts. The run then ends with status `stopped`, the reason and the
 figures in its manifest (`BudgetFigures`); `--resume RUN` with a higher budget carries on, the
-answers already paid for coming from the cache for free. The spend may pass the budget by what an
-estimate missed (a step's first task runs are estimated at nothing); never by a task run started
-after the budget was reached.
+answers already paid for coming from the cache for free. The spend may pass the budget by what the
+estimates missed (a unit dearer than its step's mean, a step's first task run); never by a task
+run started once the budget was spent.
 
 What a run has spent counts every model call its ledger holds: the earlier parts of a resumed run
 and the models' check included, answers from the cache not (they are free). A model without a price
@@ -21,7 +22,7 @@ cannot be held to `--max-cost`: `refuse_unpriced` says so before the run, and ho
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import BaseModel, Field
 
@@ -31,6 +32,9 @@ from agents.llm.usage import UsageLedger
 from schemas.errors import InputError
 from schemas.manifest import BudgetFigures
 from schemas.option import Option
+
+if TYPE_CHECKING:
+    from flows.scheduler import Admission
 
 
 class BudgetSettings(BaseModel):
@@ -61,13 +65,14 @@ class Budget:
         self.stopped: str | None = None
         self._baseline: dict[str, tuple[float, int]] | None = None
 
-    def admit(self, stages: Sequence[Any], stage: Any, batch: list[Any]) -> bool:
-        """Whether `stage` may start a task run of `batch` (`stages`: the run's steps, with the items
-        each has in flight and has finished); the first refusal stops the run (`stopped`)."""
+    def admit(self, stages: Sequence[Any], stage: Any, batch: list[Any]) -> Admission:
+        """Whether `stage` may start a task run of `batch` now (`stages`: the run's steps, with the
+        items each has in flight and has finished): "start", "wait" (its step's cost is not known
+        yet, and a task run of it is in flight) or "stop" (the first refusal stops the run: `stopped`)."""
         if not self.settings.limited():
-            return True
+            return "start"
         if self.stopped is not None:
-            return False
+            return "stop"
         spent = self.usage.summary()
         if self._baseline is None:  # the means are of this process's work: not a resumed run's earlier parts
             self._baseline = self._by_stage()
@@ -82,12 +87,12 @@ class Budget:
         why = _crossed("--max-cost", spent.cost_usd, cost, self.settings.max_cost)
         why = why or _crossed("--max-calls", spent.calls, calls, self.settings.max_calls)
         if why is None:
-            return True
+            return "wait" if stage.name not in means and stage.in_flight else "start"
         self.stopped = (
-            f"the budget is reached: {why}; spent ${spent.cost_usd:.4f} in {spent.calls} model calls, "
-            f"and the next {stage.name} task run was not started"
+            f"the budget is reached: {why} (${spent.cost_usd:.4f} spent in {spent.calls} model calls "
+            f"when the next {stage.name} task run was due; it was not started)"
         )
-        return False
+        return "stop"
 
     def _by_stage(self) -> dict[str, tuple[float, int]]:
         totals: dict[str, tuple[float, int]] = {}
@@ -123,8 +128,10 @@ class Budget:
     def stop_line(self, run_id: str, run_dir: str) -> str:
         """The one line the command prints when the run stopped at its budget."""
         raise_it = "--max-cost" if self.settings.max_cost is not None else "--max-calls"
+        spent = self.usage.summary()
         return (
-            f"{self.stopped}. What the run finished is in {run_dir} (status stopped); "
+            f"{self.stopped}. With the work that was in flight, the run spent ${spent.cost_usd:.4f} in "
+            f"{spent.calls} model calls; what it finished is in {run_dir} (status stopped): "
             f"--resume {run_id} with a higher {raise_it} carries on"
         )
 

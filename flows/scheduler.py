@@ -11,8 +11,9 @@ The first stage reads its items lazily from an iterator.
 Between completions the scheduler calls `tick` at least every `tick_s` seconds (the run writes the
 parts whose time has come, and its manifest). Once `stop_when()` says so, it submits nothing more.
 Before it submits a batch it asks `admit(stages, stage, batch)` (the run's budget, `flows/budget.py`):
-the first batch refused closes it to new task runs; what is in flight finishes and is handed on, and
-stages run in the flow itself (`Stage.run`) still run.
+"start" it; "wait" for the stage's task runs in flight first (the batch goes back to its queue); or
+"stop": the first batch refused closes the scheduler to new task runs, what is in flight finishes and
+is handed on, and stages run in the flow itself (`Stage.run`) still run.
 """
 
 from __future__ import annotations
@@ -23,9 +24,12 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from prefect.futures import PrefectFuture
+
+Admission = Literal["start", "wait", "stop"]
+"""What `Scheduler.admit` says of a batch: start its task run, wait for those in flight, or stop."""
 
 
 @dataclass
@@ -103,7 +107,7 @@ class Scheduler:
         tick: Callable[[int], None],
         queued: Callable[[str, int], None] = lambda stage, count: None,
         stop_when: Callable[[], bool] = lambda: False,
-        admit: Callable[[list[Stage], Stage, list[Any]], bool] = lambda stages, stage, batch: True,
+        admit: Callable[[list[Stage], Stage, list[Any]], Admission] = lambda stages, stage, batch: "start",
         tick_s: float = 1.0,
     ) -> None:
         self.stages = stages
@@ -189,9 +193,10 @@ class Scheduler:
                 batch = stage.take()
                 if not batch:
                     break
-                if stage.run is None and not self.admit(self.stages, stage, batch):
+                admission = "start" if stage.run is not None else self.admit(self.stages, stage, batch)
+                if admission != "start":
                     stage.give_back(batch)
-                    self.closed = True
+                    self.closed = admission == "stop"
                     break
                 self._submit(stage, batch)
             downstream = stage

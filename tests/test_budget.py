@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from agents.llm.config import LLMConfig
 from agents.llm.usage import UsageLedger
 from flows.budget import Budget, BudgetSettings, refuse_unpriced
-from flows.scheduler import Scheduler, Stage
+from flows.scheduler import Admission, Scheduler, Stage
 from schemas.errors import InputError
 from schemas.manifest import LLMUsage, UsageRow
 from tests.support.run_units import returned
@@ -42,15 +42,17 @@ def test_a_budget_admits_work_while_the_spend_with_the_work_in_flight_stays_with
     usage = UsageLedger()
     budget = Budget(BudgetSettings(max_calls=20), usage)
     toolset = Step("toolset")
-    assert budget.admit([toolset], toolset, [1, 2, 3])  # nothing known yet: the first unit is free
-    spend(usage, "toolset", 10, 0.0)
-    toolset.finished = 5  # 2 calls an item
-    assert budget.admit([toolset], toolset, [1, 2, 3])  # 10 spent + 3 x 2 = 16 <= 20
+    assert budget.admit([toolset], toolset, [1, 2, 3]) == "start"  # nothing known yet: one task run
     toolset.in_flight = 3
-    assert not budget.admit([toolset], toolset, [1, 2, 3])  # 10 + 3 x 2 in flight + 3 x 2 = 22 > 20
+    assert budget.admit([toolset], toolset, [4, 5, 6]) == "wait"  # until its cost is known
+    spend(usage, "toolset", 10, 0.0)
+    toolset.in_flight, toolset.finished = 0, 5  # 2 calls an item
+    assert budget.admit([toolset], toolset, [1, 2, 3]) == "start"  # 10 spent + 3 x 2 = 16 <= 20
+    toolset.in_flight = 3
+    assert budget.admit([toolset], toolset, [1, 2, 3]) == "stop"  # 10 + 3 x 2 in flight + 3 x 2 = 22 > 20
     assert budget.stopped is not None and "--max-calls 20 would be passed" in budget.stopped
     assert "10 model calls" in budget.stopped and "next toolset task run" in budget.stopped
-    assert not budget.admit([toolset], toolset, [1])  # the first refusal stops the run
+    assert budget.admit([toolset], toolset, [1]) == "stop"  # the first refusal stops the run
     figures = budget.figures()
     assert figures is not None and (figures.calls, figures.max_calls) == (10, 20)
     assert figures.stopped == budget.stopped
@@ -61,7 +63,7 @@ def test_a_budget_spent_refuses_even_a_unit_of_a_step_whose_cost_is_not_known_ye
     budget = Budget(BudgetSettings(max_cost=0.5), usage)
     judge = Step("judge")
     spend(usage, "simulation", 4, 0.5)
-    assert not budget.admit([judge], judge, [1])
+    assert budget.admit([judge], judge, [1]) == "stop"
     assert budget.stopped is not None and "--max-cost 0.5 is spent" in budget.stopped
 
 
@@ -69,13 +71,13 @@ def test_each_step_is_estimated_at_its_own_cost_per_item():
     usage = UsageLedger()
     budget = Budget(BudgetSettings(max_cost=1.0), usage)
     toolset, simulation = Step("toolset"), Step("simulation")
-    budget.admit([toolset, simulation], toolset, [1])
+    assert budget.admit([toolset, simulation], toolset, [1]) == "start"
     spend(usage, "toolset", 2, 0.02)
     spend(usage, "simulation", 6, 0.3)
     toolset.finished, simulation.finished = 2, 3  # $0.01 a tool, $0.10 a dialogue; $0.32 spent
-    assert budget.admit([toolset, simulation], toolset, list(range(60)))  # 0.32 + 0.60 <= 1
+    assert budget.admit([toolset, simulation], toolset, list(range(60))) == "start"  # 0.32 + 0.60 <= 1
     simulation.in_flight = 4  # 0.32 + 0.40 + 0.30 = 1.02 > 1
-    assert not budget.admit([toolset, simulation], toolset, list(range(30)))
+    assert budget.admit([toolset, simulation], toolset, list(range(30))) == "stop"
 
 
 def test_a_resumed_run_counts_its_earlier_spend_but_estimates_from_its_own_work():
@@ -83,11 +85,11 @@ def test_a_resumed_run_counts_its_earlier_spend_but_estimates_from_its_own_work(
     usage.include([UsageRow(stage="toolset", role="toolsmith", model="m", calls=50, cost_usd=0.5)])
     budget = Budget(BudgetSettings(max_cost=1.0), usage)
     toolset = Step("toolset")
-    assert budget.admit([toolset], toolset, [1])  # the earlier $0.50 is spent, not an estimate
+    assert budget.admit([toolset], toolset, [1]) == "start"  # the earlier $0.50 is spent, not an estimate
     spend(usage, "toolset", 1, 0.01)
     toolset.finished = 1
-    assert budget.admit([toolset], toolset, list(range(48)))  # 0.51 + 48 x 0.01 = 0.99
-    assert not budget.admit([toolset], toolset, list(range(50)))
+    assert budget.admit([toolset], toolset, list(range(48))) == "start"  # 0.51 + 48 x 0.01 = 0.99
+    assert budget.admit([toolset], toolset, list(range(50))) == "stop"
 
 
 def test_without_a_budget_everything_is_admitted_and_nothing_is_written():
@@ -95,7 +97,7 @@ def test_without_a_budget_everything_is_admitted_and_nothing_is_written():
     spend(usage, "toolset", 1000, 100.0)
     budget = Budget(BudgetSettings(), usage)
     step = Step("toolset")
-    assert budget.admit([step], step, [1]) and budget.figures() is None
+    assert budget.admit([step], step, [1]) == "start" and budget.figures() is None
 
 
 def test_a_refused_batch_closes_the_scheduler_what_is_in_flight_finishes_and_steps_without_a_model_run():
@@ -103,8 +105,8 @@ def test_a_refused_batch_closes_the_scheduler_what_is_in_flight_finishes_and_ste
     checked: list[int] = []
     refuse_after = 2
 
-    def admit(stages: list[Stage], stage: Stage, batch: list[Any]) -> bool:
-        return len(handled) + stage.in_flight < refuse_after
+    def admit(stages: list[Stage], stage: Stage, batch: list[Any]) -> Admission:
+        return "start" if len(handled) + stage.in_flight < refuse_after else "stop"
 
     def handle(batch: list[int], future: Future[Any]) -> list[int]:
         handled.append(batch)
@@ -120,6 +122,26 @@ def test_a_refused_batch_closes_the_scheduler_what_is_in_flight_finishes_and_ste
     assert handled == [[1], [2]] and checked == [1, 2]
     assert scheduler.closed and not scheduler.cancelled
     assert list(model.queue) == [3, 4] and model.waiting() == 2 and model.finished == 2
+
+
+def test_a_batch_told_to_wait_goes_back_to_its_queue_and_starts_once_the_one_in_flight_is_done():
+    handled: list[list[int]] = []
+    most_in_flight = 0
+
+    def admit(stages: list[Stage], stage: Stage, batch: list[Any]) -> Admission:
+        nonlocal most_in_flight
+        most_in_flight = max(most_in_flight, stage.in_flight)
+        return "wait" if stage.in_flight else "start"
+
+    def handle(batch: list[int], future: Future[Any]) -> list[int]:
+        handled.append(batch)
+        return []
+
+    model = Stage("model", submit=returned, handle=handle, batch_size=1, limit=3)
+    scheduler = Scheduler([model], tick=lambda runs: None, admit=admit)
+    scheduler.feed("model", [1, 2, 3])
+    scheduler.run()
+    assert handled == [[1], [2], [3]] and most_in_flight == 1 and not scheduler.closed
 
 
 def test_max_cost_refuses_a_model_without_a_price_and_says_how_to_give_one():
