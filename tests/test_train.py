@@ -181,8 +181,9 @@ def test_the_checkpoint_is_evaluated_by_flows_evaluate(
     assert manifest["scores"][0]["cases"] == 2
     results = pd.read_parquet(Path(out.strip().splitlines()[-1]) / "results.parquet")
     for ending, detail in zip(results["ending"], results["ending_detail"], strict=True):
-        # the random tiny model writes to the token limit; what matters is that it was loaded and wrote
-        assert ending != "llm_error" or "cut at the token limit" in detail, detail
+        # the random tiny model writes to the token limit or loops: what matters is that it loaded and wrote
+        cut = "cut at the token limit" in detail or "caught in a loop" in detail
+        assert ending != "llm_error" or cut, detail
 
 
 KILLER = """
