@@ -61,7 +61,8 @@ SIMULATOR_ROLES = ("user", "executor", "judge")
 
 def source_kind(config: EvaluateConfig) -> Literal["run", "toolalpaca", "bfcl"]:
     """What SOURCE is: as `--format` says, else BFCL's official set (`bfcl:...`) or a folder of BFCL
-    files, a file (ToolAlpaca's), or a run."""
+    files, a file (ToolAlpaca's), or a run. Found out by looking at SOURCE, so the entry points
+    (`main`, `run`, `evaluate_flow`) do it once and carry the answer as `--format` (`with_kind`)."""
     if config.source_format != "auto":
         return config.source_format
     if is_official(config.source):
@@ -72,6 +73,11 @@ def source_kind(config: EvaluateConfig) -> Literal["run", "toolalpaca", "bfcl"]:
     if path.is_file():
         return "toolalpaca"
     return "run"
+
+
+def with_kind(config: EvaluateConfig) -> EvaluateConfig:
+    """`config` with `--format` saying what SOURCE is (`source_kind`), so nothing after looks again."""
+    return config.model_copy(update={"source_format": source_kind(config)})
 
 
 def load_cases(config: EvaluateConfig) -> tuple[EvalSet, str]:
@@ -168,7 +174,7 @@ def evaluate_case_task(
 @flow(name="toolforge-evaluate", log_prints=False, persist_result=False)
 def evaluate_flow(config: EvaluateConfig, eval_id: str | None = None) -> str:
     """Evaluate `config.models` on the cases of `config.source`; the evaluation's folder."""
-    config = config.model_copy(update={"llm": llm_with_secret_key(config.llm)})
+    config = with_kind(config.model_copy(update={"llm": llm_with_secret_key(config.llm)}))
     evalset, where = load_cases(config)
     sha = cases_sha256(evalset.cases, evalset.tools)
     eval_id = eval_id or new_eval_id(sha, config)
@@ -180,14 +186,14 @@ def evaluate_flow(config: EvaluateConfig, eval_id: str | None = None) -> str:
         models=config.models,
         prompt_format=config.play.prompt_format,
         source=where,
-        source_kind="toolalpaca" if source_kind(config) == "toolalpaca" else "run",
+        source_kind="toolalpaca" if config.source_format == "toolalpaca" else "run",
         source_sha256=sha,
         cases=len(evalset.cases),
         rejected_cases=evalset.rejected,
         repaired_tools=evalset.repairs,
         settings={
             **config.model_dump(mode="json", include={"play", "judge", "limit", "model_api_base"}),
-            "split": config.split.model_dump(mode="json") if source_kind(config) == "run" else None,
+            "split": config.split.model_dump(mode="json") if config.source_format == "run" else None,
             "judge_model": config.llm.model_for("judge") if config.judge else None,
             "seed": config.llm.seed,
         },
@@ -235,7 +241,7 @@ def check_evaluation_models(config: EvaluateConfig) -> None:
 
 def run(config: EvaluateConfig) -> str:
     """Check the models, then run the flow (Prefect's server starting meanwhile); the folder."""
-    config = config.model_copy(update={"llm": llm_with_secret_key(config.llm)})
+    config = with_kind(config.model_copy(update={"llm": llm_with_secret_key(config.llm)}))
     with prefect_api_for() as api_ready:
         load_cases(config)  # bad input fails here, in seconds, before any model is asked
         check_evaluation_models(config)
@@ -268,7 +274,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_INPUT
     try:
-        if source_kind(config) == "bfcl":
+        config = with_kind(config)
+        if config.source_format == "bfcl":
             from flows.evaluate_bfcl import run_bfcl
 
             folder = run_bfcl(config)
