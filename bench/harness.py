@@ -16,7 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -103,8 +103,9 @@ class FakeServer:
 
 
 @contextlib.contextmanager
-def fake_server(args: argparse.Namespace, scratch: Path) -> Iterator[FakeServer]:
-    """The fake server answering every ToolForge request with a valid canned answer, after `latency`."""
+def fake_server(args: argparse.Namespace, scratch: Path, options: Sequence[str] = ()) -> Iterator[FakeServer]:
+    """The fake server answering every ToolForge request with a valid canned answer, after `latency`;
+    `options` are more of its command-line options (`--rpm 600`, `--saturate 16`)."""
     command = [
         sys.executable, "-m", "bench.fake_llm_server",
         "--latency", str(args.latency),
@@ -112,6 +113,7 @@ def fake_server(args: argparse.Namespace, scratch: Path) -> Iterator[FakeServer]
         "--fault-kinds", args.fault_kinds,
         "--timeout", str(args.client_timeout * 2),  # a "timeout" fault outlasts the client's timeout
         "--responder", f"bench.responders:{getattr(args, 'responder', 'toolforge')}",
+        *options,
     ]  # fmt: skip
     stderr = scratch / "fake-llm-server.stderr"
     with stderr.open("w", encoding="utf-8") as err:

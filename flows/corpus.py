@@ -17,6 +17,7 @@ import gc
 import math
 import posixpath
 import sys
+import time
 from collections import Counter
 from typing import Any
 
@@ -26,6 +27,7 @@ from prefect.task_runners import TaskRunner
 from agents.llm.gateway import close_gateway, gateway_for
 from agents.llm.preflight import check_models
 from agents.llm.redact import redact
+from flows.budget import refuse_unpriced
 from flows.config import CorpusConfig
 from flows.execution import (
     IN_FLIGHT,
@@ -49,14 +51,14 @@ from flows.inputs import (
 from flows.parts import copy_run
 from flows.pool_growth import api_text
 from flows.prefect_api import prefect_api_for
-from flows.progress import ProgressBoard
+from flows.progress import HEARTBEAT_S, ProgressBoard, phase
 from flows.report import RunReport, write_html_report
 from flows.request_dedup import drop_duplicate_requests
 from flows.resumption import done_ids, take_up, tools_with_instructions, waiting_simulations
 from flows.scheduler import Scheduler, Stage
 from flows.seed_dedup import drop_duplicate_seeds, duplicate_seed_ids
-from flows.terminal import PrefectRecords, TerminalLog
-from schemas.errors import InputError, RunStopped
+from flows.terminal import PrefectRecords, TerminalLog, run_end_lines
+from schemas.errors import BudgetSpent, InputError, RunStopped
 from schemas.pool import PoolAPI
 from schemas.seed import Seed
 from schemas.tool import Tool
@@ -70,11 +72,12 @@ from tasks.judge import judge_task
 from tasks.pool.plan import APIPlan
 from tasks.pool.report import pool_report
 from tasks.pool.synthesize import Growth, grow_nodes_task, synthesize_apis_task
+from tasks.rules import rules_for
 from tasks.simulation import simulate_task, write_instructions_task
 from tasks.statistics import corpus_statistics
 from tasks.toolset import build_tools_task
 
-EXIT_OK, EXIT_BUG, EXIT_INPUT, EXIT_STOPPED = 0, 1, 2, 3
+EXIT_OK, EXIT_BUG, EXIT_INPUT, EXIT_STOPPED, EXIT_BUDGET = 0, 1, 2, 3, 4
 LARGEST_BATCH = 32
 """Items per task run, at most. A task run costs about 70 ms of CPU (40 in the flow's process, 30 in
 Prefect's server, measured by the scale benchmark on 2 cores): a few ms an item in a batch of 16, 2 in
@@ -143,7 +146,7 @@ def steps(
     )
     checks = Stage(
         "checks",
-        run=check_dialogs,
+        run=functools.partial(check_dialogs, rules=rules_for(config.verification.quality)),
         handle=filing.file_checked_for_judge if run.judging else filing.file_checked,
         to="judge" if run.judging else None,
         batch_size=100,
@@ -318,7 +321,7 @@ def finish_pool(run: CorpusRun, store: RunStore) -> None:
     than asked for."""
     assert run.pool is not None
     run_id, size = run.writer.run_id, run.config.pool.size
-    if run.outcomes.stopped is None and run.pool.kept < size:
+    if run.outcomes.stopped is None and run.ledger.budget.stopped is None and run.pool.kept < size:
         run.ledger.notes.append(
             f"pool: kept {run.pool.kept} of {size} APIs: {run.pool.next_index} were proposed, the most "
             f"allowed ({run.config.pool.max_proposals:g} x size); the rest were rejected (see rejected_apis)"
@@ -367,16 +370,21 @@ def quiet_garbage_collector() -> None:
 
 @flow(name="toolforge-corpus", log_prints=False, persist_result=False)
 def corpus_flow(
-    config: CorpusConfig, run_id: str | None = None, resume_run: bool = False, workers: int | None = None
+    config: CorpusConfig,
+    run_id: str | None = None,
+    resume_run: bool = False,
+    workers: int | None = None,
+    progress_every: float = HEARTBEAT_S,
 ) -> str:
     """Seeds -> toolset -> instructions -> simulation -> checks, streamed to `<out>/runs/<run_id>/`;
     returns that folder. With `resume_run`, the run `run_id` is continued in place. The batches run on
     the task runner `config.execution` names (`flows/execution.py`; `workers`: Dask workers, counted
-    when not given).
+    when not given). Not on a TTY, a progress line comes at least every `progress_every` seconds.
 
     The models are checked first (`check_models`; free when `run` just did), so a broken one fails
     the run before its folder exists. A model that fails every call midway stops the run: what was
-    finished is written, the manifest says `failed` and why, and `RunStopped` is raised.
+    finished is written, the manifest says `failed` and why, and `RunStopped` is raised. A run that
+    reaches its budget (`flows/budget.py`) ends the same way with status `stopped`: `BudgetSpent`.
     """
     quiet_garbage_collector()
     config = with_secret_key(config)
@@ -385,14 +393,16 @@ def corpus_flow(
     gateway = gateway_for(config.llm, run_id)
     try:
         check_models(gateway, roles_for(config))
+        refuse_unpriced(config.llm, config.budget, roles_for(config))
         workers = workers or dask_workers(config)
         writer = store.resume_run(run_id) if resume_run else store.start_run(run_id)
     except BaseException:
         close_gateway(run_id)
         raise
     gateway.serve_first(SERVED_FIRST)
-    board = ProgressBoard(gateway)
+    board = ProgressBoard(gateway, every_s=progress_every)
     run, report = CorpusRun(config, writer, gateway, board), RunReport(board)
+    board.begin(f"corpus run {run_id}: {'resumed' if resume_run else 'started'}: {', '.join(board.stages)}")
     ledger, outcomes = run.ledger, run.outcomes
     runner = task_runner(config, workers)
     tick = lambda task_runs: (ledger.tick(task_runs), report.update(), report.notes(ledger.notes))  # noqa: E731
@@ -401,6 +411,7 @@ def corpus_flow(
         tick=tick,
         queued=ledger.expect,
         stop_when=lambda: outcomes.stopped is not None,
+        admit=ledger.budget.admit,
     )
     try:
         (resume if resume_run else start)(run, store, scheduler)
@@ -411,16 +422,16 @@ def corpus_flow(
             scheduler.run()
             finish_on_workers(runner, run_id)
         writer.close_parts()
-        if outcomes.stopped is None:
+        if outcomes.stopped is None and ledger.budget.stopped is None:
             threshold = config.verification.dedup_threshold
             drop_duplicate_requests(store, run.parts, ledger, board, threshold)
-        board.close()
         report.notes(ledger.notes)
         finish(run, store, report)
         if outcomes.stopped is not None:
             raise RunStopped(f"{outcomes.stopped}. The run stopped; what it finished is in {writer.run_dir} "
                              f"(status failed; --resume {run_id} continues it)")  # fmt: skip
     except BaseException as exc:
+        board.close()
         report.notes(ledger.notes)
         cause = str(exc) if outcomes.stopped else f"{type(exc).__name__}: {exc}"
         report.logger.error("the run failed: %s", redact(cause))
@@ -434,60 +445,78 @@ def corpus_flow(
         raise
     finally:
         close_gateway(run_id)
-    ledger.write_manifest("completed", scheduler.task_runs)
+    if ledger.budget.stopped is not None:
+        ledger.notes.append(f"stopped: {ledger.budget.stopped}")
+    ledger.write_manifest("stopped" if ledger.budget.stopped else "completed", scheduler.task_runs)
     write_html_report(store, run_id, ledger.statistics)
+    if ledger.budget.stopped is not None:
+        board.close()
+        raise BudgetSpent(ledger.budget.stop_line(run_id, writer.run_dir))
     writer.publish()
+    board.close()
     return writer.run_dir
 
 
-def run(config: CorpusConfig, resume: str | None = None) -> str:
+def run(config: CorpusConfig, resume: str | None = None, progress_every: float = HEARTBEAT_S) -> str:
     """Check the inputs, then run the flow (or resume the run `resume` names, `latest` for the newest
     unfinished one); return the run directory once Prefect has recorded every task run of it.
 
     Prefect's server (when none is configured) starts in the background while the inputs are checked;
-    bad input fails in seconds all the same (InputError), and the server is stopped.
+    bad input fails in seconds all the same (InputError), and the server is stopped. Not on a TTY,
+    each part says what it does at once, and again every `progress_every` seconds.
     """
     config = with_secret_key(config)
     resumed = resumable_run(writable_store(config), resume, config) if resume else None
     run_id = resumed or RunStore.new_run_id()
+    starting = f"corpus run {run_id}: checking the inputs, loading the models, starting Prefect"
     with prefect_api_for(config.execution) as api_ready:
-        try:
-            check_inputs(config, gateway_for(config.llm, run_id), resuming=resumed is not None)
-            workers = dask_workers(config)
-        except BaseException:
-            close_gateway(run_id)
-            raise
-        api_ready()
+        with phase(starting, progress_every):
+            try:
+                check_inputs(config, gateway_for(config.llm, run_id), resuming=resumed is not None)
+                workers = dask_workers(config)
+            except BaseException:
+                close_gateway(run_id)
+                raise
+            api_ready()
         kwargs = {"run_id": run_id, "resume_run": resumed is not None, "workers": workers}
-        state = corpus_flow(config, **kwargs, return_state=True)
-        PrefectRecords(config.out, run_id).wait()
+        state = corpus_flow(config, **kwargs, progress_every=progress_every, return_state=True)
+        recording = f"corpus run {run_id}: waiting for Prefect to record its task runs"
+        with phase(recording, progress_every, announce=False):
+            PrefectRecords(config.out, run_id).wait()
     return state.result()
 
 
 def main(argv: list[str] | None = None, pool_only: bool = False) -> int:
     """The command line: the run directory as the last line of stdout and exit status 0; else one
     `error:` line on stderr and 2 (bad input or configuration: nothing ran), 3 (the run stopped:
-    a model kept failing) or 1 (a bug: its traceback is in the log file). A run with an API pool
+    a model kept failing) or 1 (a bug: its traceback is in the log file); a `stopped:` line and 4 when
+    the run reached its budget (`--max-cost`, `--max-calls`; `--resume` carries on). A run with an API pool
     prints the pool's diversity report first (`pool_only`: `python -m flows.pool`)."""
     from flows.cli import parse_command_line
 
+    started = time.monotonic()
     config, options = parse_command_line(argv, pool_only)
     with TerminalLog.for_config(config, options.log_file) as log:
         try:
-            run_dir = run(config, resume=options.resume)
+            run_dir = run(config, resume=options.resume, progress_every=options.progress_every)
         except InputError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return EXIT_INPUT
         except RunStopped as exc:
             print(f"error: {exc}", file=sys.stderr)
             return EXIT_STOPPED
+        except BudgetSpent as exc:
+            print(f"stopped: {exc}", file=sys.stderr)
+            return EXIT_BUDGET
         except Exception as exc:
             log.record_exception(exc)
             print(f"error: {type(exc).__name__}: {exc} (traceback in {log.path})", file=sys.stderr)
             return EXIT_BUG
+    store, run_id = RunStore(config.out), posixpath.basename(run_dir.rstrip("/"))
     if config.pool.size:
-        report = RunStore(config.out).read_file(posixpath.basename(run_dir.rstrip("/")), "pool.md")
-        print(report.decode("utf-8"), flush=True)
+        print(store.read_file(run_id, "pool.md").decode("utf-8"), flush=True)
+    end = run_end_lines(store.read_manifest(run_id), run_dir, time.monotonic() - started)
+    print("\n".join(end), file=sys.stderr, flush=True)
     print(run_dir, flush=True)
     return EXIT_OK
 

@@ -4,7 +4,8 @@
 accepted and rejected dialogues), files each rejection to the run's `rejections`, and keeps what the
 manifest tells beside the counts (notes, inputs, the checks' pass rates, diversity, statistics). It
 writes the manifest (`write_manifest`) with each stage's inputs, outputs, rejections and unfinished
-items, and rewrites it while the run goes (`tick`): when parts landed, at most every
+items, the calls, tokens and dollars per accepted dialogue and the budget's figures (`flows/budget.py`),
+and rewrites it while the run goes (`tick`): when parts landed, at most every
 `MANIFEST_EVERY_S`, and at least every `HEARTBEAT_S`.
 """
 
@@ -21,6 +22,7 @@ from typing import Any
 from agents.llm.gateway import LLMGateway
 from agents.llm.prompts import prompt_versions
 from agents.llm.redact import redact
+from flows.budget import Budget
 from flows.config import CorpusConfig
 from flows.progress import ProgressBoard
 from schemas.diversity import Diversity
@@ -66,6 +68,7 @@ class RunLedger:
         self.rejected_by_step: Counter[str] = Counter()
         self.per_tool: dict[str, Counter[str]] = {}
         self.tools_with_instructions: set[str] = set()
+        self.budget = Budget(config.budget, gateway.ledger)
         self.clock = time.monotonic
         self._manifest_at = 0.0
 
@@ -125,6 +128,8 @@ class RunLedger:
         from prefect.runtime import flow_run
 
         self._manifest_at = self.clock()
+        llm = self.gateway.ledger.summary()
+        accepted = self.writer.artifacts["dialogs"].rows if "dialogs" in self.writer.artifacts else 0
         return self.writer.write_manifest(
             Manifest(
                 run_id=self.writer.run_id,
@@ -135,7 +140,7 @@ class RunLedger:
                 config=self.config.public_dump(),
                 inputs=self.inputs,
                 stages=self.stage_stats(),
-                llm=self.gateway.ledger.summary(),
+                llm=llm,
                 notes=[redact(n) for n in self.notes],
                 flow_run_id=flow_run.get_id(),
                 task_runs=task_runs,
@@ -147,6 +152,8 @@ class RunLedger:
                 statistics=self.statistics,
                 prompts=self.prompts,
                 concurrency=self.gateway.limits.history(),
+                per_accepted=llm.per_accepted(accepted),
+                budget=self.budget.figures(),
             )
         )
 

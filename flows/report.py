@@ -39,7 +39,7 @@ from schemas.statistics import CorpusStatistics
 from schemas.verdict import CheckStats
 from storage.run_store import RunStore, resolve_run
 from tasks.diversity import diversity_markdown
-from tasks.statistics import corpus_statistics, statistics_markdown
+from tasks.statistics import corpus_statistics, per_accepted_markdown, statistics_markdown
 
 log = logging.getLogger(__name__)
 EVERY_S = 10.0
@@ -148,8 +148,8 @@ def summary_markdown(
     dialogs_by: dict[str, Counter[tuple[str, str]]] | None = None,
 ) -> str:
     """The run's counts per stage, dialogues (accepted, rejected) by each of `dialogs_by` (a column
-    of the dialogues: their type, their complexity band), rejections by step and rule, and LLM usage
-    and cost."""
+    of the dialogues: their type, their complexity band), rejections by step and rule, LLM usage
+    and cost, and (for a run that simulates) the calls, tokens and dollars per accepted dialogue."""
     lines = ["## Stages", ""]
     lines += table(
         ["stage", "in", "out", "rejected", "unfinished", "seconds"],
@@ -173,6 +173,9 @@ def summary_markdown(
             for r in rows
         ],
     )  # fmt: skip
+    accepted = [s.outputs for s in stages if s.name == "simulation"]
+    if accepted:
+        lines += ["", "## Per accepted dialogue", "", *per_accepted_markdown(usage.per_accepted(accepted[0]))]
     return "\n".join(lines) + "\n"
 
 

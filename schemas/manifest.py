@@ -10,10 +10,13 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from schemas.diversity import Diversity
+from schemas.limits import ConcurrencyChange
 from schemas.statistics import CorpusStatistics
 from schemas.verdict import CheckStats
 
-RunStatus = Literal["running", "completed", "failed"]
+RunStatus = Literal["running", "completed", "failed", "stopped"]
+"""`stopped`: the run reached its budget (`--max-cost`, `--max-calls`) and took no more work; what it
+finished is kept, and `--resume` with a higher budget carries on."""
 
 
 class PartInfo(BaseModel):
@@ -86,6 +89,61 @@ class LLMUsage(BaseModel):
             by_stage_role=rows,
         )
 
+    def per_accepted(self, dialogs: int) -> PerAccepted | None:
+        """These figures per accepted dialogue, overall and per stage (None when none was accepted)."""
+        if dialogs <= 0:
+            return None
+
+        def unit(stage: str, rows: list[UsageRow]) -> UnitCost:
+            return UnitCost(
+                stage=stage,
+                calls=sum(r.calls for r in rows) / dialogs,
+                prompt_tokens=sum(r.prompt_tokens for r in rows) / dialogs,
+                completion_tokens=sum(r.completion_tokens for r in rows) / dialogs,
+                cost_usd=math.fsum(r.cost_usd for r in rows) / dialogs,
+            )
+
+        stages = dict.fromkeys(r.stage for r in self.by_stage_role)
+        return PerAccepted(
+            dialogs=dialogs,
+            overall=unit("all", self.by_stage_role),
+            by_stage=[unit(s, [r for r in self.by_stage_role if r.stage == s]) for s in stages],
+        )
+
+
+class UnitCost(BaseModel):
+    """Model calls, tokens and dollars per accepted dialogue: of one stage (`stage`), or of the whole
+    run (`stage` "all"). What the rejected items and the stages before the simulation cost is in it:
+    the price of one dialogue that made it into the corpus."""
+
+    stage: str
+    calls: float
+    prompt_tokens: float
+    completion_tokens: float
+    cost_usd: float
+
+
+class PerAccepted(BaseModel):
+    """A run's LLM usage divided by its accepted dialogues: overall, then per stage
+    (`LLMUsage.per_accepted`)."""
+
+    dialogs: int = Field(description="Accepted dialogues the figures are divided by.")
+    overall: UnitCost
+    by_stage: list[UnitCost] = Field(default_factory=list)
+
+
+class BudgetFigures(BaseModel):
+    """A run's budget (`--max-cost`, `--max-calls`) and what it spent against it: dollars and model
+    calls (answers from the cache are free and not counted), earlier parts of a resumed run included."""
+
+    max_cost_usd: float | None = None
+    max_calls: int | None = None
+    spent_usd: float = 0.0
+    calls: int = 0
+    stopped: str | None = Field(
+        default=None, description="Why the run stopped at its budget, when it did (`status` stopped)."
+    )
+
 
 class RunChanges(BaseModel):
     """What changed between a run of a series (a scheduled deployment's runs) and the series' previous
@@ -140,4 +198,15 @@ class Manifest(BaseModel):
     )
     prompts: dict[str, str] = Field(
         default_factory=dict, description="The version of every prompt file the run's agents used."
+    )
+    concurrency: list[ConcurrencyChange] = Field(
+        default_factory=list,
+        description="Each change adaptive limiting made to a model's calls in flight, in order.",
+    )
+    per_accepted: PerAccepted | None = Field(
+        default=None,
+        description="Model calls, tokens and dollars per accepted dialogue, overall and per stage.",
+    )
+    budget: BudgetFigures | None = Field(
+        default=None, description="The run's budget and what it spent against it, when it had one."
     )

@@ -4,6 +4,7 @@ per accepted dialogue on a known usage. No Prefect, no model: a usage ledger fil
 
 from __future__ import annotations
 
+from collections import Counter
 from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
@@ -14,9 +15,10 @@ from pydantic import ValidationError
 from agents.llm.config import LLMConfig
 from agents.llm.usage import UsageLedger
 from flows.budget import Budget, BudgetSettings, refuse_unpriced
+from flows.report import summary_markdown
 from flows.scheduler import Admission, Scheduler, Stage
 from schemas.errors import InputError
-from schemas.manifest import LLMUsage, UsageRow
+from schemas.manifest import LLMUsage, StageStats, UsageRow
 from tests.support.run_units import returned
 
 
@@ -185,3 +187,17 @@ def test_usage_per_accepted_dialogue_overall_and_per_stage():
     assert (by_stage["simulation"].calls, by_stage["simulation"].prompt_tokens) == (10.0, 2000.0)
     assert by_stage["simulation"].cost_usd == pytest.approx(0.105)
     assert usage.per_accepted(0) is None
+
+
+def test_the_run_s_summary_artifact_gives_the_figures_per_accepted_dialogue():
+    row = UsageRow(stage="simulation", role="user", model="m", calls=4, prompt_tokens=100, cost_usd=0.02)
+    usage = LLMUsage.from_rows([row.model_copy(update={"completion_tokens": 10})])
+    simulated = StageStats(name="simulation", inputs=3, outputs=2, rejected=1, seconds=1.0)
+    markdown = summary_markdown([simulated], Counter(), usage)
+    section = markdown.split("## Per accepted dialogue\n\n")[1].splitlines()
+    assert section[2:] == [
+        "| simulation | 2.00 | 50 | 5 | $0.010000 |",
+        "| all | 2.00 | 50 | 5 | $0.010000 |",
+    ]
+    toolset_only = StageStats(name="toolset", inputs=3, outputs=3, rejected=0, seconds=1.0)
+    assert "Per accepted" not in summary_markdown([toolset_only], Counter(), usage)

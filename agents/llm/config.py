@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 from typing import Annotated, Literal
@@ -135,6 +136,11 @@ class LLMConfig(BaseModel):
     ] = Field(
         default_factory=default_cache_dir, description="The cache folder of LLM answers and task results."
     )
+    prices: Annotated[dict[str, str], Option(flag="price", metavar="MODEL=IN/OUT", repeat=True)] = Field(
+        default_factory=dict,
+        description="The price of a model litellm has no price for, in USD per million prompt/completion "
+        "tokens (hosted_vllm/m=0.2/0.6): its calls are counted at it, and --max-cost can be kept.",
+    )
     use_cache: Annotated[bool, Option(flag="no-cache")] = Field(
         default=True,
         description="Read and write the LLM and task caches (--no-cache: ignore them, write none).",
@@ -163,6 +169,17 @@ class LLMConfig(BaseModel):
         if unknown:
             raise ValueError(f"unknown role(s) {unknown}; roles are {list(ROLES)}")
         return value
+
+    @field_validator("prices")
+    @classmethod
+    def _prices_per_million(cls, value: dict[str, str]) -> dict[str, str]:
+        for model, price in value.items():
+            per_million(model, price)
+        return value
+
+    def price_of(self, model: str) -> tuple[float, float] | None:
+        """The price `--price` gives `model`: USD per prompt token and per completion token."""
+        return per_million(model, self.prices[model]) if model in self.prices else None
 
     @field_validator("rpm", "tpm")
     @classmethod
@@ -195,6 +212,21 @@ class LLMConfig(BaseModel):
             user, _, password = self.api_base_userinfo.get_secret_value().partition(":")
             found.append(password or user)
         return [value for value in found if value]
+
+
+def per_million(model: str, price: str) -> tuple[float, float]:
+    """`IN/OUT` in USD per million tokens as USD per token (ValueError naming `model` otherwise)."""
+    given, _, out = price.partition("/")
+    try:
+        rates = float(given), float(out)
+    except ValueError:
+        rates = (-1.0, -1.0)
+    if not all(math.isfinite(rate) and rate >= 0 for rate in rates):
+        raise ValueError(
+            f"price of {model}: {price!r} is not IN/OUT, USD per million prompt and completion tokens "
+            "(e.g. 0.15/0.6)"
+        )
+    return rates[0] / 1e6, rates[1] / 1e6
 
 
 def strip_credentials(url: str | None) -> str | None:

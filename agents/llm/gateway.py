@@ -373,7 +373,7 @@ class LLMGateway:
             admission: Admission | None = None
             try:
                 litellm = import_litellm()  # the first call sets it up here, outside any slot
-                price_unlisted(litellm, model)
+                price_unlisted(litellm, model, self.config.price_of(model))
                 with (
                     self.limits.admit(model, priority, prompt_chars) as admission,
                     self.slots.hold(priority),
