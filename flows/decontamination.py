@@ -14,7 +14,7 @@ from __future__ import annotations
 from flows.ledger import RunLedger
 from schemas.simulation import Instruction
 from schemas.text import clipped
-from tasks.contamination import HeldOutQuestion, TestSetIndex
+from tasks.contamination import TestSetIndex
 
 STEP, RULE = "decontamination", "test_set_overlap"
 QUOTED = 120
@@ -29,20 +29,9 @@ class Decontamination:
         ledger.inputs["test_sets"] = index.described()
 
     @classmethod
-    def of_run(
-        cls,
-        sources: list[str],
-        threshold: float,
-        ledger: RunLedger,
-        questions: list[HeldOutQuestion] | None = None,
-    ) -> Decontamination | None:
-        """The run's decontamination, or None when it names no source: against `questions`, the
-        sources' questions as `check_inputs` read them, or, without them, as read here."""
-        if not sources:
-            return None
-        if questions is None:
-            return cls(TestSetIndex.of_sources(sources, threshold), ledger)
-        return cls(TestSetIndex(questions, threshold), ledger)
+    def of_run(cls, sources: list[str], threshold: float, ledger: RunLedger) -> Decontamination | None:
+        """The run's decontamination, or None when it names no source."""
+        return cls(TestSetIndex.of_sources(sources, threshold), ledger) if sources else None
 
     def kept(self, instructions: list[Instruction]) -> list[Instruction]:
         """The instructions that near-duplicate no test question; each other one rejected."""

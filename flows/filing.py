@@ -25,7 +25,6 @@ from schemas.seed import Seed
 from schemas.tool import Tool
 from storage.run_store import RunWriter
 from tasks.checks import Checked
-from tasks.contamination import HeldOutQuestion
 from tasks.judge import JUDGE
 from tasks.simulation import INSTRUCTIONS, ToolInstructions, simulation_step
 from tasks.toolset import TOOLSET
@@ -139,15 +138,8 @@ class CorpusRun:
     """One run's units, made together (and its progress lines, in the order of its steps)."""
 
     def __init__(
-        self,
-        config: CorpusConfig,
-        writer: RunWriter,
-        gateway: LLMGateway,
-        board: ProgressBoard,
-        test_questions: list[HeldOutQuestion] | None = None,
+        self, config: CorpusConfig, writer: RunWriter, gateway: LLMGateway, board: ProgressBoard
     ) -> None:
-        """`test_questions`: those of `--decontaminate`'s test sets when already read (`check_inputs`);
-        without them the sources are read here."""
         self.config, self.writer, self.gateway, self.board = config, writer, gateway, board
         self.parts = RunParts.of_run(config, writer)
         self.ledger = RunLedger(config, writer, gateway, board, self.parts.rejections)
@@ -155,7 +147,7 @@ class CorpusRun:
         self.units = SimulationUnits(config.simulation)
         verification = config.verification
         self.decontamination = Decontamination.of_run(
-            verification.decontaminate, verification.decontaminate_threshold, self.ledger, test_questions
+            verification.decontaminate, verification.decontaminate_threshold, self.ledger
         )
         self.filing = StepFiling(
             self.parts, self.ledger, self.outcomes, board, self.units, self.decontamination

@@ -31,7 +31,7 @@ from schemas.seed import IngestProblem, Seed
 from storage.run_store import RunStore
 from tasks import seeds as seed_reader
 from tasks import simulation, toolset
-from tasks.contamination import HeldOutQuestion, read_test_sets
+from tasks.contamination import read_test_set
 
 STAGE_ROLES: dict[Stage, tuple[str, ...]] = {
     "toolset": toolset.ROLES,
@@ -117,21 +117,20 @@ def config_differences(manifest: Manifest, config: CorpusConfig) -> list[str]:
     return [f"{name}: {old!r} then, {new!r} now" for name, new, old in pairs if _plain(new) != _plain(old)]
 
 
-def check_inputs(config: CorpusConfig, gateway: LLMGateway, resuming: bool = False) -> list[HeldOutQuestion]:
+def check_inputs(config: CorpusConfig, gateway: LLMGateway, resuming: bool = False) -> None:
     """What can be found wrong before any work (InputError): the run store, the seed list (when the
     run reads one) or the earlier run it starts from (unless it resumes a run, checked by
     `resumable_run`), the test sets of `--decontaminate`, every model the chosen stages call, and
-    that each has a price when the run has a `--max-cost`. Returns the test sets' questions, read
-    here once, for the run to check its requests against (`corpus_flow`'s `test_questions`)."""
+    that each has a price when the run has a `--max-cost`."""
     store = writable_store(config)
     if not resuming and "toolset" in config.stages:
         load_seeds(config)
     elif not resuming:
         earlier_run(store, config.from_run or "latest", "instructions" not in config.stages)
-    questions = read_test_sets(config.verification.decontaminate)
+    for source in config.verification.decontaminate:
+        read_test_set(source)
     check_models(gateway, roles_for(config))
     refuse_unpriced(config.llm, config.budget, roles_for(config))
-    return questions
 
 
 def writable_store(config: CorpusConfig) -> RunStore:

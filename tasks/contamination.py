@@ -55,12 +55,6 @@ class HeldOutQuestion(BaseModel):
         return f"{self.source} {self.item_id}"
 
 
-def read_test_sets(sources: list[str]) -> list[HeldOutQuestion]:
-    """The questions of every SOURCE, each source read once however often it is named; InputError
-    for one that cannot be read or holds no question."""
-    return [question for source in dict.fromkeys(sources) for question in read_test_set(source)]
-
-
 def read_test_set(source: str) -> list[HeldOutQuestion]:
     """The questions of one SOURCE (see the module's docstring); InputError when there are none or it
     cannot be read."""
@@ -167,7 +161,7 @@ class TestSetIndex:
     @classmethod
     def of_sources(cls, sources: list[str], threshold: float) -> TestSetIndex:
         """The index of every question of `sources` (InputError for a source that cannot be read)."""
-        return cls(read_test_sets(sources), threshold)
+        return cls([q for source in dict.fromkeys(sources) for q in read_test_set(source)], threshold)
 
     def match(self, text: str) -> tuple[HeldOutQuestion, float] | None:
         """The question `text` near-duplicates and their word Jaccard, or None."""

@@ -6,7 +6,6 @@ names the test set, and a source that cannot be read fails before the run starts
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -15,12 +14,9 @@ import pytest
 from bench import responders
 from flows import corpus, export
 from flows.config import VerificationSettings
-from flows.decontamination import Decontamination
 from flows.resumption import done_ids
-from schemas.errors import InputError
 from schemas.rejection import Rejection
 from tasks.batch import Batch
-from tasks.contamination import read_test_sets
 from tasks.simulation import ToolInstructions
 from tests.support.corpus_flow import corpus_config, manifest_of, run_corpus, table, write_seeds
 from tests.support.fake_llm import ScriptedLLM
@@ -97,21 +93,6 @@ def test_filing_rejects_the_near_copy_and_counts_reconcile_also_when_resumed(
     assert done["instructions"] == {"atlas", "globe"}  # globe, whose every instruction left, is not redone
     stages = {s.name: s for s in resumed.ledger.stage_stats()}
     assert (stages["decontamination"].inputs, stages["decontamination"].rejected) == (4, 2)
-
-
-def test_the_run_checks_against_the_questions_check_inputs_read(tmp_path, llm_config):
-    folder = bfcl_folder(tmp_path)
-    questions = read_test_sets([str(folder), str(folder)])  # a source named twice is read once
-    assert [q.name for q in questions] == [f"{folder} simple_python_0", f"{folder} simple_python_1"]
-    shutil.rmtree(folder)  # read again, the source would now be an InputError
-    _, run = corpus_run(tmp_path, llm_config)
-    with pytest.raises(InputError, match="no such file or folder"):
-        Decontamination.of_run([str(folder)], 0.7, run.ledger)
-    given = Decontamination.of_run([str(folder)], 0.7, run.ledger, questions)
-    assert given is not None and run.ledger.inputs["test_sets"] == f"{folder} (2 questions)"
-    found = given.index.match(PLANTED)
-    assert found is not None and found[0].item_id == "simple_python_0"
-    assert Decontamination.of_run([], 0.7, run.ledger, questions) is None
 
 
 @pytest.mark.usefixtures("prefect_server")
