@@ -25,6 +25,7 @@ confirmed by exact word Jaccard, as the corpus-wide request dedup (`tasks.dedup.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections import Counter
 from collections.abc import Iterator
@@ -79,13 +80,19 @@ def read_test_set(source: str) -> list[HeldOutQuestion]:
 def bfcl_package_questions(source: str) -> list[tuple[str, str]]:
     """(id, text) of every user message of the questions of the BFCL categories `bfcl:CATEGORY[,...]`
     names (`ast`: all its single-turn AST categories), as BFCL's own loader reads them from the
-    installed package (`tasks.evaluation.bfcl_official.load_questions`)."""
+    installed package (`tasks.evaluation.bfcl_official.load_questions`). Read once per process: the
+    run's input check and the run itself both need them, and `bfcl:ast` takes seconds to load."""
+    return list(_bfcl_package_questions(source))
+
+
+@functools.cache
+def _bfcl_package_questions(source: str) -> tuple[tuple[str, str], ...]:
     categories = bfcl_official.categories(source, flag="--decontaminate")
-    return [
+    return tuple(
         (question.id if n == 1 else f"{question.id}/{n}", text)
         for question in bfcl_official.load_questions(categories, None, answers=False)
         for n, text in enumerate(_user_texts(question.question), start=1)
-    ]
+    )
 
 
 def jsonl_folder_questions(folder: Path) -> Iterator[tuple[str, str]]:

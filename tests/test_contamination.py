@@ -172,3 +172,29 @@ def test_decontaminate_is_repeated_whole_and_needs_the_instructions_stage():
             from_run="latest",
             verification=VerificationSettings(decontaminate=["x.json"]),
         )
+
+
+def test_bfcls_questions_are_loaded_once_per_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The run's input check and the run both read a `bfcl:` test set: BFCL's loader runs once."""
+    from tasks import contamination
+    from tasks.evaluation import bfcl_official
+    from tasks.evaluation.bfcl_set import BfclQuestion
+
+    loads: list[list[str]] = []
+
+    def load(names, limit, answers=True):
+        loads.append(list(names))
+        message = {"role": "user", "content": "What is the weather in Lisbon?"}
+        asked = BfclQuestion(id="simple_python_0", category="simple_python", question=[message], functions=[])
+        return [asked]
+
+    monkeypatch.setattr(bfcl_official, "categories", lambda source, flag="--eval": ["simple_python"])
+    monkeypatch.setattr(bfcl_official, "load_questions", load)
+    contamination._bfcl_package_questions.cache_clear()
+    try:
+        first = read_test_set("bfcl:simple_python")
+        second = read_test_set("bfcl:simple_python")
+    finally:
+        contamination._bfcl_package_questions.cache_clear()
+    assert first == second and [q.text for q in first] == ["What is the weather in Lisbon?"]
+    assert loads == [["simple_python"]]
