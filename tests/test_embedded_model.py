@@ -77,3 +77,29 @@ def test_the_grammar_refuses_an_empty_rule_and_unicode_escapes():
     for empty in ({"anyOf": []}, {"type": "object", "properties": {"a": {"enum": []}}, "required": ["a"]}):
         with pytest.raises(ValueError, match="leaves nothing to write"):
             json_grammar(empty)
+
+
+@pytest.mark.embedded
+@needs_local
+def test_loading_the_pool_from_several_threads_keeps_stderr(monkeypatch: pytest.MonkeyPatch):
+    """llama-cpp-python points file descriptor 2 at /dev/null while it loads a model: two loads at once
+    could leave it there, and every later progress line would be lost. The pool's contexts are loaded
+    one after the other, whoever asks first."""
+    import os
+    import threading
+
+    from agents.llm import local_provider
+
+    monkeypatch.setattr(local_provider, "_pools", {})
+    monkeypatch.setattr(local_provider, "contexts", lambda cores=None: (2, 1))
+    stderr = os.readlink("/proc/self/fd/2")
+    callers = [threading.Thread(target=local_provider._pool, args=("smollm2",)) for _ in range(3)]
+    for caller in callers:
+        caller.start()
+    for caller in callers:
+        caller.join()
+    try:
+        assert os.readlink("/proc/self/fd/2") == stderr
+        assert len(local_provider._pools["smollm2"].contexts) == 2
+    finally:
+        local_provider._pools["smollm2"].close()

