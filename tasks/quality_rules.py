@@ -256,18 +256,24 @@ def name_words(name: str) -> set[str]:
 
 
 def content_free_request(dialog: Dialog, settings: QualitySettings) -> str | None:
-    """The first request is empty, or, where every offered function needs an argument, names nothing
-    beyond the functions' names and common words."""
+    """The first request is empty, or names nothing beyond the functions' names and common words:
+    where every offered function needs an argument, or in a `non_tool` dialogue, whose request should
+    be something to answer without the tool, not a function's name ("Search Records,")."""
     del settings  # no threshold: the rule is the definition above
     request = next((m.content for m in dialog.messages if m.role == "user"), "")
     said = words(request)
     if not said:
         return f"the request {quoted(request)} has no word"
     functions = offered_functions(dialog.tools)
-    if dialog.dialog_type == "non_tool" or not functions or not all(map(_needs, functions.values())):
+    if not functions:
         return None
     named = set().union(*map(name_words, functions))
     if any(w not in COMMON_WORDS and w not in named and (len(w) > 1 or w.isdigit()) for w in said):
+        return None
+    if dialog.dialog_type == "non_tool":
+        if not named & set(said):
+            return None  # small talk: common words only
+    elif not all(map(_needs, functions.values())):
         return None
     offered = ", ".join(functions)
     return (

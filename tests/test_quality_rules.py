@@ -185,6 +185,20 @@ def test_a_request_with_something_to_act_on_or_for_functions_needing_nothing_is_
     assert request("?!", [SEARCH]) == "the request '?!' has no word"
 
 
+def test_a_non_tool_request_that_only_names_a_function_is_content_free():
+    """`make run`'s embedded model wrote "Search Records," as a request to answer without the tool
+    (searchRecords needs no argument): it names a function and nothing else. Small talk, which names
+    no function, is what a non-tool request may be."""
+
+    def request(text: str) -> str | None:
+        dialog = simulated([user(text), assistant("Here are the matching records.")], [SEARCH], "non_tool")
+        return quality.content_free_request(dialog, DEFAULTS)
+
+    assert request("Search Records,") is not None
+    assert request("How are you?") is None
+    assert request("What is a record label?") is None
+
+
 def test_a_dog_answered_with_its_own_description_is_an_echo():
     """A request and an answer that repeats it."""
     dog = (
