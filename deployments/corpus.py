@@ -9,6 +9,9 @@
 - `train`: the training flow (`toolforge-train/train`): the embedded SmolLM2-135M fine-tuned with LoRA on
   the train split of the latest run of the same run store; it writes `<out>/models/latest/` (the form
   takes any base, format and hyperparameters, and `evaluate` for the side-by-side table).
+- `forecast`: the corpus deployment's run forecast (`--forecast`: a sample of its seeds run, the whole
+  run's calls, tokens, dollars, accepted dialogues and wall time projected; `docs/cost.md`), its table
+  the flow run's `corpus-forecast` artifact; the form's `forecast.tools` sizes the sample.
 - `regeneration`: the same flow on a cron schedule (nightly by default) that re-reads its seed list
   (a path or URL, such as the public-apis README) and regenerates the corpus. Unchanged seeds cost
   no LLM call (the answers are cached); the run is of the series named after the deployment, so its
@@ -45,6 +48,7 @@ TRAIN = "train"
 PUBLIC_APIS = "https://raw.githubusercontent.com/public-apis/public-apis/master/README.md"
 NIGHTLY = "0 3 * * *"
 REGENERATION = "regeneration"
+FORECAST = "forecast"
 TAGS = ["toolforge"]
 
 
@@ -80,15 +84,16 @@ def train_parameters(base: CorpusConfig) -> dict[str, Any]:
 
 
 def configs(base: CorpusConfig, regeneration_seeds: str | None = None) -> dict[str, CorpusConfig]:
-    """Each deployment's configuration: `base` as given, and `base` reading `regeneration_seeds`
-    (the public-apis README unless given) as the series `regeneration`."""
+    """Each deployment's configuration: `base` as given; its forecast (`--forecast`); and `base`
+    reading `regeneration_seeds` (the public-apis README unless given) as the series `regeneration`."""
     if "://" not in base.out:  # a local run store, made absolute: a worker runs elsewhere
         base = base.model_copy(update={"out": str(Path(base.out).resolve())})
     corpus = base.model_copy(update={"seeds": _absolute(base.seeds)})
     source = regeneration_seeds or base.seeds.source or PUBLIC_APIS
     seeds = _absolute(base.seeds.model_copy(update={"source": source}))
     regeneration = base.model_copy(update={"seeds": seeds, "series": REGENERATION})
-    return {"corpus": corpus, REGENERATION: regeneration}
+    forecast = corpus.model_copy(update={"forecast": corpus.forecast.model_copy(update={"enabled": True})})
+    return {"corpus": corpus, FORECAST: forecast, REGENERATION: regeneration}
 
 
 def _absolute(seeds: SeedSelection) -> SeedSelection:

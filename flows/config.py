@@ -10,6 +10,7 @@ from agents.llm.config import LLMConfig, is_local
 from flows.budget import BudgetSettings
 from schemas.option import Option
 from schemas.verdict import JudgeMode
+from tasks.forecast import ForecastSettings
 from tasks.pool.plan import PoolSettings
 from tasks.quality_rules import QualitySettings
 from tasks.simulation import SimulationSettings
@@ -156,6 +157,7 @@ class CorpusConfig(BaseModel):
         default_factory=VerificationSettings
     )
     budget: Annotated[BudgetSettings, Option(group="budget")] = Field(default_factory=BudgetSettings)
+    forecast: Annotated[ForecastSettings, Option(group="budget")] = Field(default_factory=ForecastSettings)
     series: Annotated[str | None, Option(cli=False)] = Field(
         default=None,
         description="Name of the series this run belongs to (a scheduled deployment sets its own): the "
@@ -177,6 +179,10 @@ class CorpusConfig(BaseModel):
             raise ValueError(
                 "--decontaminate checks the instructions as they are written: keep the instructions stage"
             )
+        if self.forecast.enabled and self.pool.size:
+            raise ValueError("--forecast samples the seed list; it does not forecast an API pool (--evolve)")
+        if self.forecast.enabled and "toolset" not in self.stages:
+            raise ValueError("--forecast samples the seed list: keep the toolset stage")
         if self.execution.dask_address and self.execution.task_runner != "dask":
             raise ValueError("--dask-address needs --task-runner dask")
         assistant = self.llm.model_for("assistant")

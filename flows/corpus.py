@@ -39,6 +39,7 @@ from flows.execution import (
     task_runner,
 )
 from flows.filing import CorpusRun
+from flows.forecast import ITEM_USAGES, forecast_run, forecast_store, given_forecast, worked_seeds
 from flows.inputs import (
     check_inputs,
     earlier_run,
@@ -59,6 +60,7 @@ from flows.scheduler import Scheduler, Stage
 from flows.seed_dedup import drop_duplicate_seeds, duplicate_seed_ids
 from flows.terminal import PrefectRecords, TerminalLog, run_end_lines
 from schemas.errors import BudgetSpent, InputError, RunStopped
+from schemas.forecast import FORECAST_JSON, ITEM_USAGE_JSON, Forecast
 from schemas.pool import PoolAPI
 from schemas.seed import Seed
 from schemas.tool import Tool
@@ -68,6 +70,7 @@ from tasks import seeds as seed_reader
 from tasks.changes import compare_runs, previous_in_series
 from tasks.checks import check_dialogs
 from tasks.diversity import diversity_of_run
+from tasks.forecast import forecast_table, sample_seeds
 from tasks.judge import judge_task
 from tasks.pool.plan import APIPlan
 from tasks.pool.report import pool_report
@@ -224,13 +227,17 @@ def start(run: CorpusRun, store: RunStore, scheduler: Scheduler) -> None:
         ledger.notes += [str(p) for p in problems]
         if problems:
             print(seed_reader.summarize_problems(problems), file=sys.stderr)
+        offered = None
+        if config.forecast.sample:  # a forecast's sample run: its seeds are built, the run's are offered
+            offered, _ = worked_seeds(config)
+            seeds = sample_seeds(seeds, config.forecast.sample)
         run.parts.seeds.add(seeds)
         run.parts.seeds.flush(empty=True)
         kept: list[Seed] = []
         if not config.pool.only:  # else the seed list gives the pool its domains (and its dedup); no tools
             ledger.expect("toolset", len(seeds))
             kept = drop_duplicate_seeds(seeds, run.parts.rejected_tools, ledger, run.board)
-            run.units.index(kept)
+            run.units.index(kept if offered is None else offered)
         size_batches(scheduler, len(kept) + config.pool.size, config.llm.concurrency)
         scheduler.by_name["toolset"].source = iter(kept)
         if run.pool is not None:
@@ -291,6 +298,22 @@ def known_apis(seeds: list[Seed]) -> list[tuple[str, str]]:
     return [(seed.seed_id, api_text(seed.name, seed.description)) for seed in seeds]
 
 
+def forecast_given(run: CorpusRun, resumed: bool) -> Forecast | None:
+    """The forecast of this run's work, when one was made (`flows/forecast.py`), a copy kept in the
+    run's folder (where a resumed run finds it again)."""
+    config, writer = run.config, run.writer
+    if config.forecast.sample or "toolset" not in config.stages:
+        return None
+    if resumed:
+        with contextlib.suppress(FileNotFoundError):
+            return Forecast.model_validate_json(writer.store.read_file(writer.run_id, FORECAST_JSON))
+        return None
+    forecast = given_forecast(config, run.ledger.inputs["seeds_parsed"])
+    if forecast is not None:
+        writer.write_file(FORECAST_JSON, forecast.model_dump_json(indent=2).encode() + b"\n", None)
+    return forecast
+
+
 def finish(run: CorpusRun, store: RunStore, report: RunReport) -> None:
     """The run's summary in the UI (counts, pass rates per check, diversity figures); for a run of a
     series, what changed since its previous run."""
@@ -310,9 +333,10 @@ def finish(run: CorpusRun, store: RunStore, report: RunReport) -> None:
             for column, field in (("type", "dialog_type"), ("complexity", "complexity_band")):
                 values = store.read_column(run_id, name, field)
                 dialogs_by[column].update((str(value), status) for value in values)
+    accepted = sum(n for (_, status), n in dialogs_by["type"].items() if status == "accepted")
     report.finish(
         ledger.stage_stats(), rejections, usage, tools, ledger.changes, dialogs_by, ledger.checks,
-        ledger.diversity, ledger.statistics,
+        ledger.diversity, ledger.statistics, ledger.forecast_check(usage, accepted),
     )  # fmt: skip
 
 
@@ -390,6 +414,10 @@ def corpus_flow(
     config = with_secret_key(config)
     store = RunStore(config.out)
     run_id = run_id or store.new_run_id()
+    if config.forecast.enabled:  # the sample's run, then the forecast: `flows/forecast.py`
+        close_gateway(run_id)  # the inputs' check made it; the sample's calls need their own (refreshed)
+        sample = functools.partial(corpus_flow, workers=workers, progress_every=progress_every)
+        return forecast_run(config, run_id, lambda sampled, run_id: sample(sampled, run_id=run_id))
     gateway = gateway_for(config.llm, run_id)
     try:
         check_models(gateway, roles_for(config))
@@ -415,6 +443,7 @@ def corpus_flow(
     )
     try:
         (resume if resume_run else start)(run, store, scheduler)
+        ledger.forecast = forecast_given(run, resume_run)
         report.notes(ledger.notes)
         ledger.write_manifest("running", scheduler.task_runs)
         with runner:
@@ -422,6 +451,9 @@ def corpus_flow(
             scheduler.run()
             finish_on_workers(runner, run_id)
         writer.close_parts()
+        if outcomes.by_item is not None:
+            items = ITEM_USAGES.dump_json(outcomes.by_item, indent=1)
+            writer.write_file(ITEM_USAGE_JSON, items, len(outcomes.by_item))
         if outcomes.stopped is None and ledger.budget.stopped is None:
             threshold = config.verification.dedup_threshold
             drop_duplicate_requests(store, run.parts, ledger, board, threshold)
@@ -482,7 +514,9 @@ def run(config: CorpusConfig, resume: str | None = None, progress_every: float =
         state = corpus_flow(config, **kwargs, progress_every=progress_every, return_state=True)
         recording = f"corpus run {run_id}: waiting for Prefect to record its task runs"
         with phase(recording, progress_every, announce=False):
-            PrefectRecords(config.out, run_id).wait()
+            PrefectRecords(
+                forecast_store(config).out if config.forecast.enabled else config.out, run_id
+            ).wait()
     return state.result()
 
 
@@ -512,6 +546,12 @@ def main(argv: list[str] | None = None, pool_only: bool = False) -> int:
             log.record_exception(exc)
             print(f"error: {type(exc).__name__}: {exc} (traceback in {log.path})", file=sys.stderr)
             return EXIT_BUG
+    if config.forecast.enabled:  # run_dir: the forecast's file
+        sample_id = posixpath.basename(posixpath.dirname(run_dir))
+        forecast = Forecast.model_validate_json(forecast_store(config).read_file(sample_id, FORECAST_JSON))
+        print(forecast_table(forecast), file=sys.stderr, flush=True)
+        print(run_dir, flush=True)
+        return EXIT_OK
     store, run_id = RunStore(config.out), posixpath.basename(run_dir.rstrip("/"))
     if config.pool.size:
         print(store.read_file(run_id, "pool.md").decode("utf-8"), flush=True)

@@ -143,7 +143,7 @@ class CorpusRun:
         self.config, self.writer, self.gateway, self.board = config, writer, gateway, board
         self.parts = RunParts.of_run(config, writer)
         self.ledger = RunLedger(config, writer, gateway, board, self.parts.rejections)
-        self.outcomes = BatchOutcomes(gateway.ledger, self.ledger.notes)
+        self.outcomes = BatchOutcomes(gateway.ledger, self.ledger.notes, by_item=bool(config.forecast.sample))
         self.units = SimulationUnits(config.simulation)
         verification = config.verification
         self.decontamination = Decontamination.of_run(

@@ -26,12 +26,15 @@ from flows.budget import Budget
 from flows.config import CorpusConfig
 from flows.progress import ProgressBoard
 from schemas.diversity import Diversity
-from schemas.manifest import Manifest, RunChanges, StageStats
+from schemas.forecast import Forecast
+from schemas.forecast_check import ForecastCheck
+from schemas.manifest import LLMUsage, Manifest, RunChanges, StageStats
 from schemas.rejection import Rejection
 from schemas.statistics import CorpusStatistics
 from schemas.verdict import CheckStats
 from storage.run_store import PartWriter, RunWriter
 from tasks.code_version import code_version
+from tasks.forecast import forecast_check
 
 MANIFEST_EVERY_S = 10.0
 """The longest the manifest of a running run goes without being rewritten while parts land."""
@@ -69,6 +72,8 @@ class RunLedger:
         self.per_tool: dict[str, Counter[str]] = {}
         self.tools_with_instructions: set[str] = set()
         self.budget = Budget(config.budget, gateway.ledger)
+        self.forecast: Forecast | None = None
+        """The forecast of the run's work, when one was made before it (`flows.forecast`)."""
         self.clock = time.monotonic
         self._manifest_at = 0.0
 
@@ -153,9 +158,17 @@ class RunLedger:
                 prompts=self.prompts,
                 concurrency=self.gateway.limits.history(),
                 per_accepted=llm.per_accepted(accepted),
+                forecast=self.forecast_check(llm, accepted) if status == "completed" else None,
                 budget=self.budget.figures(),
             )
         )
+
+    def forecast_check(self, llm: LLMUsage, accepted: int) -> ForecastCheck | None:
+        """The run's figures so far beside its forecast, when it was given one."""
+        if self.forecast is None:
+            return None
+        seconds = (datetime.now(UTC) - self.started_at).total_seconds()
+        return forecast_check(self.forecast, llm, accepted, seconds)
 
     def tick(self, task_runs: int) -> None:
         """Write the parts whose time has come; rewrite the manifest when parts landed (at most every

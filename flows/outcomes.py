@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 from agents.llm.errors import ModelUnavailable
 from agents.llm.usage import UsageLedger
+from schemas.forecast import ItemUsage
 from tasks.batch import Batch, BatchStep
 
 T = TypeVar("T")
@@ -35,14 +36,21 @@ class BatchOutcomes:
     """The outcomes of a run's batches, their model calls counted in `usage`; `notes` tells why the run
     stopped, when it did."""
 
-    def __init__(self, usage: UsageLedger, notes: list[str]) -> None:
+    def __init__(self, usage: UsageLedger, notes: list[str], by_item: bool = False) -> None:
         self.usage, self.notes = usage, notes
         self.stopped: ModelUnavailable | None = None
+        self.by_item: list[ItemUsage] | None = [] if by_item else None
+        """With `by_item` (a forecast's sample run), each item's model calls, as its batch gave them."""
 
     def of(self, future: Any, items: Sequence[T], step: BatchStep[T, Any]) -> Batch[Any, Any]:
         """A completed task run's batch (`batch_outcome`), its model calls added to `usage`."""
         batch = batch_outcome(future, items, step)
         self.usage.include(batch.usage)
+        if self.by_item is not None:
+            self.by_item += [
+                ItemUsage(step=step.name, item_id=item_id, usage=rows)
+                for item_id, rows in batch.usage_by_item.items()
+            ]
         return batch
 
     def stop_if(self, batch: Batch[Any, Any]) -> None:

@@ -34,11 +34,13 @@ from flows.progress import ProgressBoard
 from schemas.complexity import BANDS
 from schemas.diversity import Diversity
 from schemas.errors import InputError
+from schemas.forecast_check import ForecastCheck
 from schemas.manifest import LLMUsage, RunChanges, StageStats
 from schemas.statistics import CorpusStatistics
 from schemas.verdict import CheckStats
 from storage.run_store import RunStore, resolve_run
 from tasks.diversity import diversity_markdown
+from tasks.forecast import forecast_check_markdown
 from tasks.statistics import corpus_statistics, per_accepted_markdown, statistics_markdown
 
 log = logging.getLogger(__name__)
@@ -98,10 +100,14 @@ class RunReport:
         checks: list[CheckStats] | None = None,
         diversity: Diversity | None = None,
         statistics: CorpusStatistics | None = None,
+        forecast: ForecastCheck | None = None,
     ) -> str:
-        """The last progress, then the summary artifacts (and the changes); returns the markdown."""
+        """The last progress, then the summary artifacts (and the changes, and the run beside its
+        forecast); returns the markdown."""
         self.update(force=True)
         markdown = summary_markdown(stages, rejections, usage, dialogs_by)
+        if forecast is not None:
+            markdown += "\n" + "\n".join(forecast_check_markdown(forecast)) + "\n"
         if statistics is not None:
             markdown += "\n" + statistics_markdown(statistics)
         if checks:

@@ -31,6 +31,7 @@ from flows.progress import elapsed
 from flows.report import REPORT_HTML
 from schemas.manifest import Manifest
 from storage.run_store import RunStore
+from tasks.forecast import forecast_check_line
 
 LOGGING_CONFIG = Path(__file__).with_name("logging.yml")
 LOG_FILE_NAME = "toolforge.log"
@@ -183,8 +184,10 @@ def run_end_lines(manifest: Manifest, run_dir: str, seconds: float) -> list[str]
     statistics = manifest.statistics
     by_rule = [f"{r.step}/{r.rule} {r.count}" for r in (statistics.rejections if statistics else [])]
     what = ", ".join(made) or "nothing made"
+    forecast = [forecast_check_line(manifest.forecast)] if manifest.forecast else []
     return [
         f"corpus run {manifest.run_id}: {manifest.status} in {elapsed(seconds)}: {what}",
         f"rejections by rule: {', '.join(by_rule) or 'none'}",
+        *forecast,
         f"report: {posixpath.join(run_dir, REPORT_HTML)}",
     ]

@@ -10,6 +10,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from schemas.diversity import Diversity
+from schemas.forecast_check import ForecastCheck
 from schemas.limits import ConcurrencyChange
 from schemas.statistics import CorpusStatistics
 from schemas.verdict import CheckStats
@@ -62,6 +63,9 @@ class UsageRow(BaseModel):
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cost_usd: float = 0.0
+    seconds: float = Field(
+        default=0.0, description="Seconds the calls took, each from request to answer (the model's latency)."
+    )
 
 
 class LLMUsage(BaseModel):
@@ -206,6 +210,10 @@ class Manifest(BaseModel):
     per_accepted: PerAccepted | None = Field(
         default=None,
         description="Model calls, tokens and dollars per accepted dialogue, overall and per stage.",
+    )
+    forecast: ForecastCheck | None = Field(
+        default=None,
+        description="The run's figures beside the forecast it was given (`--forecast`), at its end.",
     )
     budget: BudgetFigures | None = Field(
         default=None, description="The run's budget and what it spent against it, when it had one."

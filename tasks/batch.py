@@ -32,7 +32,7 @@ from prefect import task
 
 from agents.llm.errors import LLMCallError, ModelUnavailable
 from agents.llm.redact import redact
-from agents.llm.usage import recording
+from agents.llm.usage import UsageLedger, recording
 from schemas.manifest import UsageRow
 from schemas.rejection import FailureRule, Rejection, Step
 
@@ -50,6 +50,8 @@ class Batch(Generic[In, Out]):
     stopped: ModelUnavailable | None = None
     usage: list[UsageRow] = field(default_factory=list)
     """The model calls the batch made (the run adds them to its ledger)."""
+    usage_by_item: dict[str, list[UsageRow]] = field(default_factory=dict)
+    """`usage` item by item, by item id (what a forecast projects from: `tasks.forecast`)."""
 
     @property
     def outcomes(self) -> list[Out]:
@@ -85,25 +87,30 @@ class BatchStep(Generic[In, Out]):
         rejection (`failed`) instead, except for `ModelUnavailable`, which leaves the item
         unfinished and the batch `stopped`."""
 
-        def one(item: In) -> Out | ModelUnavailable:
-            try:
-                return work(item)
-            except ModelUnavailable as exc:
-                return exc
-            except Exception as exc:
-                if not isinstance(exc, LLMCallError):
-                    log.exception("step %s failed on %s", self.name, self.item_id(item))
-                return self.failed(item, exc)
+        def one(item: In) -> tuple[Out | ModelUnavailable, list[UsageRow]]:
+            with recording() as ledger:  # the item's own calls (and those of threads it starts)
+                try:
+                    return work(item), ledger.rows()
+                except ModelUnavailable as exc:
+                    return exc, ledger.rows()
+                except Exception as exc:
+                    if not isinstance(exc, LLMCallError):
+                        log.exception("step %s failed on %s", self.name, self.item_id(item))
+                    return self.failed(item, exc), ledger.rows()
 
-        with recording() as ledger:
-            if len(items) == 1:
-                outcomes = [one(items[0])]
-            else:  # each item's thread records into the batch's ledger too
-                with ThreadPoolExecutor(max_workers=len(items), thread_name_prefix="batch") as pool:
-                    runs = [pool.submit(contextvars.copy_context().run, one, item) for item in items]
-                    outcomes = [run.result() for run in runs]
-        batch: Batch[In, Out] = Batch(usage=ledger.rows())
-        for item, outcome in zip(items, outcomes, strict=True):
+        if len(items) == 1:
+            worked = [one(items[0])]
+        else:
+            with ThreadPoolExecutor(max_workers=len(items), thread_name_prefix="batch") as pool:
+                runs = [pool.submit(contextvars.copy_context().run, one, item) for item in items]
+                worked = [run.result() for run in runs]
+        total = UsageLedger()
+        batch: Batch[In, Out] = Batch()
+        for item, (_, rows) in zip(items, worked, strict=True):
+            total.include(rows)
+            batch.usage_by_item[self.item_id(item)] = rows
+        batch.usage = total.rows()
+        for item, (outcome, _) in zip(items, worked, strict=True):
             if isinstance(outcome, ModelUnavailable):
                 batch.stopped = batch.stopped or outcome
             else:

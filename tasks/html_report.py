@@ -26,6 +26,7 @@ from schemas.dialog import Dialog, DialogType
 from schemas.manifest import Manifest
 from schemas.statistics import CorpusStatistics, Histogram
 from storage.run_store import RunStore
+from tasks.forecast import FORECAST_CHECK_HEADER, forecast_check_rows
 from tasks.statistics import PER_ACCEPTED_HEADER, TABLE_1, USAGE, figure, per_accepted_rows
 
 STATIC = Path(__file__).with_name("html_report")
@@ -50,6 +51,9 @@ def render_report(
         sections=stat_sections(statistics),
         per_accepted=(PER_ACCEPTED_HEADER, per_accepted_rows(manifest.per_accepted))
         if manifest.per_accepted
+        else None,
+        forecast=(FORECAST_CHECK_HEADER, forecast_check_rows(manifest.forecast))
+        if manifest.forecast
         else None,
         rejections=[
             (r.step, r.rule, f"rejections.{r.step}.{r.rule}", figure("count", r.count))

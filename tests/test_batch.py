@@ -4,11 +4,14 @@ code), and a batch whose task run died is filed by the same code, with the same 
 
 from __future__ import annotations
 
+import contextvars
+import threading
 from collections.abc import Callable
 
 import pytest
 
 from agents.llm.errors import LLMCallError, ModelUnavailable
+from agents.llm.usage import UsageLedger, current_ledger
 from schemas.rejection import Rejection
 from schemas.seed import Seed
 from schemas.simulation import Instruction
@@ -111,3 +114,28 @@ def test_a_step_is_data_its_name_an_items_id_and_its_record_of_a_rejection():
     (rejection,) = step.run(["a"], lambda item: int(item)).outcomes  # type: ignore[arg-type,return-value]
     assert (rejection.item_id, rejection.step, rejection.rule) == ("A", "checks", "task_failed")
     assert rejection.reason.startswith("ValueError: invalid literal")
+
+
+def test_a_batch_gives_each_items_model_calls_beside_their_sum():
+    ledger = UsageLedger()
+
+    def work(item: str) -> str:
+        for _ in range(len(item)):  # an item's calls, some of them from a thread it starts
+            thread = threading.Thread(
+                target=contextvars.copy_context().run,
+                args=(current_ledger(ledger).record_call, "toolset", "toolsmith", "m"),
+                kwargs={"prompt_tokens": 10, "completion_tokens": 2, "cost_usd": 0.5, "seconds": 1.0},
+            )
+            thread.start()
+            thread.join()
+        return item
+
+    step: BatchStep[str, str] = BatchStep("toolset", item_id=str.upper, rejected=lambda item, r: item)
+    batch = step.run(["a", "bbb"], work)
+    assert {key: [row.calls for row in rows] for key, rows in batch.usage_by_item.items()} == {
+        "A": [1],
+        "BBB": [3],
+    }
+    (total,) = batch.usage
+    assert (total.calls, total.prompt_tokens, total.cost_usd, total.seconds) == (4, 40, 2.0, 4.0)
+    assert ledger.summary().calls == 0  # the batch's calls are its own, not the gateway's ledger's

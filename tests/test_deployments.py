@@ -304,6 +304,16 @@ def test_no_secret_in_parameters_artifacts_logs_or_files(prefect: PrefectServer,
         assert KEY not in (prefect.home / name).read_text(errors="replace")
 
 
+def test_the_forecast_deployment_forecasts_the_corpus_deployments_run(prefect: PrefectServer, deployed: dict):
+    flow_run = run_deployment(prefect, "forecast")
+
+    assert flow_run["state"]["type"] == "COMPLETED", (prefect.home / "worker.log").read_text()[-3000:]
+    made = artifacts(prefect, flow_run["id"])
+    assert "| **all** |" in made["corpus-forecast"]["data"]
+    forecasts = list((deployed["work"] / "out" / "forecasts" / "runs").glob("*/forecast.json"))
+    assert [json.loads(path.read_text())["seeds"] for path in forecasts] == [2]
+
+
 def test_prefects_own_command_line_lists_the_deployments_their_runs_and_the_pool(
     prefect: PrefectServer, deployed: dict
 ):
@@ -314,7 +324,7 @@ def test_prefects_own_command_line_lists_the_deployments_their_runs_and_the_pool
         runs = [run_deployment(prefect, "corpus")]
 
     listed = prefect.prefect("deployment", "ls")
-    for name in ("corpus", "regeneration"):
+    for name in ("corpus", "forecast", "regeneration"):
         assert f"toolforge-corpus/{name}" in listed, listed
     for flow, name in (("toolforge-export", "export"), ("toolforge-evaluate", "evaluate")):
         assert f"{flow}/{name}" in listed, listed

@@ -136,6 +136,22 @@ def test_cache_key_covers_template_version_and_schema(scripted_llm: ScriptedLLM,
     assert scripted_llm.calls == 3
 
 
+def test_refresh_asks_again_what_the_cache_held_before_and_reuses_what_it_asked(
+    scripted_llm: ScriptedLLM, llm_config
+):
+    scripted_llm.script = lambda r: '{"city": "Tokyo", "population": 1}'
+    ask(LLMGateway(llm_config))  # an earlier run's answer, in the cache
+    refreshing = LLMGateway(llm_config.model_copy(update={"refresh_cache": True}))  # a forecast's sample
+    ask(refreshing)
+    ask(refreshing)
+    assert scripted_llm.calls == 2  # asked again once, then its own answer from the cache
+    usage = refreshing.ledger.summary()
+    assert (usage.calls, usage.cache_hits) == (1, 1)
+    assert sum(row.seconds for row in usage.by_stage_role) > 0  # the call's time; a cache hit takes none
+    ask(LLMGateway(llm_config))  # the run after it: the refreshed answer, from the cache
+    assert scripted_llm.calls == 2
+
+
 def test_no_cache_makes_every_call(scripted_llm: ScriptedLLM, llm_config):
     scripted_llm.script = lambda r: '{"city": "Tokyo", "population": 1}'
     config = llm_config.model_copy(update={"use_cache": False})

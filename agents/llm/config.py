@@ -145,6 +145,11 @@ class LLMConfig(BaseModel):
         default=True,
         description="Read and write the LLM and task caches (--no-cache: ignore them, write none).",
     )
+    refresh_cache: Annotated[bool, Option(cli=False)] = Field(
+        default=False,
+        description="Ask the model even where the cache holds an answer from before this run, and store "
+        "the new one (a forecast's sample: its figures are of calls made, its answers the run's to reuse).",
+    )
 
     def with_role(self, role: str, model: str | None) -> LLMConfig:
         """These settings with `model` for `role` (unchanged when `model` is None)."""

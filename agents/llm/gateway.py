@@ -118,6 +118,7 @@ class LLMGateway:
         self._priority: dict[str, int] = {}
         self._in_flight: dict[str, Future[tuple[str, dict[str, int]]]] = {}
         self._in_flight_lock = threading.Lock()
+        self._stored: set[str] = set()  # with `refresh_cache`: the answers this gateway asked for
         self._sleep = sleep
         self._rng = random.Random(config.seed)
         self._no_schema_support: set[str] = set()
@@ -332,11 +333,15 @@ class LLMGateway:
             content, usage = in_flight.result()  # raises the owner's error if its call failed
             return content, usage, True
         try:
-            if (entry := cache.get(key)) is not None:
+            refreshed = self.config.refresh_cache and key not in self._stored
+            if not refreshed and (entry := cache.get(key)) is not None:
                 content, usage = entry["content"], entry.get("usage") or {}
             else:
+                entry = None
                 content, usage = call()
                 cache.put(key, {**about, "content": content, "usage": usage})
+                if self.config.refresh_cache:
+                    self._stored.add(key)
             in_flight.set_result((content, usage))
             return content, usage, entry is not None
         except BaseException as exc:
@@ -378,6 +383,7 @@ class LLMGateway:
                     self.limits.admit(model, priority, prompt_chars) as admission,
                     self.slots.hold(priority),
                 ):
+                    sent = time.monotonic()
                     response = litellm.completion(
                         model=model,
                         messages=messages,
@@ -423,7 +429,10 @@ class LLMGateway:
                 "completion_tokens": int(getattr(usage, "completion_tokens", 0) or 0),
             }
             ledger = current_ledger(self.ledger)
-            ledger.record_call(stage, role, model, **tokens, cost_usd=call_cost(response, model))
+            seconds = time.monotonic() - sent
+            ledger.record_call(
+                stage, role, model, **tokens, cost_usd=call_cost(response, model), seconds=seconds
+            )
             self.limits.succeeded(admission, sum(tokens.values()), _headers(response))
             cut = getattr(choice, "finish_reason", None) == "length"
             if content.strip() and (cut_ok or not cut):

@@ -8,14 +8,13 @@ run adds it up (`include`).
 from __future__ import annotations
 
 import threading
-from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
 from schemas.manifest import LLMUsage, UsageRow
 
-_COUNTED = ("calls", "cache_hits", "errors", "prompt_tokens", "completion_tokens", "cost_usd")
+_COUNTED = ("calls", "cache_hits", "errors", "prompt_tokens", "completion_tokens", "cost_usd", "seconds")
 _current: ContextVar[UsageLedger | None] = ContextVar("toolforge_usage_ledger", default=None)
 
 
@@ -25,7 +24,6 @@ class UsageLedger:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._rows: dict[tuple[str, str, str], UsageRow] = {}
-        self._stage_seconds: dict[str, float] = defaultdict(float)
 
     def _row(self, stage: str, role: str, model: str) -> UsageRow:
         key = (stage, role, model)
@@ -50,6 +48,7 @@ class UsageLedger:
         prompt_tokens: int,
         completion_tokens: int,
         cost_usd: float,
+        seconds: float = 0.0,
     ) -> None:
         with self._lock:
             row = self._row(stage, role, model)
@@ -57,6 +56,7 @@ class UsageLedger:
             row.prompt_tokens += prompt_tokens
             row.completion_tokens += completion_tokens
             row.cost_usd += cost_usd
+            row.seconds += seconds
 
     def record_cache_hit(self, stage: str, role: str, model: str) -> None:
         with self._lock:
