@@ -3,6 +3,7 @@ and through the gateway against the fake server's limits (loopback only)."""
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -12,7 +13,15 @@ import pytest
 
 from agents.llm.config import LLMConfig
 from agents.llm.gateway import LLMGateway
-from agents.llm.ratelimit import EVERY_MODEL, RATE_MARGIN, ModelLimits, TokenBucket, retry_after_seconds
+from agents.llm.ratelimit import (
+    EVERY_MODEL,
+    HEADROOM,
+    RATE_MARGIN,
+    ModelLimits,
+    TokenBucket,
+    fitting,
+    retry_after_seconds,
+)
 from agents.llm.slots import PrioritySlots
 from bench.fake_llm_server import FakeLLMServer
 from flows.execution import llm_for_tasks
@@ -87,6 +96,101 @@ def test_the_limit_never_goes_below_one_and_a_fixed_limit_never_moves() -> None:
         pass
     fixed.throttled(admission, None)
     assert fixed.limit("m").limit == 2 and fixed.history() == []
+
+
+def answered(model_limits: ModelLimits, clock: FakeClock, latency_s: float, model: str = "m") -> None:
+    """One call to `model` answered after `latency_s` on the fake clock."""
+    with model_limits.admit(model, 0, 0) as admission:
+        pass
+    clock.now += latency_s
+    model_limits.succeeded(admission, 1, {})
+
+
+def test_what_fits_within_the_timeouts_headroom_follows_littles_law() -> None:
+    assert fitting(1000.0, 8, None) == math.inf  # no timeout: no bound
+    assert fitting(2.0, 8, 3.0) == pytest.approx(8 * HEADROOM * 3.0 / 2.0)  # 10.8: room for 9 and 10
+    assert fitting(2.5, 8, 3.0) < 9  # 2.81 s at 9 in flight: past 0.9 of 3 s
+    assert fitting(HEADROOM * 3.0, 1, 3.0) == pytest.approx(1)  # one call alone at the headroom
+
+
+def test_a_slow_success_holds_the_limit_and_starts_the_run_of_successes_again() -> None:
+    clock = FakeClock()
+    model_limits = limits(clock, timeout_s=3.0)
+    with model_limits.admit("m", 0, 0) as refused:
+        pass
+    model_limits.throttled(refused, None)
+    assert model_limits.limit("m").limit == 6
+    for _ in range(12):  # 2.5 s at 6 in flight: 2.92 s at 7, past 2.7 s
+        answered(model_limits, clock, 2.5)
+    assert model_limits.limit("m").limit == 6  # held, not shrunk
+    for latency in (1.0,) * 5 + (2.5,) + (1.0,) * 5:  # a slow one among six fast: not six in a row
+        answered(model_limits, clock, latency)
+    assert model_limits.limit("m").limit == 6
+    answered(model_limits, clock, 1.0)
+    assert model_limits.limit("m").limit == 7
+    assert [change.limit for change in model_limits.history()] == [6, 7]
+
+    untimed = limits(clock)  # no timeout given: latency never holds the limit
+    with untimed.admit("m", 0, 0) as refused:
+        pass
+    untimed.throttled(refused, None)
+    for _ in range(6):
+        answered(untimed, clock, 100.0)
+    assert untimed.limit("m").limit == 7
+
+
+def test_against_a_saturating_server_the_limit_settles_below_the_timeout() -> None:
+    """Rounds of as many calls as the limit against a server whose latency is 1 s x (1 + others in
+    flight / 16), with a 3 s timeout counted as a refusal: from the ceiling, two decreases bring the
+    limit under the timeout, and it then stays where one more call would pass 0.9 of it (27: 2.72 s),
+    where plain AIMD would climb back to 34 and time out again."""
+    clock = FakeClock()
+    model_limits = limits(clock, ceiling=48, timeout_s=3.0)
+    timeouts = []
+    for round_ in range(60):
+        in_flight = model_limits.limit("m").limit
+        latency = 1.0 * (1 + (in_flight - 1) / 16)
+        admissions = []
+        for _ in range(in_flight):
+            with model_limits.admit("m", 0, 0) as admission:
+                admissions.append(admission)
+        clock.now += min(latency, 3.0)
+        for admission in admissions:
+            if latency > 3.0:
+                model_limits.throttled(admission, None, timed_out=True)
+            else:
+                model_limits.succeeded(admission, 1, {})
+        if latency > 3.0:
+            timeouts.append(round_)
+    assert timeouts == [0, 1]
+    assert [change.limit for change in model_limits.history()] == [36, 27]
+    assert model_limits.limit("m").limit == 27
+
+
+def test_after_a_timeout_the_limit_grows_back_as_far_as_latency_leaves_room() -> None:
+    clock = FakeClock()
+    model_limits = limits(clock, ceiling=64, timeout_s=3.0)
+    for _ in range(4):
+        with model_limits.admit("m", 0, 0) as admission:
+            pass
+        model_limits.throttled(admission, None, timed_out=True)
+    assert model_limits.limit("m").limit == 20  # 64, 48, 36, 27, 20
+    for latency in (1.0,) * 19 + (2.0,):  # the slowest: 2 s at 20, so 27 in flight would take 2.7 s
+        answered(model_limits, clock, latency)
+    assert model_limits.limit("m").limit == 27
+    for _ in range(27):  # 2.5 s at 27: room for 29.16
+        answered(model_limits, clock, 2.5)
+    assert model_limits.limit("m").limit == 29
+    for _ in range(29):  # 1 s at 29: room for 78, but at most double (58)
+        answered(model_limits, clock, 1.0)
+    assert model_limits.limit("m").limit == 58
+
+    with model_limits.admit("m", 0, 0) as admission:
+        pass
+    model_limits.throttled(admission, None)  # a 429: growth is one per run again
+    for _ in range(43):
+        answered(model_limits, clock, 1.0)
+    assert [change.limit for change in model_limits.history()] == [48, 36, 27, 20, 27, 29, 58, 43, 44]
 
 
 def test_retry_after_pauses_every_call_to_the_model_not_others() -> None:
@@ -231,6 +335,12 @@ def test_gateway_shrinks_on_429_and_honours_retry_after_without_spending_attempt
     assert gateway.limits.limit("scripted/test").limit < llm_config.concurrency
     assert gateway.concurrency_note().startswith(" · concurrency ")
     assert gateway.ledger.summary().errors == 4
+
+
+def test_gateway_gives_its_limits_the_clients_timeout(llm_config: LLMConfig) -> None:
+    gateway = LLMGateway(llm_config.model_copy(update={"timeout_s": 7.5}))
+    assert gateway.limits.timeout_s == 7.5
+    assert gateway.limits.limit("any/model").timeout_s == 7.5
 
 
 def test_gateway_counts_timeouts_only_when_asked(scripted_llm: ScriptedLLM, llm_config: LLMConfig) -> None:

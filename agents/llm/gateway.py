@@ -114,6 +114,7 @@ class LLMGateway:
             rpm=config.rpm,
             tpm=config.tpm,
             share=config.limit_share,
+            timeout_s=config.timeout_s,
         )
         self._priority: dict[str, int] = {}
         self._in_flight: dict[str, Future[tuple[str, dict[str, int]]]] = {}
@@ -461,7 +462,7 @@ class LLMGateway:
         ):
             return None
         retry_after = retry_after_seconds(_headers(exc))
-        self.limits.throttled(admission, retry_after)
+        self.limits.throttled(admission, retry_after, timed_out=timed_out)
         return retry_after
 
     def concurrency_note(self) -> str:

@@ -8,6 +8,15 @@ Per model, for the whole process (every thread of a run shares its gateway's `Mo
   burst of 429s from calls already under way counts once. After as many successes in a row as the
   current limit, it grows by one, up to the ceiling. The limit is a `PrioritySlots` whose count
   changes, so waiting calls are still served later stages first.
+- **Latency guides the growth near the client's timeout**: a saturated server (vLLM, SGLang) does not
+  refuse, it slows down, and past a point every call times out. By Little's law a call's latency
+  grows at most in proportion to the calls in flight (`fitting`): a success whose latency, scaled to
+  one more call in flight, would pass `HEADROOM` of the timeout does not count towards growth and
+  starts the run of successes again, so the limit holds where calls still end in time. After a
+  decrease for a timeout (a blind cut), a run of successes grows the limit up to what its slowest
+  call leaves room for (at most doubling it), not by one: back near the timeout in a few runs
+  instead of one run per step. After a 429 the growth stays one per run (latency says nothing of
+  a provider's rate limit).
 - **Requests and tokens per minute** (`--rpm`, `--tpm`, or learned from a provider's
   `x-ratelimit-limit-*` headers) are token buckets: a call takes one request and its prompt's estimated
   tokens before it is sent (waiting for them when the bucket is empty), and the tokens it really used
@@ -41,6 +50,9 @@ EVERY_MODEL = "*"
 """The key of `--rpm`/`--tpm` that gives every model the same limit."""
 CHARS_PER_TOKEN = 4
 """The estimate of a prompt's tokens, before its answer tells the real count."""
+HEADROOM = 0.9
+"""The share of the client's timeout a call may take, at one more call in flight, for the limit to
+grow: the rest is kept for the spread of latencies from one call to the next."""
 
 
 class TokenBucket:
@@ -110,17 +122,40 @@ def _burst(per_minute: float) -> float:
     return max(1.0, per_minute / 60)
 
 
+def fitting(latency_s: float, limit: int, timeout_s: float | None) -> float:
+    """How many calls in flight a server that answered in `latency_s` at `limit` calls in flight
+    would still answer within `HEADROOM` of the client's timeout (no timeout: no bound).
+
+    At saturation a server's throughput no longer grows with the calls in flight, so by Little's law
+    (calls in flight = throughput x latency) the latency grows in proportion to them: at `n` calls a
+    call takes `latency_s * n / limit`. While the throughput still grows, the latency grows less, so
+    this is a lower bound of what fits.
+    """
+    if timeout_s is None or latency_s <= 0:
+        return math.inf
+    return limit * HEADROOM * timeout_s / latency_s
+
+
 class AdaptiveLimit:
-    """The calls in flight to one model: at most `limit`, which AIMD moves between 1 and `ceiling`."""
+    """The calls in flight to one model: at most `limit`, which AIMD moves between 1 and `ceiling`,
+    holding its growth while the calls' latency nears `timeout_s` (`fitting`)."""
 
     def __init__(
-        self, model: str, ceiling: int, *, adaptive: bool, on_change: Callable[[str, int], None]
+        self,
+        model: str,
+        ceiling: int,
+        *,
+        adaptive: bool,
+        on_change: Callable[[str, int], None],
+        timeout_s: float | None = None,
     ) -> None:
-        self.model, self.ceiling, self.adaptive = model, ceiling, adaptive
+        self.model, self.ceiling, self.adaptive, self.timeout_s = model, ceiling, adaptive, timeout_s
         self.slots = PrioritySlots(ceiling)
         self._on_change = on_change
         self._lock = threading.Lock()
         self._successes = 0
+        self._slowest = 0.0  # the slowest latency of the run of successes
+        self._after_timeout = False  # the last decrease was for a timeout: latency guides the growth
         self._epoch = 0  # decreases so far: a refusal counts only if its call began after the last one
 
     @property
@@ -133,28 +168,42 @@ class AdaptiveLimit:
         with self.slots.hold(priority):
             yield self._epoch
 
-    def succeeded(self) -> None:
-        """One more success in a row; the limit grows by one after as many as it is."""
+    def succeeded(self, latency_s: float = 0.0) -> None:
+        """One more success in a row, answered in `latency_s`. After as many as the limit, it grows: by
+        one, or, after a decrease for a timeout, up to what `fitting` says the slowest of them leaves
+        room for (at most double). A success too slow for one more call in flight starts the run
+        again: the limit holds."""
         if not self.adaptive:
             return
         with self._lock:
-            self._successes += 1
-            if self._successes < self.limit or self.limit >= self.ceiling:
+            limit = self.limit
+            if fitting(latency_s, limit, self.timeout_s) < limit + 1:
+                self._successes, self._slowest = 0, 0.0
                 return
-            self._successes = 0
-            self.slots.resize(self.limit + 1)
+            self._successes += 1
+            self._slowest = max(self._slowest, latency_s)
+            if self._successes < limit or limit >= self.ceiling:
+                return
+            grown = limit + 1
+            if self._after_timeout:
+                room = fitting(self._slowest, limit, self.timeout_s)
+                grown = max(grown, math.floor(min(room, 2 * limit)))
+            self._successes, self._slowest = 0, 0.0
+            self.slots.resize(min(self.ceiling, grown))
             value = self.limit
         self._on_change(self.model, value)
 
-    def throttled(self, epoch: int) -> None:
-        """A call begun in `epoch` was refused for load: the limit shrinks, once per epoch."""
+    def throttled(self, epoch: int, *, timed_out: bool = False) -> None:
+        """A call begun in `epoch` was refused for load (`timed_out`: it timed out): the limit
+        shrinks, once per epoch."""
         if not self.adaptive:
             return
         with self._lock:
-            self._successes = 0
+            self._successes, self._slowest = 0, 0.0
             if epoch != self._epoch:
                 return
             self._epoch += 1
+            self._after_timeout = timed_out
             self.slots.resize(max(1, math.floor(self.limit * DECREASE)))
             value = self.limit
         self._on_change(self.model, value)
@@ -162,11 +211,13 @@ class AdaptiveLimit:
 
 @dataclass(frozen=True)
 class Admission:
-    """A call let through to a model: its epoch and the tokens it reserved."""
+    """A call let through to a model: its epoch, the tokens it reserved, and when it was let through
+    (the clock's reading once the buckets and pauses were passed: its latency is counted from there)."""
 
     model: str
     epoch: int
     tokens: int
+    sent: float
 
 
 class ModelLimits:
@@ -180,10 +231,12 @@ class ModelLimits:
         rpm: Mapping[str, int] | None = None,
         tpm: Mapping[str, int] | None = None,
         share: int = 1,
+        timeout_s: float | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        self.ceiling, self.adaptive, self.share = ceiling, adaptive, share
+        """`timeout_s`: the client's timeout per call, near which the limits stop growing."""
+        self.ceiling, self.adaptive, self.share, self.timeout_s = ceiling, adaptive, share, timeout_s
         self._given = {"requests": dict(rpm or {}), "tokens": dict(tpm or {})}
         self._clock, self._sleep = clock, sleep
         self._lock = threading.Lock()
@@ -198,7 +251,11 @@ class ModelLimits:
         with self._lock:
             if model not in self._limits:
                 self._limits[model] = AdaptiveLimit(
-                    model, self.ceiling, adaptive=self.adaptive, on_change=self._record
+                    model,
+                    self.ceiling,
+                    adaptive=self.adaptive,
+                    on_change=self._record,
+                    timeout_s=self.timeout_s,
                 )
             return self._limits[model]
 
@@ -235,7 +292,7 @@ class ModelLimits:
             tokens = math.ceil(prompt_chars / CHARS_PER_TOKEN)
             if (bucket := self.bucket(model, "tokens")) is not None:
                 bucket.take(tokens)
-            yield Admission(model, epoch, tokens)
+            yield Admission(model, epoch, tokens, self._clock())
 
     def wait_pause(self, model: str) -> None:
         """Sleep until the model's pause (from a Retry-After) is over."""
@@ -253,18 +310,21 @@ class ModelLimits:
             self._paused_until[model] = max(self._paused_until.get(model, 0.0), until)
 
     def succeeded(self, admission: Admission, tokens_used: int, headers: Mapping[str, str]) -> None:
-        """The call was answered: settle its tokens, learn limits from the headers, grow the limit."""
+        """The call was answered: settle its tokens, learn limits from the headers, grow the limit
+        (unless the call's latency says the server is near the timeout)."""
         self.learn(admission.model, headers)
         if (bucket := self.bucket(admission.model, "tokens")) is not None:
             bucket.settle(tokens_used - admission.tokens)
-        self.limit(admission.model).succeeded()
+        self.limit(admission.model).succeeded(self._clock() - admission.sent)
 
-    def throttled(self, admission: Admission, retry_after_s: float | None) -> None:
-        """The call was refused for load (429, 503, or a timeout when they count): shrink the limit,
-        and pause the model for the time the provider named."""
+    def throttled(
+        self, admission: Admission, retry_after_s: float | None, *, timed_out: bool = False
+    ) -> None:
+        """The call was refused for load (429, 503, or, `timed_out`, a timeout when they count): shrink
+        the limit, and pause the model for the time the provider named."""
         if retry_after_s is not None and retry_after_s > 0:
             self.pause(admission.model, retry_after_s)
-        self.limit(admission.model).throttled(admission.epoch)
+        self.limit(admission.model).throttled(admission.epoch, timed_out=timed_out)
 
     def learn(self, model: str, headers: Mapping[str, str]) -> None:
         """Take a provider's `x-ratelimit-limit-requests|tokens` as the model's limits, unless given."""
