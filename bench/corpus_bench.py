@@ -30,7 +30,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.harness import REPO, add_common_args, command_env, fake_server, run_folder, scratch_dir, seed_file
+from bench.harness import (
+    REPO,
+    accounted_for,
+    add_common_args,
+    command_env,
+    fake_server,
+    run_folder,
+    scratch_dir,
+    seed_file,
+)
 
 TARGET_MARGINAL = 0.9
 
@@ -47,12 +56,7 @@ class Measured:
         return max(stage["seconds"] for stage in self.manifest["stages"])
 
     def reconciles(self) -> bool:
-        rows = {name: info["rows"] for name, info in self.manifest["artifacts"].items()}
-        return (
-            self.manifest["status"] == "completed"
-            and rows["seeds"] == rows["tools"] + rows["rejected_tools"]
-            and rows["instructions"] == rows["dialogs"] + rows["rejected_dialogs"]
-        )
+        return accounted_for(self.manifest)
 
 
 def run_cli(

@@ -45,6 +45,17 @@ def command_env(prefect_home: Path) -> dict[str, str]:
     return env
 
 
+def accounted_for(manifest: dict[str, Any]) -> bool:
+    """Whether a run completed with every item accounted for: each seed a tool or a rejected tool,
+    each instruction a dialogue or a rejected one."""
+    rows = {name: info["rows"] for name, info in manifest["artifacts"].items()}
+    return (
+        manifest["status"] == "completed"
+        and rows["seeds"] == rows["tools"] + rows["rejected_tools"]
+        and rows["instructions"] == rows["dialogs"] + rows["rejected_dialogs"]
+    )
+
+
 def run_folder(command: list[str], env: dict[str, str], what: str) -> Path:
     """Run a corpus command that must succeed and return its run folder (the last line it prints);
     else end the benchmark with `what`, the command's exit status and its last error lines."""

@@ -13,7 +13,7 @@ Three parts, each against a fresh server in a child process:
   neither (429s and Retry-After alone).
 - **corpus**: the same small corpus made twice, against an unlimited server and one limited to
   `--corpus-rpm` (below the rate the run would call at; the gateway learns the limit from headers);
-  the accepted dialogues must be the same.
+  the accepted dialogues must be the same, and every item accounted for in both runs.
 - **saturate**: a sweep of fixed concurrencies against the saturating server with a client timeout,
   then the adaptive limit (ceiling the sweep's largest, timeouts counted as refusals); its throughput
   must be within 10% of the best fixed one.
@@ -44,6 +44,7 @@ import pandas as pd
 from bench.harness import (
     ENV_DEFAULTS,
     MODEL,
+    accounted_for,
     add_common_args,
     command_env,
     fake_server,
@@ -207,7 +208,7 @@ def corpus_digest(run_dir: Path) -> tuple[int, str]:
 
 
 def part_corpus(args: argparse.Namespace, scratch: Path) -> bool:
-    digests = {}
+    digests, complete = {}, True
     limited = ["--rpm", str(args.corpus_rpm), "--ratelimit-headers"]
     for name, options in (("unlimited", []), ("limited", limited)):
         with fake_server(args, scratch, options) as server:
@@ -225,15 +226,25 @@ def part_corpus(args: argparse.Namespace, scratch: Path) -> bool:
         manifest = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
         digests[name] = corpus_digest(run_dir)
         changes = manifest.get("concurrency", [])
+        rows = {artifact: info["rows"] for artifact, info in manifest["artifacts"].items()}
+        accounted = accounted_for(manifest)
+        complete &= accounted
+        calls = manifest["llm"]["calls"]
+        items = (
+            f"{rows['seeds']} seeds = {rows['tools']} tools + {rows['rejected_tools']} rejected, "
+            f"{rows['instructions']} instructions = {rows['dialogs']} dialogues + "
+            f"{rows['rejected_dialogs']} rejected: "
+            + ("every item accounted for" if accounted else "NOT every item accounted for")
+        )
         print(
             f"corpus, {name} server: {digests[name][0]} accepted dialogues (digest {digests[name][1]}), "
-            f"{manifest['llm']['calls']} calls, {stats['limited']} refused with 429, {wall:.0f} s, "
-            f"{len(changes)} concurrency changes",
+            f"{calls} calls, {stats['limited']} refused with 429, {wall:.0f} s ({calls / wall * 60:.0f} "
+            f"calls a minute of wall time), {len(changes)} concurrency changes; {items}",
             flush=True,
         )
     same = digests["unlimited"] == digests["limited"]
     print(f"corpus: the limited run's dialogues are {'the same' if same else 'NOT the same'}", flush=True)
-    return same
+    return same and complete
 
 
 def part_saturate(args: argparse.Namespace, scratch: Path) -> bool:
