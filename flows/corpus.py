@@ -337,6 +337,7 @@ def finish(run: CorpusRun, store: RunStore, report: RunReport) -> None:
     report.finish(
         ledger.stage_stats(), rejections, usage, tools, ledger.changes, dialogs_by, ledger.checks,
         ledger.diversity, ledger.statistics, ledger.forecast_check(usage, accepted),
+        run.gateway.limits.history(),
     )  # fmt: skip
 
 
@@ -409,6 +410,10 @@ def corpus_flow(
     the run before its folder exists. A model that fails every call midway stops the run: what was
     finished is written, the manifest says `failed` and why, and `RunStopped` is raised. A run that
     reaches its budget (`flows/budget.py`) ends the same way with status `stopped`: `BudgetSpent`.
+
+    With `config.forecast.enabled` the run is forecast instead (`flows/forecast.py`): a sample of its
+    seeds is run (this flow, as a subflow, into `<out>/forecasts/`), and the path of the forecast's
+    `forecast.json` is returned.
     """
     quiet_garbage_collector()
     config = with_secret_key(config)
@@ -498,6 +503,8 @@ def run(config: CorpusConfig, resume: str | None = None, progress_every: float =
     each part says what it does at once, and again every `progress_every` seconds.
     """
     config = with_secret_key(config)
+    if resume and config.forecast.enabled:
+        raise InputError("--forecast makes a forecast, not a run to resume: leave out --resume or --forecast")
     resumed = resumable_run(writable_store(config), resume, config) if resume else None
     run_id = resumed or RunStore.new_run_id()
     starting = f"corpus run {run_id}: checking the inputs, loading the models, starting Prefect"
@@ -525,7 +532,8 @@ def main(argv: list[str] | None = None, pool_only: bool = False) -> int:
     `error:` line on stderr and 2 (bad input or configuration: nothing ran), 3 (the run stopped:
     a model kept failing) or 1 (a bug: its traceback is in the log file); a `stopped:` line and 4 when
     the run reached its budget (`--max-cost`, `--max-calls`; `--resume` carries on). A run with an API pool
-    prints the pool's diversity report first (`pool_only`: `python -m flows.pool`)."""
+    prints the pool's diversity report first (`pool_only`: `python -m flows.pool`). With `--forecast`,
+    the forecast's table on stderr and the path of its `forecast.json` last on stdout."""
     from flows.cli import parse_command_line
 
     started = time.monotonic()

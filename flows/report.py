@@ -35,6 +35,7 @@ from schemas.complexity import BANDS
 from schemas.diversity import Diversity
 from schemas.errors import InputError
 from schemas.forecast_check import ForecastCheck
+from schemas.limits import ConcurrencyChange
 from schemas.manifest import LLMUsage, RunChanges, StageStats
 from schemas.statistics import CorpusStatistics
 from schemas.verdict import CheckStats
@@ -101,11 +102,14 @@ class RunReport:
         diversity: Diversity | None = None,
         statistics: CorpusStatistics | None = None,
         forecast: ForecastCheck | None = None,
+        concurrency: list[ConcurrencyChange] | None = None,
     ) -> str:
-        """The last progress, then the summary artifacts (and the changes, and the run beside its
-        forecast); returns the markdown."""
+        """The last progress, then the summary artifacts (and the changes, the adaptive limits' and
+        the run beside its forecast); returns the markdown."""
         self.update(force=True)
         markdown = summary_markdown(stages, rejections, usage, dialogs_by)
+        if concurrency:
+            markdown += "\n" + concurrency_markdown(concurrency)
         if forecast is not None:
             markdown += "\n" + "\n".join(forecast_check_markdown(forecast)) + "\n"
         if statistics is not None:
@@ -183,6 +187,18 @@ def summary_markdown(
     if accepted:
         lines += ["", "## Per accepted dialogue", "", *per_accepted_markdown(usage.per_accepted(accepted[0]))]
     return "\n".join(lines) + "\n"
+
+
+def concurrency_markdown(history: list[ConcurrencyChange]) -> str:
+    """Per model, what adaptive limiting did to its calls in flight: its changes, the lowest limit, the
+    limit at the end, and the ceiling (`--concurrency`)."""
+    rows = []
+    for model in dict.fromkeys(change.model for change in history):
+        changes = [change for change in history if change.model == model]
+        lowest = min(change.limit for change in changes)
+        rows.append([model, len(changes), lowest, changes[-1].limit, changes[-1].ceiling])
+    header = ["model", "changes", "lowest", "at the end", "ceiling"]
+    return "\n".join(["## Calls in flight (adaptive limit)", "", *table(header, rows)]) + "\n"
 
 
 def checks_markdown(checks: list[CheckStats]) -> str:

@@ -15,7 +15,7 @@ import json
 import re
 from collections import Counter
 from collections.abc import Sequence
-from datetime import UTC
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, get_args
 
@@ -23,6 +23,7 @@ from jinja2 import Environment, FileSystemLoader
 from markupsafe import Markup
 
 from schemas.dialog import Dialog, DialogType
+from schemas.limits import ConcurrencyChange
 from schemas.manifest import Manifest
 from schemas.statistics import CorpusStatistics, Histogram
 from storage.run_store import RunStore
@@ -34,6 +35,16 @@ MAX_DIALOGS = 2000
 BAR = "#4c78a8"
 TOP_BARS = 30
 """A bar chart of categories or rules shows this many bars, then one for the rest."""
+CHART_STYLE = {
+    "svg.fonttype": "none",
+    "font.size": 8,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.edgecolor": "#888",
+    "xtick.color": "#444",
+    "ytick.color": "#444",
+}
+"""matplotlib's settings for every chart of the report."""
 
 
 def render_report(
@@ -60,6 +71,7 @@ def render_report(
             for r in statistics.rejections
         ],
         charts=charts(statistics),
+        concurrency=concurrency_svg("concurrency", manifest.concurrency, manifest.started_at),
         shown=len(dialogs),
         total=total,
         data=script_json({"total": total, "dialogs": dialogs}),
@@ -224,17 +236,7 @@ def bar_svg(
     labels, counts = [label for label, _ in bars], [count for _, count in bars]
     if not any(counts):
         return Markup("")
-    style = {
-        "svg.fonttype": "none",
-        "svg.hashsalt": name,
-        "font.size": 8,
-        "axes.spines.top": False,
-        "axes.spines.right": False,
-        "axes.edgecolor": "#888",
-        "xtick.color": "#444",
-        "ytick.color": "#444",
-    }
-    with matplotlib.rc_context(style):
+    with matplotlib.rc_context({**CHART_STYLE, "svg.hashsalt": name}):
         height = 0.5 + 0.24 * len(labels) if horizontal else 2.4
         fig = Figure(figsize=(4.6, max(height, 1.2)), layout="constrained")
         ax = fig.add_subplot()
@@ -251,6 +253,32 @@ def bar_svg(
         ax.bar_label(drawn, labels=[str(c) if c else "" for c in drawn.datavalues], padding=2, fontsize=7)
         ax.set(xlabel=xlabel, ylabel=ylabel)
         (ax.xaxis if horizontal else ax.yaxis).get_major_locator().set_params(integer=True)
+        buf = io.StringIO()
+        fig.savefig(buf, format="svg", metadata={"Date": None})
+    return Markup(inline_svg(buf.getvalue(), name))
+
+
+def concurrency_svg(name: str, history: Sequence[ConcurrencyChange], started_at: datetime) -> Markup:
+    """Each model's adaptive limit on its calls in flight over the run (`history`: its changes), a
+    step line from the ceiling it started at, the ceiling dashed; an empty string without changes."""
+    import matplotlib
+    from matplotlib.figure import Figure
+
+    if not history:
+        return Markup("")
+    end = max((change.at - started_at).total_seconds() / 60 for change in history)
+    with matplotlib.rc_context({**CHART_STYLE, "svg.hashsalt": name}):
+        fig = Figure(figsize=(4.6, 2.4), layout="constrained")
+        ax = fig.add_subplot()
+        for model in dict.fromkeys(change.model for change in history):
+            changes = [change for change in history if change.model == model]
+            minutes = [0.0, *((c.at - started_at).total_seconds() / 60 for c in changes), end]
+            limits = [changes[0].ceiling, *(c.limit for c in changes), changes[-1].limit]
+            ax.step(minutes, limits, where="post", label=model)
+            ax.axhline(changes[0].ceiling, color="#888", linestyle="--", linewidth=0.8)
+        ax.set(xlabel="minutes into the run", ylabel="calls in flight", ylim=(0, None))
+        ax.yaxis.get_major_locator().set_params(integer=True)
+        ax.legend(fontsize=7, frameon=False)
         buf = io.StringIO()
         fig.savefig(buf, format="svg", metadata={"Date": None})
     return Markup(inline_svg(buf.getvalue(), name))

@@ -7,12 +7,14 @@ import json
 import re
 import subprocess
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from schemas.dialog import Dialog, Message
+from schemas.forecast_check import Estimate, ForecastCheck, ForecastFigure
+from schemas.limits import ConcurrencyChange
 from schemas.manifest import LLMUsage, Manifest, UsageRow
 from schemas.statistics import STEP_BINS, WORD_BINS, CorpusStatistics, Histogram, RejectionCount
 from schemas.tool import Tool
@@ -265,3 +267,34 @@ def test_the_page_shows_the_calls_tokens_and_dollars_per_accepted_dialogue_by_st
         "simulation", "4.50", "2,050", "350", "$0.006150",
         "all", "6.00", "2,500", "500", "$0.007650",
     ]  # fmt: skip
+
+
+def test_the_page_charts_the_adaptive_limit_and_sets_the_run_beside_its_forecast(tmp_path):
+    store = RunStore(str(tmp_path))
+    run_id = publish(store)
+    manifest = store.read_manifest(run_id)
+    at = lambda seconds: manifest.started_at + timedelta(seconds=seconds)  # noqa: E731
+    changes = [ConcurrencyChange(at=at(30), model="m", limit=12, ceiling=16),
+               ConcurrencyChange(at=at(90), model="m", limit=13, ceiling=16)]  # fmt: skip
+    estimate = Estimate(value=100, low=80, high=120)
+    check = ForecastCheck(
+        created_at=datetime(2026, 12, 7, 9, 30, tzinfo=UTC),
+        level=0.9,
+        figures=[ForecastFigure(name="model calls", forecast=estimate, actual=131, within=False)],
+    )
+    assert 'id="chart-concurrency"' not in render_report(store, run_id, statistics())
+    (tmp_path / "runs" / run_id / "manifest.json").write_text(
+        manifest.model_copy(update={"concurrency": changes, "forecast": check}).model_dump_json()
+    )
+    page = render_report(store, run_id, statistics())
+    chart = page.split('id="chart-concurrency"')[1].split("</figure>")[0]
+    assert "2 changes" in chart and "<svg" in chart
+    table = page.split('id="forecast"')[1].split("</table>")[0]
+    assert "made 2026-12-07 09:30 UTC" in table
+    assert re.findall(r"<t[hd][^>]*>([^<]*)</t[hd]>", table)[5:] == [
+        "model calls",
+        "100",
+        "80-120",
+        "131",
+        "no",
+    ]
