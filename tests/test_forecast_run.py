@@ -64,12 +64,14 @@ def test_a_forecast_holds_the_run_made_after_it_within_its_intervals(
     assert check["model calls"]["actual"] == sum(row["calls"] for row in work)
 
 
-def test_a_forecast_of_an_api_pool_is_refused_before_anything_runs(
+def test_a_forecast_of_an_api_pool_or_of_a_run_to_resume_is_refused_before_anything_runs(
     tmp_path: Path, prefect_home: Path, server: FakeLLMServer
 ):
     seeds = seeds_file(tmp_path, count=3)
-    done = cli([*command(seeds, server, tmp_path / "out", tmp_path / "cache"), "--forecast", "--evolve", "4"],
-               prefect_home)  # fmt: skip
+    args = command(seeds, server, tmp_path / "out", tmp_path / "cache")
+    done = cli([*args, "--forecast", "--evolve", "4"], prefect_home)
     assert done.returncode == 2
     assert "--forecast samples the seed list; it does not forecast an API pool" in done.stderr
+    done = cli([*args, "--forecast", "--resume", "latest"], prefect_home)
+    assert done.returncode == 2 and "--forecast makes a forecast, not a run to resume" in done.stderr
     assert not (tmp_path / "out").exists()
