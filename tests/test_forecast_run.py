@@ -74,4 +74,4 @@ def test_a_forecast_of_an_api_pool_or_of_a_run_to_resume_is_refused_before_anyth
     assert "--forecast samples the seed list; it does not forecast an API pool" in done.stderr
     done = cli([*args, "--forecast", "--resume", "latest"], prefect_home)
     assert done.returncode == 2 and "--forecast makes a forecast, not a run to resume" in done.stderr
-    assert not (tmp_path / "out").exists()
+    assert not (tmp_path / "out" / "runs").exists() and not (tmp_path / "out" / "forecasts").exists()
