@@ -13,7 +13,8 @@ calls filed (`ItemUsage`). This module turns those into the forecast, with no mo
   seed gave the same figure, or every seed was sampled;
 - the dollars and calls per accepted dialogue (a ratio estimate, its interval by the delta method);
 - the wall time at the run's `--concurrency`, `--rpm` and `--tpm` (`wall_time`): the calls' time in
-  the sample, per model, spread over the calls in flight, unless a model's limits take longer.
+  the sample, per model, spread over the calls in flight, unless a model's limits take longer, plus
+  the time the sample's run took beyond that (filling and draining the pipeline).
 
 The run after a forecast makes every call but the sample's (they are in the cache): `Forecast.usage`
 and `total` are of that run, `full_total` of the whole run from an empty cache.
@@ -204,11 +205,14 @@ def usage_estimate(key: Key, projections: dict[str, Projection], whole: bool) ->
 
 
 def wall_time(
-    usage: Sequence[UsageEstimate], sample: Sequence[UsageRow], llm: LLMConfig
+    usage: Sequence[UsageEstimate], sample: Sequence[UsageRow], llm: LLMConfig, sample_seconds: float
 ) -> tuple[Estimate, str]:
-    """The run's wall-clock seconds and what bounds them: each model's calls at their mean time in
-    the sample, spread over `--concurrency` calls in flight, or its calls and tokens at its `--rpm`
-    and `--tpm`, whichever takes longest (the run's other work, on the CPU, is left out)."""
+    """The run's wall-clock seconds and what bounds them. A pipeline's time is the time its work
+    takes at its rate, plus the time to fill and drain it: each model's calls at their mean time in
+    the sample, spread over `--concurrency` calls in flight, or its calls and tokens at its `--rpm` and
+    `--tpm`, whichever takes longest; plus what the sample's run took beyond its own calls' time so
+    spread (one tool's way through the steps, call after call, and the run's start). The run's work
+    on the CPU is otherwise left out."""
     latency: dict[str, float] = {}
     for model in {row.model for row in sample}:
         rows = [row for row in sample if row.model == model]
@@ -232,8 +236,10 @@ def wall_time(
                 bounds.append((60 * tokens / tpm, f"--tpm {model}={tpm}"))
         return max(bounds)
 
+    busy = math.fsum(row.seconds for row in sample) / llm.concurrency
+    fill = max(0.0, sample_seconds - busy)
     value, bound = seconds("value")
-    return Estimate(value=value, low=seconds("low")[0], high=seconds("high")[0]), bound
+    return Estimate(value=fill + value, low=fill + seconds("low")[0], high=fill + seconds("high")[0]), bound
 
 
 def make_forecast(
@@ -256,7 +262,7 @@ def make_forecast(
     usage = [usage_estimate(key, projections(key), whole=False) for key in keys]
     overall = projections(None)
     sample_rows = [row for seed in sampled for row in seed.usage.values()]
-    wall, bound = wall_time(usage, sample_rows, llm)
+    wall, bound = wall_time(usage, sample_rows, llm, sample_seconds)
     accepted = [float(s.accepted) for s in sampled]
     per_accepted = ratio([s.figure("cost_usd") for s in sampled], accepted, seeds)
     calls_per = ratio([s.figure("calls") for s in sampled], accepted, seeds)
