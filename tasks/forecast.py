@@ -335,7 +335,7 @@ def forecast_table(forecast: Forecast) -> str:
                   f"{_figure(forecast.dialogs, '{:,.0f}')} simulated"]  # fmt: skip
     if forecast.cost_per_accepted is not None and forecast.calls_per_accepted is not None:
         lines.append(
-            f"- per accepted dialogue: USD {_figure(forecast.cost_per_accepted, '{:,.4f}')}, "
+            f"- per accepted dialogue: USD {_figure(forecast.cost_per_accepted, '{:,.6f}')}, "
             f"{_figure(forecast.calls_per_accepted, '{:,.1f}')} calls"
         )
     wall = forecast.wall_seconds
