@@ -139,13 +139,20 @@ def test_a_slow_success_holds_the_limit_and_starts_the_run_of_successes_again() 
     assert untimed.limit("m").limit == 7
 
 
-def test_against_a_saturating_server_the_limit_settles_below_the_timeout() -> None:
+@pytest.mark.parametrize(
+    ("slow_start", "timed_out", "changes"),
+    [(False, [0, 1], [36, 27]), (True, [], [1, 2, 4, 8, 15, 21, 25, 27])],
+)
+def test_against_a_saturating_server_the_limit_settles_below_the_timeout(
+    slow_start: bool, timed_out: list[int], changes: list[int]
+) -> None:
     """Rounds of as many calls as the limit against a server whose latency is 1 s x (1 + others in
-    flight / 16), with a 3 s timeout counted as a refusal: from the ceiling, two decreases bring the
-    limit under the timeout, and it then stays where one more call would pass 0.9 of it (27: 2.72 s),
-    where plain AIMD would climb back to 34 and time out again."""
+    flight / 16), with a 3 s timeout counted as a refusal. From the ceiling, two decreases bring the
+    limit under the timeout; from a slow start, growth by what the latency leaves room for (at most
+    double) reaches the same limit without a timeout. The limit then stays where one more call
+    would pass 0.9 of the timeout (27: 2.72 s), where plain AIMD would climb to 34 and time out."""
     clock = FakeClock()
-    model_limits = limits(clock, ceiling=48, timeout_s=3.0)
+    model_limits = limits(clock, ceiling=48, timeout_s=3.0, slow_start=slow_start)
     timeouts = []
     for round_ in range(60):
         in_flight = model_limits.limit("m").limit
@@ -162,8 +169,8 @@ def test_against_a_saturating_server_the_limit_settles_below_the_timeout() -> No
                 model_limits.succeeded(admission, 1, {})
         if latency > 3.0:
             timeouts.append(round_)
-    assert timeouts == [0, 1]
-    assert [change.limit for change in model_limits.history()] == [36, 27]
+    assert timeouts == timed_out
+    assert [change.limit for change in model_limits.history()] == changes
     assert model_limits.limit("m").limit == 27
 
 
@@ -191,6 +198,16 @@ def test_after_a_timeout_the_limit_grows_back_as_far_as_latency_leaves_room() ->
     for _ in range(43):
         answered(model_limits, clock, 1.0)
     assert [change.limit for change in model_limits.history()] == [48, 36, 27, 20, 27, 29, 58, 43, 44]
+
+
+def test_a_slow_start_begins_at_one_call_and_is_in_the_history() -> None:
+    clock = FakeClock()
+    model_limits = limits(clock, slow_start=True)
+    assert model_limits.limit("m").limit == 1
+    assert [(change.model, change.limit) for change in model_limits.history()] == [("m", 1)]
+    answered(model_limits, clock, 1.0)  # no timeout: the room is unbounded, the doubling is not
+    assert model_limits.limit("m").limit == 2
+    assert limits(clock, slow_start=True, adaptive=False).limit("m").limit == 8  # fixed: the ceiling
 
 
 def test_retry_after_pauses_every_call_to_the_model_not_others() -> None:
@@ -347,7 +364,7 @@ def test_gateway_counts_timeouts_only_when_asked(scripted_llm: ScriptedLLM, llm_
     def script(request):
         raise litellm.Timeout("late", "scripted", "test")
 
-    for throttle, expected in ((False, 8), (True, 3)):  # each of the 3 tries began after a decrease
+    for throttle, expected in ((False, 8), (True, 1)):  # with timeouts counted: a slow start from 1
         scripted_llm.script = script
         gateway = LLMGateway(
             llm_config.model_copy(update={"concurrency": 8, "throttle_on_timeout": throttle})

@@ -92,7 +92,10 @@ class LLMConfig(BaseModel):
         "a run of successes, up to --concurrency (--fixed-concurrency: always --concurrency).",
     )
     throttle_on_timeout: bool = Field(
-        default=False, description="Count a timed-out call as a 429 for the adaptive limit."
+        default=False,
+        description="For a server that slows down rather than refusing (vLLM, SGLang): count a timed-out "
+        "call as a 429 for the adaptive limit, and start each model's limit at one call in flight, "
+        "growing as the calls' latency leaves room below --timeout.",
     )
     rpm: Annotated[dict[str, int], Option(metavar="MODEL=N", repeat=True)] = Field(
         default_factory=dict,

@@ -115,6 +115,7 @@ class LLMGateway:
             tpm=config.tpm,
             share=config.limit_share,
             timeout_s=config.timeout_s,
+            slow_start=config.throttle_on_timeout,
         )
         self._priority: dict[str, int] = {}
         self._in_flight: dict[str, Future[tuple[str, dict[str, int]]]] = {}

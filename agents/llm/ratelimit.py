@@ -17,6 +17,12 @@ Per model, for the whole process (every thread of a run shares its gateway's `Mo
   call leaves room for (at most doubling it), not by one: back near the timeout in a few runs
   instead of one run per step. After a 429 the growth stays one per run (latency says nothing of
   a provider's rate limit).
+- **A slow start where timeouts count** (`slow_start`, with `--throttle-on-timeout`): a server that
+  slows down rather than refusing tells of overload only a whole timeout late, and the calls the
+  client then gives up on may still load it (a server that does not abort them), so the next calls
+  time out too and the limit falls far below what the server can take. There the limit starts at
+  one call in flight and grows as above, by what the latency leaves room for (at most doubling per
+  run, as TCP's slow start does), so it reaches the timeout's headroom without ever passing it.
 - **Requests and tokens per minute** (`--rpm`, `--tpm`, or learned from a provider's
   `x-ratelimit-limit-*` headers) are token buckets: a call takes one request and its prompt's estimated
   tokens before it is sent (waiting for them when the bucket is empty), and the tokens it really used
@@ -148,14 +154,17 @@ class AdaptiveLimit:
         adaptive: bool,
         on_change: Callable[[str, int], None],
         timeout_s: float | None = None,
+        slow_start: bool = False,
     ) -> None:
+        """`slow_start`: begin at one call in flight, growing as latency leaves room (when adaptive)."""
         self.model, self.ceiling, self.adaptive, self.timeout_s = model, ceiling, adaptive, timeout_s
-        self.slots = PrioritySlots(ceiling)
+        slow_start = slow_start and adaptive
+        self.slots = PrioritySlots(1 if slow_start else ceiling)
         self._on_change = on_change
         self._lock = threading.Lock()
         self._successes = 0
         self._slowest = 0.0  # the slowest latency of the run of successes
-        self._after_timeout = False  # the last decrease was for a timeout: latency guides the growth
+        self._guided = slow_start  # in the slow start or after a decrease for a timeout: latency guides
         self._epoch = 0  # decreases so far: a refusal counts only if its call began after the last one
 
     @property
@@ -170,9 +179,9 @@ class AdaptiveLimit:
 
     def succeeded(self, latency_s: float = 0.0) -> None:
         """One more success in a row, answered in `latency_s`. After as many as the limit, it grows: by
-        one, or, after a decrease for a timeout, up to what `fitting` says the slowest of them leaves
-        room for (at most double). A success too slow for one more call in flight starts the run
-        again: the limit holds."""
+        one, or, in the slow start and after a decrease for a timeout, up to what `fitting` says the
+        slowest of them leaves room for (at most double). A success too slow for one more call in
+        flight starts the run again: the limit holds."""
         if not self.adaptive:
             return
         with self._lock:
@@ -185,7 +194,7 @@ class AdaptiveLimit:
             if self._successes < limit or limit >= self.ceiling:
                 return
             grown = limit + 1
-            if self._after_timeout:
+            if self._guided:
                 room = fitting(self._slowest, limit, self.timeout_s)
                 grown = max(grown, math.floor(min(room, 2 * limit)))
             self._successes, self._slowest = 0, 0.0
@@ -203,7 +212,7 @@ class AdaptiveLimit:
             if epoch != self._epoch:
                 return
             self._epoch += 1
-            self._after_timeout = timed_out
+            self._guided = timed_out
             self.slots.resize(max(1, math.floor(self.limit * DECREASE)))
             value = self.limit
         self._on_change(self.model, value)
@@ -232,11 +241,14 @@ class ModelLimits:
         tpm: Mapping[str, int] | None = None,
         share: int = 1,
         timeout_s: float | None = None,
+        slow_start: bool = False,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        """`timeout_s`: the client's timeout per call, near which the limits stop growing."""
+        """`timeout_s`: the client's timeout per call, near which the limits stop growing;
+        `slow_start`: each model's limit begins at one call in flight (see the module)."""
         self.ceiling, self.adaptive, self.share, self.timeout_s = ceiling, adaptive, share, timeout_s
+        self.slow_start = slow_start
         self._given = {"requests": dict(rpm or {}), "tokens": dict(tpm or {})}
         self._clock, self._sleep = clock, sleep
         self._lock = threading.Lock()
@@ -250,13 +262,16 @@ class ModelLimits:
     def limit(self, model: str) -> AdaptiveLimit:
         with self._lock:
             if model not in self._limits:
-                self._limits[model] = AdaptiveLimit(
+                limit = self._limits[model] = AdaptiveLimit(
                     model,
                     self.ceiling,
                     adaptive=self.adaptive,
                     on_change=self._record,
                     timeout_s=self.timeout_s,
+                    slow_start=self.slow_start,
                 )
+                if limit.limit != self.ceiling:  # a slow start: the history begins below the ceiling
+                    self._history.append(self._change(model, limit.limit))
             return self._limits[model]
 
     def bucket(self, model: str, kind: str) -> TokenBucket | None:
@@ -273,8 +288,11 @@ class ModelLimits:
     def _new_bucket(self, per_minute: float) -> TokenBucket:
         return TokenBucket(per_minute * RATE_MARGIN / self.share, clock=self._clock, sleep=self._sleep)
 
+    def _change(self, model: str, value: int) -> ConcurrencyChange:
+        return ConcurrencyChange(at=datetime.now(UTC), model=model, limit=value, ceiling=self.ceiling)
+
     def _record(self, model: str, value: int) -> None:
-        change = ConcurrencyChange(at=datetime.now(UTC), model=model, limit=value, ceiling=self.ceiling)
+        change = self._change(model, value)
         with self._lock:
             self._history.append(change)
 
