@@ -454,7 +454,7 @@ def corpus_flow(
         with runner:
             start_on_workers(runner)
             scheduler.run()
-            finish_on_workers(runner, run_id)
+            ledger.worker_concurrency = finish_on_workers(runner, run_id)
         writer.close_parts()
         if outcomes.by_item is not None:
             items = ITEM_USAGES.dump_json(outcomes.by_item, indent=1)

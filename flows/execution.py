@@ -14,7 +14,9 @@ Dask workers too:
 
 Dask workers report their task runs to Prefect's API like the flow does (`flows.prefect_api` names
 it to them); a cluster on other machines needs a Prefect server they can reach. At the end of the
-run each worker sends what it has not yet sent (`finish_on_workers`).
+run each worker sends what it has not yet sent, and hands back its gateway's history of adaptive
+concurrency, which the manifest lists beside the flow process's, labelled by worker
+(`finish_on_workers`).
 
 Dask workers sample their threads' stacks (`sys._current_frames()`) every 10 ms for the dashboard's
 profile. On Python before 3.12 that call can deadlock the whole worker process when a garbage
@@ -41,6 +43,7 @@ from agents.llm.config import LLMConfig
 from agents.llm.gateway import close_gateway
 from flows.config import CorpusConfig
 from schemas.errors import InputError
+from schemas.limits import ConcurrencyChange
 
 log = logging.getLogger(__name__)
 
@@ -156,11 +159,20 @@ def _stop_profiler(dask_worker: Any) -> bool:
     return running
 
 
-def finish_on_workers(runner: TaskRunner[Any], run_id: str) -> None:
-    """Each Dask worker sends its queued Prefect events and logs and forgets the run's gateway."""
+def finish_on_workers(runner: TaskRunner[Any], run_id: str) -> list[ConcurrencyChange]:
+    """Each Dask worker sends its queued Prefect events and logs and forgets the run's gateway; the
+    changes of its gateway's adaptive limits, labelled with the worker's address, in time order
+    (none with threads: the flow's own gateway holds them)."""
     client = _dask_client(runner)
-    if client is not None:
-        client.run(_finish_worker, run_id)
+    if client is None:
+        return []
+    histories: dict[str, list[dict[str, Any]]] = client.run(_finish_worker, run_id)
+    changes = [
+        ConcurrencyChange.model_validate({**change, "worker": worker})
+        for worker, history in histories.items()
+        for change in history
+    ]
+    return sorted(changes, key=lambda change: change.at)
 
 
 def _dask_client(runner: TaskRunner[Any]) -> Any:
@@ -168,8 +180,10 @@ def _dask_client(runner: TaskRunner[Any]) -> Any:
     return runner.client if type(runner).__name__ == "DaskTaskRunner" else None  # type: ignore[attr-defined]
 
 
-def _finish_worker(run_id: str) -> None:
-    """Run by `Client.run` on a worker's event loop: the draining (which blocks) goes to a thread."""
+def _finish_worker(run_id: str) -> list[dict[str, Any]]:
+    """Run by `Client.run` on a worker's event loop: the draining (which blocks) goes to a thread.
+    Returns the history of the run's gateway in this process (JSON: a worker may run another version
+    of the schema's module)."""
     from prefect.events.worker import EventsWorker
     from prefect.logging.handlers import APILogWorker
 
@@ -177,10 +191,12 @@ def _finish_worker(run_id: str) -> None:
         EventsWorker.drain_all(timeout=DRAIN_TIMEOUT_S)
         APILogWorker.drain_all(timeout=DRAIN_TIMEOUT_S)
 
-    close_gateway(run_id)
+    gateway = close_gateway(run_id)
     sender = threading.Thread(target=drain, name="toolforge-drain")
     sender.start()
     sender.join()
+    history = gateway.limits.history() if gateway is not None else []
+    return [change.model_dump(mode="json") for change in history]
 
 
 def llm_for_tasks(llm: LLMConfig, workers: int) -> LLMConfig:

@@ -28,6 +28,7 @@ from flows.progress import ProgressBoard
 from schemas.diversity import Diversity
 from schemas.forecast import Forecast
 from schemas.forecast_check import ForecastCheck
+from schemas.limits import ConcurrencyChange
 from schemas.manifest import LLMUsage, Manifest, RunChanges, StageStats
 from schemas.rejection import Rejection
 from schemas.statistics import CorpusStatistics
@@ -74,6 +75,8 @@ class RunLedger:
         self.budget = Budget(config.budget, gateway.ledger)
         self.forecast: Forecast | None = None
         """The forecast of the run's work, when one was made before it (`flows.forecast`)."""
+        self.worker_concurrency: list[ConcurrencyChange] = []
+        """The Dask workers' changes of adaptive concurrency, handed back at the end of the run."""
         self.clock = time.monotonic
         self._manifest_at = 0.0
 
@@ -156,7 +159,10 @@ class RunLedger:
                 diversity=self.diversity,
                 statistics=self.statistics,
                 prompts=self.prompts,
-                concurrency=self.gateway.limits.history(),
+                concurrency=sorted(
+                    [*self.gateway.limits.history(), *self.worker_concurrency],
+                    key=lambda change: change.at,
+                ),
                 per_accepted=llm.per_accepted(accepted),
                 forecast=self.forecast_check(llm, accepted) if status == "completed" else None,
                 budget=self.budget.figures(),

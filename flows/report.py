@@ -190,13 +190,15 @@ def summary_markdown(
 
 
 def concurrency_markdown(history: list[ConcurrencyChange]) -> str:
-    """Per model, what adaptive limiting did to its calls in flight: its changes, the lowest limit, the
-    limit at the end, and the ceiling (`--concurrency`)."""
+    """Per model (and per Dask worker, whose gateways each keep their own), what adaptive limiting
+    did to its calls in flight: its changes, the lowest limit, the limit at the end, and the ceiling
+    (`--concurrency`, or a worker's share of it)."""
     rows = []
-    for model in dict.fromkeys(change.model for change in history):
-        changes = [change for change in history if change.model == model]
+    for model, worker in dict.fromkeys((change.model, change.worker) for change in history):
+        changes = [c for c in history if (c.model, c.worker) == (model, worker)]
         lowest = min(change.limit for change in changes)
-        rows.append([model, len(changes), lowest, changes[-1].limit, changes[-1].ceiling])
+        name = model if worker is None else f"{model} ({worker})"
+        rows.append([name, len(changes), lowest, changes[-1].limit, changes[-1].ceiling])
     header = ["model", "changes", "lowest", "at the end", "ceiling"]
     return "\n".join(["## Calls in flight (adaptive limit)", "", *table(header, rows)]) + "\n"
 

@@ -14,3 +14,7 @@ class ConcurrencyChange(BaseModel):
     model: str
     limit: int = Field(ge=1)
     ceiling: int = Field(ge=1)
+    worker: str | None = Field(
+        default=None,
+        description="The Dask worker (its address) whose gateway changed it; None: the flow's process.",
+    )

@@ -205,7 +205,8 @@ class Manifest(BaseModel):
     )
     concurrency: list[ConcurrencyChange] = Field(
         default_factory=list,
-        description="Each change adaptive limiting made to a model's calls in flight, in order.",
+        description="Each change adaptive limiting made to a model's calls in flight, in order; with Dask "
+        "workers, theirs too (each labelled with its worker), handed back at the end of the run.",
     )
     per_accepted: PerAccepted | None = Field(
         default=None,

@@ -260,7 +260,8 @@ def bar_svg(
 
 def concurrency_svg(name: str, history: Sequence[ConcurrencyChange], started_at: datetime) -> Markup:
     """Each model's adaptive limit on its calls in flight over the run (`history`: its changes), a
-    step line from the ceiling it started at, the ceiling dashed; an empty string without changes."""
+    step line from the ceiling it started at (one per Dask worker, whose gateways each keep their
+    own), the ceiling dashed; an empty string without changes."""
     import matplotlib
     from matplotlib.figure import Figure
 
@@ -270,11 +271,11 @@ def concurrency_svg(name: str, history: Sequence[ConcurrencyChange], started_at:
     with matplotlib.rc_context({**CHART_STYLE, "svg.hashsalt": name}):
         fig = Figure(figsize=(4.6, 2.4), layout="constrained")
         ax = fig.add_subplot()
-        for model in dict.fromkeys(change.model for change in history):
-            changes = [change for change in history if change.model == model]
+        for model, worker in dict.fromkeys((change.model, change.worker) for change in history):
+            changes = [c for c in history if (c.model, c.worker) == (model, worker)]
             minutes = [0.0, *((c.at - started_at).total_seconds() / 60 for c in changes), end]
             limits = [changes[0].ceiling, *(c.limit for c in changes), changes[-1].limit]
-            ax.step(minutes, limits, where="post", label=model)
+            ax.step(minutes, limits, where="post", label=model if worker is None else f"{model} ({worker})")
             ax.axhline(changes[0].ceiling, color="#888", linestyle="--", linewidth=0.8)
         ax.set(xlabel="minutes into the run", ylabel="calls in flight", ylim=(0, None))
         ax.yaxis.get_major_locator().set_params(integer=True)

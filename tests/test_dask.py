@@ -25,7 +25,7 @@ from prefect_dask import DaskTaskRunner
 from bench import responders
 from bench.fake_llm_server import FakeLLMServer
 from flows.config import CorpusConfig, ExecutionSettings
-from flows.execution import PROFILER_CALLBACKS, start_on_workers, task_runner
+from flows.execution import PROFILER_CALLBACKS, finish_on_workers, start_on_workers, task_runner
 from tests.support.cli_runs import CONCURRENCY, REPO, command, environment, records, seeds_file
 from tests.support.prefect_server import PrefectServer
 
@@ -78,6 +78,22 @@ def test_a_dask_run_equals_the_threaded_run(
     assert again["llm"]["cache_hits"] > 0
 
 
+def test_a_dask_runs_manifest_lists_its_workers_concurrency_changes(
+    tmp_path: Path, prefect_home: Path, prefect_server: PrefectServer
+):
+    # 12 requests a second (a short window stands for a minute): each worker's gateway meets 429s
+    with FakeLLMServer(responder=responders.toolforge, latency_s=0.05, rpm=12, limit_window_s=1.0) as server:
+        seeds = seeds_file(tmp_path, count=3)
+        args = command(seeds, server, tmp_path / "out", tmp_path / "c", "--task-runner", "dask")
+        _, manifest, _ = run([*args, "--dask-workers", "2"], prefect_home)
+        refused = server.limited
+
+    assert manifest["status"] == "completed" and refused > 0
+    on_workers = [change for change in manifest["concurrency"] if change["worker"] is not None]
+    assert on_workers, "the workers' changes are in the manifest, each labelled with its worker"
+    assert all(change["ceiling"] == CONCURRENCY // 2 for change in on_workers)  # a worker's share
+
+
 @pytest.mark.parametrize(
     ("extra", "says"),
     [
@@ -128,3 +144,27 @@ def test_a_running_cluster_stops_profiling_where_python_can_deadlock_on_it(
         assert "stopped the sampling profiler of 1 Dask worker(s)" in warning and "gh-106883" in warning
     else:
         assert left == [["profile", "profile-cycle"]] and not caplog.records
+
+
+def throttle_a_gateway(run_id: str) -> None:
+    """Run on a worker: the run's gateway in that process refuses one call for load (8 -> 6)."""
+    from agents.llm.config import LLMConfig
+    from agents.llm.gateway import gateway_for
+
+    limits = gateway_for(LLMConfig(model="openai/m", concurrency=8), run_id).limits
+    with limits.admit("openai/m", 0, 0) as admission:
+        pass
+    limits.throttled(admission, None)
+
+
+def test_the_workers_concurrency_changes_come_back_labelled_by_worker(prefect_home: Path):
+    config = CorpusConfig(execution=ExecutionSettings(task_runner="dask", dask_workers=2))
+    with task_runner(config, workers=2) as runner:
+        workers = sorted(runner.client.run(throttle_a_gateway, "run-1"))
+        changes = finish_on_workers(runner, "run-1")
+        assert sorted(change.worker for change in changes) == workers
+        made = [(change.model, change.limit, change.ceiling) for change in changes]
+        assert made == [("openai/m", 6, 8)] * 2
+        assert changes == sorted(changes, key=lambda change: change.at)
+        assert finish_on_workers(runner, "run-1") == []  # the workers forgot the run's gateway
+    assert finish_on_workers(task_runner(CorpusConfig(), workers=1), "run-1") == []  # threads: none

@@ -20,7 +20,7 @@ from schemas.statistics import STEP_BINS, WORD_BINS, CorpusStatistics, Histogram
 from schemas.tool import Tool
 from storage.run_store import RunStore
 from tasks import html_report
-from tasks.html_report import inline_svg, natural, render_report, top
+from tasks.html_report import concurrency_svg, inline_svg, natural, render_report, top
 from tasks.statistics import figure
 from tests.support.records import make_dialog
 
@@ -267,6 +267,18 @@ def test_the_page_shows_the_calls_tokens_and_dollars_per_accepted_dialogue_by_st
         "simulation", "4.50", "2,050", "350", "$0.006150",
         "all", "6.00", "2,500", "500", "$0.007650",
     ]  # fmt: skip
+
+
+def test_the_adaptive_limit_is_charted_per_dask_worker() -> None:
+    start = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
+    changes = [
+        ConcurrencyChange(at=start + timedelta(seconds=30), model="m", limit=6, ceiling=8, worker=worker)
+        for worker in ("tcp://127.0.0.1:4001", "tcp://127.0.0.1:4002")
+    ]
+    chart = concurrency_svg("concurrency", changes, start)
+    assert "m (tcp://127.0.0.1:4001)" in chart and "m (tcp://127.0.0.1:4002)" in chart
+    flow_only = concurrency_svg("concurrency", [changes[0].model_copy(update={"worker": None})], start)
+    assert ">m<" in flow_only and "tcp://" not in flow_only
 
 
 def test_the_page_charts_the_adaptive_limit_and_sets_the_run_beside_its_forecast(tmp_path):

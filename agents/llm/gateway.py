@@ -582,7 +582,7 @@ def gateway_for(config: LLMConfig, run_id: str) -> LLMGateway:
         return _gateways[run_id]
 
 
-def close_gateway(run_id: str) -> None:
-    """Forget a finished run's gateway."""
+def close_gateway(run_id: str) -> LLMGateway | None:
+    """Forget a finished run's gateway; the gateway forgotten, if there was one."""
     with _gateways_lock:
-        _gateways.pop(run_id, None)
+        return _gateways.pop(run_id, None)
