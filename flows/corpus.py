@@ -337,7 +337,7 @@ def finish(run: CorpusRun, store: RunStore, report: RunReport) -> None:
     report.finish(
         ledger.stage_stats(), rejections, usage, tools, ledger.changes, dialogs_by, ledger.checks,
         ledger.diversity, ledger.statistics, ledger.forecast_check(usage, accepted),
-        run.gateway.limits.history(),
+        ledger.concurrency_history(),
     )  # fmt: skip
 
 

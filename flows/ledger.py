@@ -159,10 +159,7 @@ class RunLedger:
                 diversity=self.diversity,
                 statistics=self.statistics,
                 prompts=self.prompts,
-                concurrency=sorted(
-                    [*self.gateway.limits.history(), *self.worker_concurrency],
-                    key=lambda change: change.at,
-                ),
+                concurrency=self.concurrency_history(),
                 per_accepted=llm.per_accepted(accepted),
                 forecast=self.forecast_check(llm, accepted) if status == "completed" else None,
                 budget=self.budget.figures(),
@@ -175,6 +172,13 @@ class RunLedger:
             return None
         seconds = (datetime.now(UTC) - self.started_at).total_seconds()
         return forecast_check(self.forecast, llm, accepted, seconds)
+
+    def concurrency_history(self) -> list[ConcurrencyChange]:
+        """Every change adaptive limiting made to a model's calls in flight, in this process and (once
+        they handed them back) in the Dask workers, in time order."""
+        return sorted(
+            [*self.gateway.limits.history(), *self.worker_concurrency], key=lambda change: change.at
+        )
 
     def tick(self, task_runs: int) -> None:
         """Write the parts whose time has come; rewrite the manifest when parts landed (at most every
