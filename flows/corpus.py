@@ -422,7 +422,7 @@ def corpus_flow(
     if config.forecast.enabled:  # the sample's run, then the forecast: `flows/forecast.py`
         close_gateway(run_id)  # the inputs' check made it; the sample's calls need their own (refreshed)
         sample = functools.partial(corpus_flow, workers=workers, progress_every=progress_every)
-        return forecast_run(config, run_id, lambda sampled, run_id: sample(sampled, run_id=run_id))
+        return forecast_run(config, run_id, sample)
     gateway = gateway_for(config.llm, run_id)
     try:
         check_models(gateway, roles_for(config))
