@@ -68,12 +68,12 @@ def test_a_refusal_shrinks_the_limit_once_per_burst_and_successes_grow_it_back()
     for _ in range(4 + 5 + 6 + 7):  # as many successes as the limit, for each step up
         with model_limits.admit("m", 0, 10) as admission:
             pass
-        model_limits.succeeded(admission, 3, {})
+        model_limits.succeeded(admission, 3, {}, 0.0)
     assert model_limits.limit("m").limit == 8
     for _ in range(20):
         with model_limits.admit("m", 0, 10) as admission:
             pass
-        model_limits.succeeded(admission, 3, {})
+        model_limits.succeeded(admission, 3, {}, 0.0)
     assert model_limits.limit("m").limit == 8  # never above the ceiling
 
     history = [(change.model, change.limit, change.ceiling) for change in model_limits.history()]
@@ -103,7 +103,7 @@ def answered(model_limits: ModelLimits, clock: FakeClock, latency_s: float, mode
     with model_limits.admit(model, 0, 0) as admission:
         pass
     clock.now += latency_s
-    model_limits.succeeded(admission, 1, {})
+    model_limits.succeeded(admission, 1, {}, latency_s)
 
 
 def test_what_fits_within_the_timeouts_headroom_follows_littles_law() -> None:
@@ -161,12 +161,13 @@ def test_against_a_saturating_server_the_limit_settles_below_the_timeout(
         for _ in range(in_flight):
             with model_limits.admit("m", 0, 0) as admission:
                 admissions.append(admission)
-        clock.now += min(latency, 3.0)
+        answered_in = min(latency, 3.0)
+        clock.now += answered_in
         for admission in admissions:
             if latency > 3.0:
                 model_limits.throttled(admission, None, timed_out=True)
             else:
-                model_limits.succeeded(admission, 1, {})
+                model_limits.succeeded(admission, 1, {}, answered_in)
         if latency > 3.0:
             timeouts.append(round_)
     assert timeouts == timed_out
@@ -288,7 +289,7 @@ def test_limits_apply_per_model_share_and_margin() -> None:
     with model_limits.admit("a", 0, 400) as admission:  # 100 tokens reserved
         pass
     assert admission.tokens == 100
-    model_limits.succeeded(admission, 2000, {})  # it used 2000: the bucket owes the rest
+    model_limits.succeeded(admission, 2000, {}, 0.0)  # it used 2000: the bucket owes the rest
     assert tokens.level < 0
 
 
@@ -298,7 +299,7 @@ def test_limits_are_learned_from_headers_unless_given() -> None:
     headers = {"x-ratelimit-limit-requests": "600", "x-ratelimit-limit-tokens": "90000"}
     with model_limits.admit("m", 0, 0) as admission:
         pass
-    model_limits.succeeded(admission, 1, headers)
+    model_limits.succeeded(admission, 1, headers, 0.0)
     learned = model_limits.bucket("m", "requests")
     assert learned is not None and learned.per_minute == pytest.approx(600 * RATE_MARGIN)
     tokens = model_limits.bucket("m", "tokens")

@@ -431,11 +431,11 @@ class LLMGateway:
                 "completion_tokens": int(getattr(usage, "completion_tokens", 0) or 0),
             }
             ledger = current_ledger(self.ledger)
-            seconds = time.monotonic() - sent
+            seconds = time.monotonic() - sent  # the model's latency: the limits' guide, and the forecast's
             ledger.record_call(
                 stage, role, model, **tokens, cost_usd=call_cost(response, model), seconds=seconds
             )
-            self.limits.succeeded(admission, sum(tokens.values()), _headers(response))
+            self.limits.succeeded(admission, sum(tokens.values()), _headers(response), seconds)
             cut = getattr(choice, "finish_reason", None) == "length"
             if content.strip() and (cut_ok or not cut):
                 self.health.succeeded(model)

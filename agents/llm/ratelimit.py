@@ -220,13 +220,11 @@ class AdaptiveLimit:
 
 @dataclass(frozen=True)
 class Admission:
-    """A call let through to a model: its epoch, the tokens it reserved, and when it was let through
-    (the clock's reading once the buckets and pauses were passed: its latency is counted from there)."""
+    """A call let through to a model: its epoch and the tokens it reserved."""
 
     model: str
     epoch: int
     tokens: int
-    sent: float
 
 
 class ModelLimits:
@@ -310,7 +308,7 @@ class ModelLimits:
             tokens = math.ceil(prompt_chars / CHARS_PER_TOKEN)
             if (bucket := self.bucket(model, "tokens")) is not None:
                 bucket.take(tokens)
-            yield Admission(model, epoch, tokens, self._clock())
+            yield Admission(model, epoch, tokens)
 
     def wait_pause(self, model: str) -> None:
         """Sleep until the model's pause (from a Retry-After) is over."""
@@ -327,13 +325,16 @@ class ModelLimits:
             until = self._clock() + seconds
             self._paused_until[model] = max(self._paused_until.get(model, 0.0), until)
 
-    def succeeded(self, admission: Admission, tokens_used: int, headers: Mapping[str, str]) -> None:
-        """The call was answered: settle its tokens, learn limits from the headers, grow the limit
-        (unless the call's latency says the server is near the timeout)."""
+    def succeeded(
+        self, admission: Admission, tokens_used: int, headers: Mapping[str, str], latency_s: float
+    ) -> None:
+        """The call was answered after `latency_s` (from request to answer): settle its tokens, learn
+        limits from the headers, grow the limit (unless the latency says the server is near the
+        timeout)."""
         self.learn(admission.model, headers)
         if (bucket := self.bucket(admission.model, "tokens")) is not None:
             bucket.settle(tokens_used - admission.tokens)
-        self.limit(admission.model).succeeded(self._clock() - admission.sent)
+        self.limit(admission.model).succeeded(latency_s)
 
     def throttled(
         self, admission: Admission, retry_after_s: float | None, *, timed_out: bool = False
