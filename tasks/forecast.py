@@ -35,6 +35,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, Field
 
 from agents.llm.config import LLMConfig
+from agents.llm.usage import UsageLedger
 from schemas.forecast import Forecast, ItemUsage, UsageEstimate
 from schemas.forecast_check import Estimate, ForecastCheck, ForecastFigure
 from schemas.manifest import LLMUsage, UsageRow
@@ -125,19 +126,14 @@ Key = tuple[str, str, str]
 class SeedFigures:
     """One sampled seed's model calls by (stage, role, model), and its dialogues."""
 
-    usage: dict[Key, UsageRow] = field(default_factory=dict)
+    usage: UsageLedger = field(default_factory=UsageLedger)
     dialogs: int = 0
     accepted: int = 0
 
-    def add(self, row: UsageRow) -> None:
-        key = (row.stage, row.role, row.model)
-        mine = self.usage.setdefault(key, UsageRow(stage=row.stage, role=row.role, model=row.model))
-        for name in COUNTED:
-            setattr(mine, name, getattr(mine, name) + getattr(row, name))
-
     def figure(self, name: str, key: Key | None = None) -> float:
-        rows = self.usage.values() if key is None else [self.usage[key]] if key in self.usage else []
-        return math.fsum(getattr(row, name) for row in rows)
+        """The sum of `name` over the seed's calls, or over those of one (stage, role, model)."""
+        rows = self.usage.rows()
+        return math.fsum(getattr(r, name) for r in rows if key is None or (r.stage, r.role, r.model) == key)
 
 
 def seed_figures(
@@ -150,8 +146,7 @@ def seed_figures(
         owner = figures.get(seed_of(item))
         if owner is None:
             raise ValueError(f"forecast: item {item.item_id} of step {item.step} is of no sampled seed")
-        for row in item.usage:
-            owner.add(row)
+        owner.usage.include(item.usage)
     for seed_id, seed in figures.items():
         seed.dialogs, seed.accepted = dialogs[seed_id], accepted[seed_id]
     return figures
@@ -254,14 +249,17 @@ def make_forecast(
 ) -> Forecast:
     """The forecast of a run of `seeds` seeds from its sampled seeds' `figures`."""
     sampled = list(figures.values())
-    keys = sorted({key for seed in sampled for key in seed.usage})
+    sample = UsageLedger()
+    for seed in sampled:
+        sample.include(seed.usage.rows())
+    sample_rows = sample.summary().by_stage_role  # by (stage, role, model), in that order
+    keys = [(row.stage, row.role, row.model) for row in sample_rows]
 
     def projections(key: Key | None) -> dict[str, Projection]:
         return {name: project([s.figure(name, key) for s in sampled], seeds) for name in COUNTED}
 
     usage = [usage_estimate(key, projections(key), whole=False) for key in keys]
     overall = projections(None)
-    sample_rows = [row for seed in sampled for row in seed.usage.values()]
     wall, bound = wall_time(usage, sample_rows, llm, sample_seconds)
     accepted = [float(s.accepted) for s in sampled]
     per_accepted = ratio([s.figure("cost_usd") for s in sampled], accepted, seeds)
@@ -278,7 +276,7 @@ def make_forecast(
         sample_seed=sample_seed,
         sample_run=sample_run,
         sample_seconds=sample_seconds,
-        sample_usage=merged(sample_rows),
+        sample_usage=sample_rows,
         usage=usage,
         total=usage_estimate(("all", "", ""), overall, whole=False),
         full_total=usage_estimate(("all", "", ""), overall, whole=True),
@@ -290,14 +288,6 @@ def make_forecast(
         bound_by=bound,
         notes=notes,
     )
-
-
-def merged(rows: Iterable[UsageRow]) -> list[UsageRow]:
-    """`rows` summed by (stage, role, model)."""
-    total = SeedFigures()
-    for row in rows:
-        total.add(row)
-    return [total.usage[key] for key in sorted(total.usage)]
 
 
 def _figure(estimate: Estimate, form: str) -> str:
