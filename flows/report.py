@@ -41,7 +41,7 @@ from schemas.statistics import CorpusStatistics
 from schemas.verdict import CheckStats
 from storage.run_store import RunStore, resolve_run
 from tasks.diversity import diversity_markdown
-from tasks.forecast import forecast_check_markdown
+from tasks.forecast import FORECAST_CHECK_HEADER, forecast_check_rows
 from tasks.statistics import corpus_statistics, per_accepted_markdown, statistics_markdown
 
 log = logging.getLogger(__name__)
@@ -111,7 +111,7 @@ class RunReport:
         if concurrency:
             markdown += "\n" + concurrency_markdown(concurrency)
         if forecast is not None:
-            markdown += "\n" + "\n".join(forecast_check_markdown(forecast)) + "\n"
+            markdown += "\n" + forecast_check_markdown(forecast)
         if statistics is not None:
             markdown += "\n" + statistics_markdown(statistics)
         if checks:
@@ -201,6 +201,13 @@ def concurrency_markdown(history: list[ConcurrencyChange]) -> str:
         rows.append([name, len(changes), lowest, changes[-1].limit, changes[-1].ceiling])
     header = ["model", "changes", "lowest", "at the end", "ceiling"]
     return "\n".join(["## Calls in flight (adaptive limit)", "", *table(header, rows)]) + "\n"
+
+
+def forecast_check_markdown(check: ForecastCheck) -> str:
+    """The run's figures beside its forecast (`tasks.forecast.forecast_check_rows`), under a heading."""
+    made = f"{check.level:.0%} intervals, made {check.created_at:%Y-%m-%d %H:%M} UTC"
+    rows = table(FORECAST_CHECK_HEADER, forecast_check_rows(check))
+    return "\n".join([f"## Beside its forecast ({made})", "", *rows]) + "\n"
 
 
 def checks_markdown(checks: list[CheckStats]) -> str:

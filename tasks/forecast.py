@@ -375,17 +375,6 @@ def forecast_check_rows(check: ForecastCheck) -> list[list[str]]:
     return rows
 
 
-def forecast_check_markdown(check: ForecastCheck) -> list[str]:
-    """`forecast_check_rows` as a Markdown table, under its heading."""
-    lines = [
-        f"## Beside its forecast ({check.level:.0%} intervals, made {check.created_at:%Y-%m-%d %H:%M} UTC)",
-        "",
-    ]
-    lines.append("| " + " | ".join(FORECAST_CHECK_HEADER) + " |")
-    lines.append("|" + "---|" * len(FORECAST_CHECK_HEADER))
-    return lines + ["| " + " | ".join(row) + " |" for row in forecast_check_rows(check)]
-
-
 def forecast_check_line(check: ForecastCheck) -> str:
     """The run's last lines' word on its forecast: which figures fell in their interval."""
     missed = [figure.name for figure in check.figures if not figure.within]
