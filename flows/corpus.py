@@ -333,10 +333,9 @@ def finish(run: CorpusRun, store: RunStore, report: RunReport) -> None:
             for column, field in (("type", "dialog_type"), ("complexity", "complexity_band")):
                 values = store.read_column(run_id, name, field)
                 dialogs_by[column].update((str(value), status) for value in values)
-    accepted = sum(n for (_, status), n in dialogs_by["type"].items() if status == "accepted")
     report.finish(
         ledger.stage_stats(), rejections, usage, tools, ledger.changes, dialogs_by, ledger.checks,
-        ledger.diversity, ledger.statistics, ledger.forecast_check(usage, accepted),
+        ledger.diversity, ledger.statistics, ledger.forecast_check(usage),
         ledger.concurrency_history(),
     )  # fmt: skip
 

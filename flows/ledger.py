@@ -137,7 +137,6 @@ class RunLedger:
 
         self._manifest_at = self.clock()
         llm = self.gateway.ledger.summary()
-        accepted = self.writer.artifacts["dialogs"].rows if "dialogs" in self.writer.artifacts else 0
         return self.writer.write_manifest(
             Manifest(
                 run_id=self.writer.run_id,
@@ -160,18 +159,22 @@ class RunLedger:
                 statistics=self.statistics,
                 prompts=self.prompts,
                 concurrency=self.concurrency_history(),
-                per_accepted=llm.per_accepted(accepted),
-                forecast=self.forecast_check(llm, accepted) if status == "completed" else None,
+                per_accepted=llm.per_accepted(self.accepted()),
+                forecast=self.forecast_check(llm) if status == "completed" else None,
                 budget=self.budget.figures(),
             )
         )
 
-    def forecast_check(self, llm: LLMUsage, accepted: int) -> ForecastCheck | None:
-        """The run's figures so far beside its forecast, when it was given one."""
+    def accepted(self) -> int:
+        """The dialogues the run has accepted, in its parts so far."""
+        return self.writer.artifacts["dialogs"].rows if "dialogs" in self.writer.artifacts else 0
+
+    def forecast_check(self, llm: LLMUsage) -> ForecastCheck | None:
+        """The run's figures so far (`llm`: its usage) beside its forecast, when it was given one."""
         if self.forecast is None:
             return None
         seconds = (datetime.now(UTC) - self.started_at).total_seconds()
-        return forecast_check(self.forecast, llm, accepted, seconds)
+        return forecast_check(self.forecast, llm, self.accepted(), seconds)
 
     def concurrency_history(self) -> list[ConcurrencyChange]:
         """Every change adaptive limiting made to a model's calls in flight, in this process and (once
