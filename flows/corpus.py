@@ -39,7 +39,7 @@ from flows.execution import (
     task_runner,
 )
 from flows.filing import CorpusRun
-from flows.forecast import ITEM_USAGES, forecast_run, forecast_store, given_forecast, worked_seeds
+from flows.forecast import ITEM_USAGES, forecast_run, forecast_store, given_forecast
 from flows.inputs import (
     check_inputs,
     earlier_run,
@@ -57,7 +57,7 @@ from flows.report import RunReport, write_html_report
 from flows.request_dedup import drop_duplicate_requests
 from flows.resumption import done_ids, take_up, tools_with_instructions, waiting_simulations
 from flows.scheduler import Scheduler, Stage
-from flows.seed_dedup import drop_duplicate_seeds, duplicate_seed_ids
+from flows.seed_dedup import drop_duplicate_seeds, duplicate_seed_ids, without_duplicates
 from flows.terminal import PrefectRecords, TerminalLog, run_end_lines
 from schemas.errors import BudgetSpent, InputError, RunStopped
 from schemas.forecast import FORECAST_JSON, ITEM_USAGE_JSON, Forecast
@@ -229,7 +229,7 @@ def start(run: CorpusRun, store: RunStore, scheduler: Scheduler) -> None:
             print(seed_reader.summarize_problems(problems), file=sys.stderr)
         offered = None
         if config.forecast.sample:  # a forecast's sample run: its seeds are built, the run's are offered
-            offered, _ = worked_seeds(config)
+            offered = without_duplicates(seeds)
             seeds = sample_seeds(seeds, config.forecast.sample)
         run.parts.seeds.add(seeds)
         run.parts.seeds.flush(empty=True)

@@ -24,11 +24,11 @@ from pydantic import TypeAdapter
 from flows.budget import BudgetSettings
 from flows.config import CorpusConfig
 from flows.inputs import load_seeds
+from flows.seed_dedup import without_duplicates
 from schemas.errors import InputError
 from schemas.forecast import FORECAST_JSON, ITEM_USAGE_JSON, Forecast, ItemUsage
 from schemas.seed import Seed
 from storage.run_store import RunStore
-from tasks.dedup import duplicate_seeds
 from tasks.forecast import (
     ForecastSettings,
     draw_sample,
@@ -52,8 +52,7 @@ def worked_seeds(config: CorpusConfig) -> tuple[list[Seed], str]:
     """The seeds a run of `config` builds (selected, duplicates left out), and the hash of the parsed
     seed list (part of the work's fingerprint)."""
     seeds, _, inputs = load_seeds(config)
-    duplicates = {d.item_id for d in duplicate_seeds(seeds)}
-    return [s for s in seeds if s.seed_id not in duplicates], inputs["seeds_parsed"]
+    return without_duplicates(seeds), inputs["seeds_parsed"]
 
 
 def fingerprint_of(config: CorpusConfig, seeds_parsed: str) -> str:

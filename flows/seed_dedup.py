@@ -39,6 +39,12 @@ def drop_duplicate_seeds(
     return [seed for seed in seeds if seed.seed_id not in duplicates]
 
 
+def without_duplicates(seeds: list[Seed]) -> list[Seed]:
+    """The seeds the toolset would build: all but the duplicates (filed by `drop_duplicate_seeds`)."""
+    duplicates = {d.item_id for d in duplicate_seeds(seeds)}
+    return [seed for seed in seeds if seed.seed_id not in duplicates]
+
+
 def duplicate_seed_ids(store: RunStore, run_id: str) -> set[str]:
     """The seeds of a run that its seed dedup dropped."""
     rejected = store.read_records(run_id, "rejected_tools", RejectedTool)
