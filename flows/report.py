@@ -35,7 +35,7 @@ from schemas.complexity import BANDS
 from schemas.diversity import Diversity
 from schemas.errors import InputError
 from schemas.forecast_check import ForecastCheck
-from schemas.limits import ConcurrencyChange
+from schemas.limits import ConcurrencyChange, by_limit
 from schemas.manifest import LLMUsage, RunChanges, StageStats
 from schemas.statistics import CorpusStatistics
 from schemas.verdict import CheckStats
@@ -193,12 +193,10 @@ def concurrency_markdown(history: list[ConcurrencyChange]) -> str:
     """Per model (and per Dask worker, whose gateways each keep their own), what adaptive limiting
     did to its calls in flight: its changes, the lowest limit, the limit at the end, and the ceiling
     (`--concurrency`, or a worker's share of it)."""
-    rows = []
-    for model, worker in dict.fromkeys((change.model, change.worker) for change in history):
-        changes = [c for c in history if (c.model, c.worker) == (model, worker)]
-        lowest = min(change.limit for change in changes)
-        name = model if worker is None else f"{model} ({worker})"
-        rows.append([name, len(changes), lowest, changes[-1].limit, changes[-1].ceiling])
+    rows = [
+        [name, len(changes), min(c.limit for c in changes), changes[-1].limit, changes[-1].ceiling]
+        for name, changes in by_limit(history).items()
+    ]
     header = ["model", "changes", "lowest", "at the end", "ceiling"]
     return "\n".join(["## Calls in flight (adaptive limit)", "", *table(header, rows)]) + "\n"
 

@@ -23,7 +23,7 @@ from jinja2 import Environment, FileSystemLoader
 from markupsafe import Markup
 
 from schemas.dialog import Dialog, DialogType
-from schemas.limits import ConcurrencyChange
+from schemas.limits import ConcurrencyChange, by_limit
 from schemas.manifest import Manifest
 from schemas.statistics import CorpusStatistics, Histogram
 from storage.run_store import RunStore
@@ -253,9 +253,7 @@ def bar_svg(
         ax.bar_label(drawn, labels=[str(c) if c else "" for c in drawn.datavalues], padding=2, fontsize=7)
         ax.set(xlabel=xlabel, ylabel=ylabel)
         (ax.xaxis if horizontal else ax.yaxis).get_major_locator().set_params(integer=True)
-        buf = io.StringIO()
-        fig.savefig(buf, format="svg", metadata={"Date": None})
-    return Markup(inline_svg(buf.getvalue(), name))
+        return figure_svg(fig, name)  # in the context: its svg.* settings apply as it is saved
 
 
 def concurrency_svg(name: str, history: Sequence[ConcurrencyChange], started_at: datetime) -> Markup:
@@ -271,17 +269,22 @@ def concurrency_svg(name: str, history: Sequence[ConcurrencyChange], started_at:
     with matplotlib.rc_context({**CHART_STYLE, "svg.hashsalt": name}):
         fig = Figure(figsize=(4.6, 2.4), layout="constrained")
         ax = fig.add_subplot()
-        for model, worker in dict.fromkeys((change.model, change.worker) for change in history):
-            changes = [c for c in history if (c.model, c.worker) == (model, worker)]
+        for name, changes in by_limit(history).items():
             minutes = [0.0, *((c.at - started_at).total_seconds() / 60 for c in changes), end]
             limits = [changes[0].ceiling, *(c.limit for c in changes), changes[-1].limit]
-            ax.step(minutes, limits, where="post", label=model if worker is None else f"{model} ({worker})")
+            ax.step(minutes, limits, where="post", label=name)
             ax.axhline(changes[0].ceiling, color="#888", linestyle="--", linewidth=0.8)
         ax.set(xlabel="minutes into the run", ylabel="calls in flight", ylim=(0, None))
         ax.yaxis.get_major_locator().set_params(integer=True)
         ax.legend(fontsize=7, frameon=False)
-        buf = io.StringIO()
-        fig.savefig(buf, format="svg", metadata={"Date": None})
+        return figure_svg(fig, name)  # in the context: its svg.* settings apply as it is saved
+
+
+def figure_svg(fig: Any, name: str) -> Markup:
+    """A matplotlib figure as inline SVG (`inline_svg`), without a date: the same run, the same page.
+    Called within the chart's `rc_context`, whose `svg.*` settings are read as the file is written."""
+    buf = io.StringIO()
+    fig.savefig(buf, format="svg", metadata={"Date": None})
     return Markup(inline_svg(buf.getvalue(), name))
 
 
